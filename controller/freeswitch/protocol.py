@@ -1,0 +1,457 @@
+"""The Event Socket wire format: frames, and the events inside them.
+
+Everything FreeSWITCH sends on an Event Socket is a *frame*: a block of ``Name: value`` lines
+ended by a blank line, then, if the block has ``Content-Length``, that many bytes of body.
+Events ride inside frames as ``text/event-plain``, ``text/event-json`` or ``text/event-xml``.
+
+Speed matters here (the controller reads every event of a busy switch on one core), so frames
+are split with ``bytes.find`` and events are decoded lazily: reading ``Unique-ID`` from an
+event looks up that one header in the raw bytes and decodes only its value. The full header
+list (duplicates kept, in wire order) is built only when someone asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from urllib.parse import unquote
+from xml.etree import ElementTree
+
+__all__ = [
+    "Frame",
+    "FrameReader",
+    "ProtocolError",
+    "Event",
+    "PlainEvent",
+    "JsonEvent",
+    "XmlEvent",
+    "event_from_frame",
+    "url_encode",
+]
+
+# A header block larger than this without its blank line is not FreeSWITCH talking: the
+# biggest seen is the outbound ``connect`` reply (about 5.5 kB).
+MAX_HEAD = 1 << 20
+# A 1 MiB channel variable makes events of about 1.1 MB (FACTS 4c); the command line limit
+# of mod_event_socket is 10 MiB. Anything larger is treated as a broken stream.
+MAX_BODY = 64 << 20
+
+
+class ProtocolError(Exception):
+    """The byte stream is not the Event Socket protocol; the connection cannot be trusted."""
+
+
+class Frame:
+    """One frame as it came off the wire: its header block and its body, both undecoded.
+
+    Outer header values are kept as sent. Only the outbound ``connect`` reply URL-encodes
+    them (its header block *is* a channel's event); ``as_event()`` decodes that one.
+    """
+
+    __slots__ = ("head", "body", "headers")
+
+    def __init__(self, head: bytes, body: bytes, headers: list[tuple[str, str]]) -> None:
+        self.head = head
+        self.body = body
+        self.headers = headers
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    @property
+    def content_type(self) -> str | None:
+        return self.header("Content-Type")
+
+    def as_event(self) -> PlainEvent:
+        """The header block read as a plain event (the outbound ``connect`` reply)."""
+        return PlainEvent(self.head + b"\n\n")
+
+    def __repr__(self) -> str:
+        return f"Frame({self.content_type!r}, {len(self.body)} body bytes)"
+
+
+def _parse_head(head: bytes) -> tuple[list[tuple[str, str]], int]:
+    """Split an outer header block into pairs and read its Content-Length (-1 if none)."""
+    headers: list[tuple[str, str]] = []
+    length = -1
+    for line in head.split(b"\n"):
+        sep = line.find(b": ")
+        if sep <= 0:
+            if line.endswith(b":") and len(line) > 1:  # "Name:" with an empty value
+                name, value = line[:-1], b""
+            else:
+                raise ProtocolError(f"not an Event Socket header line: {line[:80]!r}")
+        else:
+            name, value = line[:sep], line[sep + 2 :]
+        key = name.decode("latin-1")
+        text = value.decode("utf-8", "replace")
+        if key == "Content-Length":
+            if not value.isdigit() or len(value) > 12:
+                raise ProtocolError(f"bad Content-Length: {value[:40]!r}")
+            length = int(value)
+            if length > MAX_BODY:
+                raise ProtocolError(f"Content-Length {length} is beyond {MAX_BODY} bytes")
+        headers.append((key, text))
+    return headers, length
+
+
+class FrameReader:
+    """Turns the socket's byte stream into frames, whatever the chunking of the reads.
+
+    ``feed()`` returns the frames completed by the new bytes and keeps any partial frame for
+    the next call; it never waits, so the socket is always drained at once.
+    """
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    @property
+    def pending(self) -> int:
+        """Bytes received but not yet part of a complete frame."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Frame]:
+        buffer = self._buffer
+        if buffer:
+            buffer += data
+            view: bytes = bytes(buffer)
+        else:
+            view = data
+        frames: list[Frame] = []
+        pos = 0
+        size = len(view)
+        find = view.find
+        try:
+            while pos < size:
+                # Stray newlines between frames are tolerated (some peers send them).
+                while pos < size and view[pos] == 10:
+                    pos += 1
+                if pos >= size:
+                    break
+                end = find(b"\n\n", pos)
+                if end < 0:
+                    if size - pos > MAX_HEAD:
+                        raise ProtocolError(f"header block longer than {MAX_HEAD} bytes")
+                    break
+                head = view[pos:end]
+                headers, length = _parse_head(head)
+                start = end + 2
+                if length <= 0:
+                    frames.append(Frame(head, b"", headers))
+                    pos = start
+                    continue
+                if start + length > size:
+                    break
+                frames.append(Frame(head, view[start : start + length], headers))
+                pos = start + length
+        except ProtocolError:
+            self._buffer = bytearray()
+            raise
+        if pos >= size:
+            if buffer:
+                self._buffer = bytearray()
+        else:
+            self._buffer = bytearray(view[pos:]) if pos or not buffer else buffer
+        return frames
+
+
+# -- events ----------------------------------------------------------------------------------
+
+_PLAIN_KEYS: dict[str, tuple[bytes, bytes]] = {}
+_JSON_KEYS: dict[str, bytes | None] = {}
+_KEY_CACHE_LIMIT = 4096
+
+
+def _plain_key(name: str) -> tuple[bytes, bytes]:
+    keys = _PLAIN_KEYS.get(name)
+    if keys is None:
+        raw = name.encode("utf-8")
+        keys = (raw + b": ", b"\n" + raw + b": ")
+        if len(_PLAIN_KEYS) < _KEY_CACHE_LIMIT:
+            _PLAIN_KEYS[name] = keys
+    return keys
+
+
+def _json_key(name: str) -> bytes | None:
+    """``"name":`` as it appears in FreeSWITCH's compact JSON, or None if the name would need
+    escaping (then the lazy path is not exact and the full parse answers)."""
+    try:
+        return _JSON_KEYS[name]
+    except KeyError:
+        pass
+    key: bytes | None
+    if '"' in name or "\\" in name or any(ord(c) < 32 for c in name):
+        key = None
+    else:
+        key = b'"' + name.encode("utf-8") + b'":'
+    if len(_JSON_KEYS) < _KEY_CACHE_LIMIT:
+        _JSON_KEYS[name] = key
+    return key
+
+
+def _decode_value(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    if "%" in text:
+        return unquote(text, errors="replace")
+    return text
+
+
+class Event:
+    """An event from FreeSWITCH, whatever its encoding on the wire.
+
+    ``get`` answers the first value of a header; ``get_all`` every value (FreeSWITCH repeats
+    some, e.g. ``Hangup-Cause``); ``items`` the whole list in wire order; ``body`` the text
+    behind the headers (a BACKGROUND_JOB's result), or None.
+    """
+
+    __slots__ = ()
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def items(self) -> list[tuple[str, str]]:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def body(self) -> str | None:  # pragma: no cover
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str | None:
+        return self.get("Event-Name")
+
+    def variable(self, name: str, default: str | None = None) -> str | None:
+        """A channel variable carried by the event (``variable_<name>``)."""
+        return self.get("variable_" + name, default)
+
+    def get_all(self, name: str) -> list[str]:
+        return [value for key, value in self.items() if key == name]
+
+    def as_dict(self) -> dict[str, str]:
+        """One value per header (the first, like ``get``)."""
+        result: dict[str, str] = {}
+        for key, value in self.items():
+            result.setdefault(key, value)
+        return result
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.as_dict())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {self.get('Unique-ID')!r})"
+
+
+class PlainEvent(Event):
+    """``text/event-plain``: ``Name: url-encoded value`` lines, then an optional inner body.
+
+    A value is decoded only after its line has been cut out, so an encoded ``%0A`` can never
+    start a header of its own.
+    """
+
+    __slots__ = ("raw", "_head_end", "_pairs")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        end = raw.find(b"\n\n")
+        self._head_end = len(raw) if end < 0 else end
+        self._pairs: list[tuple[str, str]] | None = None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        first, inner = _plain_key(name)
+        raw = self.raw
+        if raw.startswith(first):
+            start = len(first)
+        else:
+            at = raw.find(inner, 0, self._head_end)
+            if at < 0:
+                return default
+            start = at + len(inner)
+        stop = raw.find(b"\n", start, self._head_end)
+        if stop < 0:
+            stop = self._head_end
+        value = raw[start:stop]
+        if b"%" in value:
+            return unquote(value.decode("utf-8", "replace"), errors="replace")
+        return value.decode("utf-8", "replace")
+
+    def items(self) -> list[tuple[str, str]]:
+        pairs = self._pairs
+        if pairs is None:
+            pairs = []
+            head = self.raw[: self._head_end]
+            for line in head.split(b"\n") if head else ():
+                name, sep, value = line.partition(b": ")
+                if not sep:
+                    name, value = line.rstrip(b":"), b""
+                pairs.append((name.decode("utf-8", "replace"), _decode_value(value)))
+            self._pairs = pairs
+        return pairs
+
+    @property
+    def body(self) -> str | None:
+        length = self.get("Content-Length")
+        if length is None or not length.isdigit():
+            return None
+        start = self._head_end + 2
+        return self.raw[start : start + int(length)].decode("utf-8", "replace")
+
+
+class JsonEvent(Event):
+    """``text/event-json``: one flat JSON object of strings (a multi-value variable is an
+    array), the body under ``_body``. Keys are found in the raw bytes; values containing an
+    escape, and arrays, are handed to the JSON decoder."""
+
+    __slots__ = ("raw", "_pairs")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._pairs: list[tuple[str, object]] | None = None
+
+    def _all_pairs(self) -> list[tuple[str, object]]:
+        pairs = self._pairs
+        if pairs is None:
+            try:
+                decoded = json.loads(self.raw, object_pairs_hook=lambda p: p)
+            except ValueError as exc:
+                raise ProtocolError(f"event-json body is not JSON: {exc}") from None
+            if not isinstance(decoded, list):
+                raise ProtocolError("event-json body is not a JSON object")
+            pairs = decoded
+            self._pairs = pairs
+        return pairs
+
+    def _first(self, name: str) -> object:
+        for key, value in self._all_pairs():
+            if key == name:
+                return value
+        return None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        key = _json_key(name)
+        raw = self.raw
+        if key is not None and self._pairs is None:
+            at = raw.find(key)
+            if at < 0:
+                if raw.find(b"\\") < 0:
+                    return default
+            elif at == 0 or raw[at - 1] != 92:  # not preceded by a backslash
+                start = at + len(key)
+                if raw[start : start + 1] == b'"':
+                    stop = raw.find(b'"', start + 1)
+                    if stop > 0:
+                        value = raw[start + 1 : stop]
+                        if b"\\" not in value:
+                            return value.decode("utf-8", "replace")
+                        if raw[stop - 1] != 92:
+                            return json.loads(raw[start : stop + 1])
+        value = self._first(name)
+        if value is None:
+            return default
+        return _json_text(value)
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(key, _json_text(value)) for key, value in self._all_pairs() if key != "_body"]
+
+    def values(self, name: str) -> list[str]:
+        """A multi-value variable as its list of values (an array in event-json)."""
+        value = self._first(name)
+        if value is None:
+            return []
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return [_json_text(value)]
+
+    @property
+    def body(self) -> str | None:
+        return self.get("_body")
+
+
+def _json_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        # The json CDR and ``uuid_getvar`` spell a multi-value variable this way (FACTS 2).
+        return "ARRAY::" + "|:".join(str(v) for v in value)
+    return json.dumps(value)
+
+
+class XmlEvent(Event):
+    """``text/event-xml``: ``<event><headers><Name>value</Name>…</headers><body>…</body></event>``.
+    Rare (nothing in the product subscribes to it), so it is simply parsed whole."""
+
+    __slots__ = ("raw", "_pairs", "_body")
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._pairs: list[tuple[str, str]] | None = None
+        self._body: str | None = None
+
+    def _parse(self) -> list[tuple[str, str]]:
+        if self._pairs is None:
+            try:
+                root = ElementTree.fromstring(self.raw)
+            except ElementTree.ParseError as exc:
+                raise ProtocolError(f"event-xml body is not XML: {exc}") from None
+            headers = root.find("headers")
+            self._pairs = [(child.tag, child.text or "") for child in (headers if headers is not None else ())]
+            body = root.find("body")
+            self._body = None if body is None else (body.text or "")
+        return self._pairs
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        for key, value in self._parse():
+            if key == name:
+                return _decode_value(value.encode("utf-8"))
+        return default
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(key, _decode_value(value.encode("utf-8"))) for key, value in self._parse()]
+
+    @property
+    def body(self) -> str | None:
+        self._parse()
+        return self._body
+
+
+EVENT_TYPES = {
+    "text/event-plain": PlainEvent,
+    "text/event-json": JsonEvent,
+    "text/event-xml": XmlEvent,
+}
+
+
+def event_from_frame(frame: Frame) -> Event | None:
+    """The event a frame carries, or None if it is a reply or a notice."""
+    kind = EVENT_TYPES.get(frame.content_type or "")
+    return None if kind is None else kind(frame.body)
+
+
+# -- encoding (the simulator and outbound commands) ------------------------------------------
+
+# switch_url_encode(): every byte below space or above '~', and these.
+_URL_UNSAFE = frozenset(b'\r\n "#%&+:;<=>?@[\\]^`{|}')
+_URL_TABLE = [
+    ("%%%02X" % b) if (b < 32 or b > 126 or b in _URL_UNSAFE) else chr(b) for b in range(256)
+]
+
+
+def url_encode(text: str) -> str:
+    """Encode a header value the way FreeSWITCH does in ``text/event-plain``."""
+    raw = text.encode("utf-8")
+    if all(32 <= b <= 126 and b not in _URL_UNSAFE for b in raw):
+        return text
+    return "".join([_URL_TABLE[b] for b in raw])
