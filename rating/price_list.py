@@ -1,0 +1,78 @@
+"""The operator's price list: what a call costs the platform and its owner, by range and origin.
+
+One entry per (range, caller origin), amounts in CHF excl. VAT per minute of talk time,
+settled per second (carriers settle interconnection by the second):
+
+- ``interconnection_per_minute``: what the carriers charge for the call (every range).
+- ``owner_per_minute``: 0800, what the owner pays for the call; 084x, the full price of the
+  call, of which the owner pays the rest the caller's part does not cover; 090x, unused (0).
+- ``payout_share_percent``: 090x, the owner's share of the net revenue (the caller's charge
+  excl. VAT less interconnection); other ranges 0.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from rating.money import ZERO
+from rating.tariff import require_chf
+from smartnumbers.errors import InputError
+from smartnumbers.phone import CallerOrigin, RangeClass
+
+
+class PayoutOption(enum.StrEnum):
+    """How an owner is paid: Standard (free, within 6 weeks) or PayFast (5 business days, for a fee)."""
+
+    STANDARD = "standard"
+    PAYFAST = "payfast"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceListEntry:
+    """The operator's per-minute amounts for calls of one range from one caller origin."""
+
+    range_class: RangeClass
+    origin: CallerOrigin
+    interconnection_per_minute: Decimal
+    owner_per_minute: Decimal = ZERO
+    payout_share_percent: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        what = f"price list {self.range_class}/{self.origin}"
+        require_chf(self.interconnection_per_minute, f"{what}: interconnection per minute")
+        require_chf(self.owner_per_minute, f"{what}: owner per minute")
+        require_chf(self.payout_share_percent, f"{what}: payout share")
+        if self.payout_share_percent > 100:
+            raise InputError(f"{what}: a payout share above 100 %")
+        if self.range_class is RangeClass.PREMIUM and self.owner_per_minute:
+            raise InputError(f"{what}: 090x owners are paid a share, they pay no price per minute")
+        if self.range_class is not RangeClass.PREMIUM and self.payout_share_percent:
+            raise InputError(f"{what}: only 090x owners are paid a share")
+
+
+@dataclass(frozen=True)
+class PriceList:
+    """The operator's price list: exactly one entry a (range, origin) that calls come from."""
+
+    entries: tuple[PriceListEntry, ...]
+    _by_key: dict[tuple[RangeClass, CallerOrigin], PriceListEntry] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        by_key: dict[tuple[RangeClass, CallerOrigin], PriceListEntry] = {}
+        for entry in self.entries:
+            key = (entry.range_class, entry.origin)
+            if key in by_key:
+                raise InputError(f"price list: two entries for {key[0]}/{key[1]}")
+            by_key[key] = entry
+        object.__setattr__(self, "_by_key", by_key)
+
+    def entry(self, range_class: RangeClass, origin: CallerOrigin) -> PriceListEntry:
+        """The entry a call is priced by; a missing one is the operator's error, named."""
+        try:
+            return self._by_key[(range_class, origin)]
+        except KeyError:
+            raise InputError(f"price list: no entry for {range_class} calls from {origin}") from None

@@ -1,0 +1,162 @@
+"""Tariff terms and segments as the rating engine reads them: plain frozen values, no database.
+
+The lead wires ORM tariff versions to these; the engine never sees anything else. Every price
+is in CHF as the caller pays it, VAT included, and must be a Decimal (a float is refused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from rating.money import ZERO, with_vat
+from smartnumbers.errors import InputError
+from smartnumbers.phone import RangeClass
+
+# Swiss caps (OFCOM), as the caller pays them, VAT included, except where named otherwise.
+PREMIUM_MAX_PER_MINUTE = Decimal("10.00")
+PREMIUM_MAX_FIXED_PER_CALL = Decimal("100.00")  # all fixed charges of one call together
+PREMIUM_MAX_PER_CALL = Decimal("400.00")
+SHARED_COST_MAX_PER_MINUTE_EXCL_VAT = Decimal("0.075")
+SHARED_COST_MAX_PER_MINUTE = with_vat(SHARED_COST_MAX_PER_MINUTE_EXCL_VAT)  # 0.081075
+
+TARIFF_CODES = range(1, 91)
+
+
+def require_chf(value: object, what: str) -> Decimal:
+    """Refuse anything but a finite, non-negative Decimal for money, so no float ever enters."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"{what}: money must be a Decimal, not {type(value).__name__}")
+    if not value.is_finite() or value < 0:
+        raise InputError(f"{what}: {value} is not an amount of CHF")
+    return value
+
+
+def require_seconds(value: object, what: str, *, least: int) -> int:
+    """Refuse anything but a whole number of seconds of at least ``least``."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what}: seconds must be an int, not {type(value).__name__}")
+    if value < least:
+        raise InputError(f"{what}: {value} s, at least {least} s")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class OneOffFee:
+    """A fixed fee charged once, when talk time in the tariff reaches ``at_s`` seconds."""
+
+    at_s: int
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        require_seconds(self.at_s, "one-off fee moment", least=1)  # at 0 s: the price per call
+        require_chf(self.amount, "one-off fee")
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringFee:
+    """A fixed fee charged each time talk time in the tariff reaches a multiple of ``every_s``."""
+
+    every_s: int
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        require_seconds(self.every_s, "recurring fee interval", least=1)
+        require_chf(self.amount, "recurring fee")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TariffTerms:
+    """One tariff version's prices, VAT included, and its billing increments.
+
+    Fee moments count from the moment the tariff starts (answer, or the end of its switch
+    announcement); the price per call is charged at that moment.
+    """
+
+    tariff_version_id: int
+    code: int
+    price_per_minute: Decimal
+    first_unit_s: int
+    next_unit_s: int
+    price_per_call: Decimal = ZERO
+    one_off_fees: tuple[OneOffFee, ...] = ()
+    recurring_fees: tuple[RecurringFee, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.code not in TARIFF_CODES:
+            raise InputError(f"tariff code: {self.code} is not between 1 and 90")
+        require_seconds(self.first_unit_s, "first billing unit", least=1)
+        require_seconds(self.next_unit_s, "next billing unit", least=1)
+        require_chf(self.price_per_minute, "price per minute")
+        require_chf(self.price_per_call, "price per call")
+        if not isinstance(self.one_off_fees, tuple) or not isinstance(self.recurring_fees, tuple):
+            raise TypeError("fees: a tuple of fees")
+        # No range allows more than the premium-rate caps; a tariff above them is refused here.
+        if self.price_per_minute > PREMIUM_MAX_PER_MINUTE:
+            raise InputError(
+                f"price per minute: CHF {self.price_per_minute} is above CHF {PREMIUM_MAX_PER_MINUTE}",
+                rule="premium_max_per_minute",
+            )
+        fees = [self.price_per_call, *(f.amount for f in self.one_off_fees), *(f.amount for f in self.recurring_fees)]
+        if any(fee > PREMIUM_MAX_FIXED_PER_CALL for fee in fees):
+            raise InputError(
+                f"fixed fee: above CHF {PREMIUM_MAX_FIXED_PER_CALL}", rule="premium_max_fixed"
+            )
+
+
+def check_terms(terms: TariffTerms, range_class: RangeClass) -> None:
+    """Refuse a tariff its range does not allow, so that a person learns it when saving it
+    (the engine applies the caps to every call anyway)."""
+    has_fixed = terms.price_per_call > 0 or any(f.amount > 0 for f in terms.one_off_fees + terms.recurring_fees)
+    if range_class is RangeClass.FREEPHONE and (terms.price_per_minute > 0 or has_fixed):
+        raise InputError("0800 numbers are free for the caller: no price", rule="freephone_free")
+    if range_class is RangeClass.SHARED_COST:
+        if has_fixed:
+            raise InputError("084x callers pay a price per minute only: no fixed fees", rule="shared_cost_per_minute_only")
+        if terms.price_per_minute > SHARED_COST_MAX_PER_MINUTE:
+            raise InputError(
+                f"084x price per minute: CHF {terms.price_per_minute} is above "
+                f"7.5 Rp. excl. VAT (CHF {SHARED_COST_MAX_PER_MINUTE} incl. VAT)",
+                rule="shared_cost_max_per_minute",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class TariffSegment:
+    """A tariff in force from ``start_s`` seconds after answer until the next segment.
+
+    ``announcement_s`` is the free announcement that preceded it: the previous segment ends
+    when that announcement begins (``start_s - announcement_s``), and its time is not charged.
+    The first segment starts at answer (its announcement played in early media).
+    """
+
+    terms: TariffTerms
+    start_s: int = 0
+    announcement_s: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.terms, TariffTerms):
+            raise TypeError("tariff segment: terms must be TariffTerms")
+        require_seconds(self.start_s, "segment start", least=0)
+        require_seconds(self.announcement_s, "announcement", least=0)
+        if self.announcement_s > self.start_s:
+            raise InputError("tariff segment: its announcement begins before answer")
+
+    @property
+    def announced_at_s(self) -> int:
+        """When the switch announcement began: the end of the previous segment."""
+        return self.start_s - self.announcement_s
+
+
+def check_segments(segments: tuple[TariffSegment, ...]) -> None:
+    """Refuse segments that do not follow one another from answer on."""
+    if not isinstance(segments, tuple):
+        raise TypeError("tariff segments: a tuple")
+    if segments and (segments[0].start_s != 0 or segments[0].announcement_s != 0):
+        raise InputError("tariff segments: the first starts at answer, with no announcement")
+    for previous, segment in zip(segments, segments[1:]):
+        if segment.announced_at_s < previous.start_s:
+            raise InputError(
+                f"tariff segments: a switch at {segment.announced_at_s} s comes before "
+                f"the previous tariff's start at {previous.start_s} s"
+            )
