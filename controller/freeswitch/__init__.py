@@ -1,0 +1,1 @@
+"""Everything that speaks FreeSWITCH: the Event Socket, its simulator, and the translation into neutral calls."""

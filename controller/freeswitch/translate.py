@@ -1,0 +1,417 @@
+"""FreeSWITCH's vocabulary turned into the neutral calls of ``controller.calls``.
+
+This is the one module that reads FreeSWITCH's names: event headers, json CDR fields,
+mod_xml_curl form fields, ``show ... as json`` columns. Everything else in the product works
+on the neutral form, so a second switch only needs a second module like this one
+(the CGRateS ``fsevent.go`` pattern).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from controller.calls import (
+    CallEvent,
+    DigitPressed,
+    HangupSide,
+    HuntAttempt,
+    JobFinished,
+    LegAnswered,
+    LegCreated,
+    LegDirection,
+    LegHungUp,
+    LegRecord,
+    LegsBridged,
+    LegsUnbridged,
+    LiveLeg,
+    ProductSignal,
+    RoutingRequest,
+)
+from controller.freeswitch.protocol import Event, JsonEvent
+from smartnumbers.phone import Caller, normalise_caller
+
+# The product's own channel variables start with this; they tie a leg to number, account,
+# tariff and tariff version, and come back as a neutral leg's ``tags`` without the prefix.
+PRODUCT_PREFIX = "smart_"
+PRODUCT_SUBCLASS_PREFIX = "smart::"
+
+# Everything the controller listens to, and nothing more (never ``ALL``): a busy switch sends
+# dozens of events a call, and FreeSWITCH drops a listener whose queue fills.
+SUBSCRIBED_EVENTS: tuple[str, ...] = (
+    "CHANNEL_CREATE",
+    "CHANNEL_ANSWER",
+    "CHANNEL_BRIDGE",
+    "CHANNEL_UNBRIDGE",
+    "CHANNEL_HANGUP_COMPLETE",
+    "DTMF",
+    "BACKGROUND_JOB",
+    "HEARTBEAT",
+)
+SUBSCRIBED_SUBCLASSES: tuple[str, ...] = ("smart::code",)
+
+HEARTBEAT = "HEARTBEAT"
+BACKGROUND_JOB = "BACKGROUND_JOB"
+
+
+def subscription(encoding: str = "plain") -> str:
+    """The ``event`` command for the filtered subscription."""
+    names = " ".join(SUBSCRIBED_EVENTS)
+    subclasses = " ".join(SUBSCRIBED_SUBCLASSES)
+    return f"event {encoding} {names} CUSTOM {subclasses}"
+
+
+# -- small readers ---------------------------------------------------------------------------
+
+
+def _utc_from_micros(value: str | None) -> datetime | None:
+    if not value or not value.isdigit() or value == "0":
+        return None
+    return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+
+
+def _utc_from_seconds(value: str | None) -> datetime | None:
+    if not value or not value.isdigit() or value == "0":
+        return None
+    return datetime.fromtimestamp(int(value), UTC)
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return None
+
+
+def _direction(value: str | None) -> LegDirection:
+    return LegDirection.OUTBOUND if value == "outbound" else LegDirection.INBOUND
+
+
+_SIDE = {
+    "recv_bye": HangupSide.REMOTE,
+    "recv_refuse": HangupSide.REMOTE,
+    "recv_cancel": HangupSide.REMOTE,
+    "send_bye": HangupSide.SWITCH,
+    "send_refuse": HangupSide.SWITCH,
+    "send_cancel": HangupSide.SWITCH,
+}
+
+
+def _side(disposition: str | None) -> HangupSide:
+    return _SIDE.get(disposition or "", HangupSide.UNKNOWN)
+
+
+def _caller(number: str | None, hide_number: str | None, privacy_header: str | None = None) -> Caller:
+    privacy = (hide_number or "").lower() == "true" or "id" in (privacy_header or "").lower().split(";")
+    return normalise_caller(number, privacy=privacy)
+
+
+def _tags(pairs: Iterable[tuple[str, str]], prefix: str) -> dict[str, str]:
+    skip = len(prefix)
+    return {key[skip:]: value for key, value in pairs if key.startswith(prefix)}
+
+
+# -- events ----------------------------------------------------------------------------------
+
+
+def event_name(event: Event) -> str | None:
+    return event.get("Event-Name")
+
+
+def job_id(event: Event) -> str | None:
+    """The ``Job-UUID`` a BACKGROUND_JOB answers."""
+    return event.get("Job-UUID")
+
+
+def call_id_of(event: Event) -> str:
+    """The A-leg's id for any leg's event: a B-leg names its originator in ``Other-Leg-*``
+    (``Other-Type: originator``) and in ``Channel-Call-UUID``."""
+    if event.get("Other-Type") == "originator":
+        other = event.get("Other-Leg-Unique-ID")
+        if other:
+            return other
+    return event.get("Channel-Call-UUID") or event.get("Unique-ID") or ""
+
+
+def _event_caller(event: Event) -> Caller:
+    number = event.get("Caller-Orig-Caller-ID-Number") or event.get("Caller-Caller-ID-Number")
+    return _caller(number, event.get("Caller-Privacy-Hide-Number"), event.get("variable_sip_Privacy"))
+
+
+def call_event(event: Event, node: str) -> CallEvent | None:
+    """The neutral call event for a FreeSWITCH event, or None for events the core ignores."""
+    name = event.get("Event-Name")
+    handler = _EVENT_HANDLERS.get(name or "")
+    if handler is None:
+        return None
+    leg_id = event.get("Unique-ID")
+    if not leg_id:
+        return None
+    at = _utc_from_micros(event.get("Event-Date-Timestamp")) or datetime.now(UTC)
+    return handler(event, node, leg_id, call_id_of(event), at)
+
+
+def _created(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
+    return LegCreated(
+        node,
+        leg,
+        call,
+        at,
+        direction=_direction(event.get("Call-Direction")),
+        caller=_event_caller(event),
+        destination=event.get("Caller-Destination-Number") or "",
+        tags=_tags(event.items(), "variable_" + PRODUCT_PREFIX),
+    )
+
+
+def _answered(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
+    return LegAnswered(
+        node,
+        leg,
+        call,
+        at,
+        direction=_direction(event.get("Call-Direction")),
+        tags=_tags(event.items(), "variable_" + PRODUCT_PREFIX),
+    )
+
+
+def _bridged(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
+    a_leg = event.get("Bridge-A-Unique-ID") or leg
+    b_leg = event.get("Bridge-B-Unique-ID") or event.get("Other-Leg-Unique-ID") or ""
+    return LegsBridged(node, a_leg, a_leg, at, other_leg_id=b_leg)
+
+
+def _unbridged(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
+    a_leg = event.get("Bridge-A-Unique-ID") or leg
+    b_leg = event.get("Bridge-B-Unique-ID") or event.get("Other-Leg-Unique-ID") or ""
+    return LegsUnbridged(node, a_leg, a_leg, at, other_leg_id=b_leg)
+
+
+def _hung_up(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
+    return LegHungUp(
+        node,
+        leg,
+        call,
+        at,
+        direction=_direction(event.get("Call-Direction")),
+        cause=event.get("Hangup-Cause") or event.get("variable_hangup_cause") or "",
+        q850=_int(event.get("variable_hangup_cause_q850")),
+        side=_side(event.get("variable_sip_hangup_disposition")),
+        answered_at=_utc_from_micros(event.get("variable_answer_uepoch")),
+        duration_ms=_int(event.get("variable_mduration")) or 0,
+        billed_ms=_int(event.get("variable_billmsec")) or 0,
+        tags=_tags(event.items(), "variable_" + PRODUCT_PREFIX),
+    )
+
+
+def _digit(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
+    return DigitPressed(
+        node,
+        leg,
+        call,
+        at,
+        digit=event.get("DTMF-Digit") or "",
+        via="media" if event.get("DTMF-Source") == "RTP" else "signalling",
+    )
+
+
+def _custom(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent | None:
+    subclass = event.get("Event-Subclass") or ""
+    if not subclass.startswith(PRODUCT_SUBCLASS_PREFIX):
+        return None
+    pairs = event.items()
+    tags = _tags(pairs, PRODUCT_PREFIX)
+    tags.update(_tags(pairs, "variable_" + PRODUCT_PREFIX))
+    digits = event.get("variable_last_matching_digits")
+    if digits:
+        tags["digits"] = digits
+    return ProductSignal(node, leg, call, at, kind=subclass[len(PRODUCT_SUBCLASS_PREFIX) :], tags=tags)
+
+
+_EVENT_HANDLERS = {
+    "CHANNEL_CREATE": _created,
+    "CHANNEL_ANSWER": _answered,
+    "CHANNEL_BRIDGE": _bridged,
+    "CHANNEL_UNBRIDGE": _unbridged,
+    "CHANNEL_HANGUP_COMPLETE": _hung_up,
+    "DTMF": _digit,
+    "CUSTOM": _custom,
+}
+
+
+def job_finished(event: Event, node: str) -> JobFinished | None:
+    if event.get("Event-Name") != BACKGROUND_JOB:
+        return None
+    result = event.body or ""
+    return JobFinished(node, event.get("Job-UUID") or "", result.startswith("+OK"), result.strip())
+
+
+# -- json CDRs (mod_json_cdr) ----------------------------------------------------------------
+
+
+def _array(value: str | None) -> list[str]:
+    """``ARRAY::a|:b`` (how the CDR spells a multi-value variable) or a single value."""
+    if not value:
+        return []
+    if value.startswith("ARRAY::"):
+        return value[len("ARRAY::") :].split("|:")
+    return [value]
+
+
+def hunt_attempts(value: str | None) -> tuple[HuntAttempt, ...]:
+    """``originate_causes``: ``<leg uuid>;<cause>`` per destination tried, in order."""
+    attempts = []
+    for item in _array(value):
+        leg, _, cause = item.partition(";")
+        if leg:
+            attempts.append(HuntAttempt(leg, cause))
+    return tuple(attempts)
+
+
+def leg_record(cdr: Mapping[str, object], node: str | None = None) -> LegRecord:
+    """A leg record from one mod_json_cdr document (as posted, or as a file)."""
+    variables = cdr.get("variables")
+    if not isinstance(variables, Mapping):
+        raise ValueError("json CDR without variables")
+    var = {str(k): str(v) if not isinstance(v, list) else "ARRAY::" + "|:".join(map(str, v)) for k, v in variables.items()}
+    leg_id = var.get("uuid", "")
+    if not leg_id:
+        raise ValueError("json CDR without a uuid")
+    # A B-leg names its A-leg in ``originator``; the answering B-leg's ``call_uuid`` is its
+    # own uuid in the CDR (FACTS 2, 7201), so ``originator`` is read first.
+    call_id = var.get("originator") or var.get("call_uuid") or leg_id
+    profile = _first_profile(cdr.get("callflow"))
+    number = profile.get("orig_caller_id_number") or profile.get("caller_id_number") or var.get("sip_from_user")
+    started = _utc_from_micros(var.get("start_uepoch")) or datetime.fromtimestamp(0, UTC)
+    ended = _utc_from_micros(var.get("end_uepoch")) or started
+    duration_ms = _int(var.get("mduration"))
+    return LegRecord(
+        node=node or str(cdr.get("switchname") or var.get("hostname") or ""),
+        leg_id=leg_id,
+        call_id=call_id,
+        direction=_direction(var.get("direction")),
+        caller=_caller(number, var.get("privacy_hide_number"), var.get("sip_Privacy")),
+        destination=profile.get("destination_number") or var.get("destination_number") or "",
+        started_at=started,
+        answered_at=_utc_from_micros(var.get("answer_uepoch")),
+        ended_at=ended,
+        duration_ms=duration_ms if duration_ms is not None else int((ended - started).total_seconds() * 1000),
+        billed_ms=_int(var.get("billmsec")) or 0,
+        cause=var.get("hangup_cause", ""),
+        q850=_int(var.get("hangup_cause_q850")),
+        side=_side(var.get("sip_hangup_disposition")),
+        hunt=hunt_attempts(var.get("originate_causes")),
+        tags=_tags(var.items(), PRODUCT_PREFIX),
+    )
+
+
+def _first_profile(callflow: object) -> dict[str, str]:
+    """The caller profile the leg started with (lowest ``profile_index``)."""
+    if not isinstance(callflow, list) or not callflow:
+        return {}
+    entries = [c for c in callflow if isinstance(c, Mapping)]
+    if not entries:
+        return {}
+    first = min(entries, key=lambda c: _int(str(c.get("profile_index", ""))) or 0)
+    profile = first.get("caller_profile")
+    return {str(k): str(v) for k, v in profile.items()} if isinstance(profile, Mapping) else {}
+
+
+# -- mod_xml_curl ----------------------------------------------------------------------------
+
+
+def routing_request(form: Mapping[str, str], node: str | None = None) -> RoutingRequest:
+    """A routing request from mod_xml_curl's form POST (about 100 fields; the few that route)."""
+    leg_id = form.get("Unique-ID") or form.get("Caller-Unique-ID") or ""
+    return RoutingRequest(
+        node=node or form.get("FreeSWITCH-Switchname") or form.get("hostname") or "",
+        section=form.get("section", ""),
+        leg_id=leg_id,
+        call_id=form.get("Channel-Call-UUID") or leg_id,
+        caller=_caller(
+            form.get("Caller-Orig-Caller-ID-Number") or form.get("Caller-Caller-ID-Number"),
+            form.get("Caller-Privacy-Hide-Number"),
+            form.get("variable_sip_Privacy"),
+        ),
+        destination=form.get("Caller-Destination-Number") or form.get("Hunt-Destination-Number") or "",
+        context=form.get("Caller-Context") or form.get("Hunt-Context") or "",
+        source_address=form.get("Caller-Network-Addr") or form.get("variable_sip_network_ip") or None,
+        tags=_tags(form.items(), "variable_" + PRODUCT_PREFIX),
+    )
+
+
+# -- resynchronisation after a reconnect (FACTS 7) --------------------------------------------
+
+
+def rows(show_json: str) -> list[dict[str, str]]:
+    """The rows of a ``show ... as json`` reply (``{"row_count": 0}`` when empty)."""
+    text = show_json.strip()
+    if not text.startswith("{"):
+        raise ValueError(f"not a show ... as json reply: {text[:80]!r}")
+    data = json.loads(text)
+    found = data.get("rows") or []
+    return [{str(k): str(v) for k, v in row.items()} for row in found if isinstance(row, dict)]
+
+
+def live_legs(
+    channels_json: str,
+    detailed_calls_json: str,
+    dumps: Mapping[str, str],
+    node: str,
+) -> list[LiveLeg]:
+    """The legs alive on a node, from ``show channels as json`` (one row a leg, ``call_uuid``
+    groups them), ``show detailed_calls as json`` (one row a bridged pair, ``b_uuid``) and
+    ``uuid_dump <uuid> json`` per leg (the only source of the product's channel variables)."""
+    partner: dict[str, str] = {}
+    for row in rows(detailed_calls_json):
+        a, b = row.get("uuid", ""), row.get("b_uuid", "")
+        if a and b:
+            partner[a] = b
+            partner[b] = a
+    legs = []
+    for row in rows(channels_json):
+        leg_id = row.get("uuid", "")
+        if not leg_id:
+            continue
+        dump_text = dumps.get(leg_id)
+        dump = JsonEvent(dump_text.encode()) if dump_text and dump_text.lstrip().startswith("{") else None
+        hide = dump.get("Caller-Privacy-Hide-Number") if dump else None
+        number = (dump.get("Caller-Orig-Caller-ID-Number") if dump else None) or row.get("initial_cid_num") or row.get("cid_num")
+        answered = row.get("callstate") in ("ACTIVE", "HELD") or bool(
+            dump and (dump.get("Caller-Channel-Answered-Time") or "0") != "0"
+        )
+        legs.append(
+            LiveLeg(
+                node=node,
+                leg_id=leg_id,
+                call_id=row.get("call_uuid") or leg_id,
+                direction=_direction(row.get("direction")),
+                caller=_caller(number, hide),
+                destination=row.get("initial_dest") or row.get("dest") or "",
+                created_at=_utc_from_seconds(row.get("created_epoch")) or datetime.fromtimestamp(0, UTC),
+                answered=answered,
+                other_leg_id=partner.get(leg_id),
+                tags=_tags(dump.items(), "variable_" + PRODUCT_PREFIX) if dump else {},
+            )
+        )
+    return legs
+
+
+def show_channels_command() -> str:
+    return "show channels as json"
+
+
+def show_calls_command() -> str:
+    return "show detailed_calls as json"
+
+
+def dump_command(leg_id: str) -> str:
+    return f"uuid_dump {leg_id} json"
+
+
+def api_failed(reply: str) -> bool:
+    """FreeSWITCH answers a failed api command with ``-ERR ...`` (or ``-USAGE``)."""
+    return reply.startswith("-ERR") or reply.startswith("-USAGE")
