@@ -54,6 +54,8 @@ class CallUsage:
     def __post_init__(self) -> None:
         if not isinstance(self.range_class, RangeClass) or not isinstance(self.origin, CallerOrigin):
             raise TypeError("call usage: range_class and origin are RangeClass and CallerOrigin")
+        if not isinstance(self.answered, bool):
+            raise TypeError("call usage: answered is a bool")
         require_seconds(self.talk_s, "talk time", least=0)
         if not self.answered and self.talk_s:
             raise InputError("call usage: an unanswered call has no talk time")
@@ -224,6 +226,8 @@ def seconds_within_cap(segments: Sequence[TariffSegment], cap: Decimal) -> int |
     segments = tuple(segments)
     check_segments(segments)
     require_chf(cap, "cap")
+    if cap != to_rappen(cap):
+        raise InputError(f"cap: CHF {cap} is not in whole Rappen")
     if not segments:
         raise InputError("seconds within cap: no tariff")
 

@@ -9,7 +9,7 @@ is rounded once, to the Rappen (CHF 0.01, half up), and the exact value is kept 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 
 RAPPEN = Decimal("0.01")
 VAT_RATE = Decimal("0.081")  # Swiss VAT since 2024
@@ -44,26 +44,22 @@ def billed_seconds(talk_s: int, first_unit_s: int, next_unit_s: int) -> int:
 
 def time_charge(price_per_minute: Decimal, billed_s: int) -> Decimal:
     """The exact charge for billed seconds at a price per minute (no per-second rate, so no drift)."""
-    with localcontext(EXACT):
-        return price_per_minute * billed_s / _SIXTY
+    return EXACT.divide(EXACT.multiply(price_per_minute, billed_s), _SIXTY)
 
 
 def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
     """An exact percentage of an amount (payout shares, the PayFast fee)."""
-    with localcontext(EXACT):
-        return amount * percent / _HUNDRED
+    return EXACT.divide(EXACT.multiply(amount, percent), _HUNDRED)
 
 
 def vat_excluded(incl_vat: Decimal) -> Decimal:
     """The exact VAT-excluded part of a VAT-included amount (prices are set as callers pay them)."""
-    with localcontext(EXACT):
-        return incl_vat / _WITH_VAT
+    return EXACT.divide(incl_vat, _WITH_VAT)
 
 
 def with_vat(excl_vat: Decimal) -> Decimal:
     """The exact VAT-included amount of a VAT-excluded one (the 084x cap is set without VAT)."""
-    with localcontext(EXACT):
-        return excl_vat * _WITH_VAT
+    return EXACT.multiply(excl_vat, _WITH_VAT)
 
 
 def to_rappen(exact: Decimal) -> Decimal:

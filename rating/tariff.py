@@ -83,6 +83,8 @@ class TariffTerms:
     recurring_fees: tuple[RecurringFee, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.tariff_version_id, int) or not isinstance(self.code, int):
+            raise TypeError("tariff terms: tariff_version_id and code are ints")
         if self.code not in TARIFF_CODES:
             raise InputError(f"tariff code: {self.code} is not between 1 and 90")
         require_seconds(self.first_unit_s, "first billing unit", least=1)

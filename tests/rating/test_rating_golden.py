@@ -364,6 +364,8 @@ def test_a_float_price_is_refused():
     with pytest.raises(TypeError):
         OneOffFee(60, 1.5)
     with pytest.raises(TypeError):
+        terms(code=5.0)
+    with pytest.raises(TypeError):
         PriceListEntry(range_class=PREMIUM, origin=FIXED, interconnection_per_minute=0.1)
     with pytest.raises(TypeError):
         CallUsage(range_class=PREMIUM, origin=FIXED, answered=True, talk_s=60.0, segments=(TariffSegment(A),))
@@ -385,6 +387,8 @@ def test_a_float_price_is_refused():
         lambda: call(10),
         lambda: call(10, A, number_cap="12.345"),
         lambda: rate(call(10, A), fee="101"),
+        lambda: seconds_within_cap((TariffSegment(A),), D("25.005")),
+        lambda: seconds_within_cap((), D("25")),
         lambda: rate_call(call(10, A), PriceList(()), payout_option=PayoutOption.STANDARD, payfast_fee_percent=D(0)),
         lambda: PriceList((_entry(PREMIUM, FIXED, "1"), _entry(PREMIUM, FIXED, "2"))),
         lambda: _entry(PREMIUM, FIXED, "1", owner="0.10"),
