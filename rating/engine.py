@@ -20,7 +20,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
-from rating.money import EXACT, ZERO, Amount, billed_seconds, percent_of, settle, time_charge, to_rappen, vat_excluded
+from rating.money import (
+    EXACT,
+    ZERO,
+    Amount,
+    billed_seconds,
+    percent_of,
+    settle,
+    time_charge,
+    to_rappen,
+    vat_excluded,
+)
 from rating.price_list import PayoutOption, PriceList
 from rating.tariff import (
     PREMIUM_MAX_FIXED_PER_CALL,
@@ -129,7 +139,9 @@ def call_cap(number_cap: Decimal | None) -> Decimal:
     return min(number_cap, PREMIUM_MAX_PER_CALL)
 
 
-def _rate_segments(range_class: RangeClass, segments: Sequence[TariffSegment], talk_s: int) -> tuple[RatedSegment, ...]:
+def _rate_segments(
+    range_class: RangeClass, segments: Sequence[TariffSegment], talk_s: int
+) -> tuple[RatedSegment, ...]:
     """Charge each segment the call reached for its own talk time, at the range's rules."""
     rated = []
     last = len(segments) - 1
@@ -150,7 +162,9 @@ def _rate_segments(range_class: RangeClass, segments: Sequence[TariffSegment], t
             fixed += sum((fee.amount for fee in terms.one_off_fees if fee.at_s <= length), ZERO)
             fixed += sum((fee.amount * (length // fee.every_s) for fee in terms.recurring_fees), ZERO)
         rated.append(
-            RatedSegment(terms.tariff_version_id, terms.code, segment.start_s, length, billed, time_charge(price, billed), fixed)
+            RatedSegment(
+                terms.tariff_version_id, terms.code, segment.start_s, length, billed, time_charge(price, billed), fixed
+            )
         )
     return tuple(rated)
 

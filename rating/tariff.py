@@ -91,30 +91,36 @@ class TariffTerms:
         require_seconds(self.next_unit_s, "next billing unit", least=1)
         require_chf(self.price_per_minute, "price per minute")
         require_chf(self.price_per_call, "price per call")
-        if not isinstance(self.one_off_fees, tuple) or not isinstance(self.recurring_fees, tuple):
-            raise TypeError("fees: a tuple of fees")
+        if not (
+            isinstance(self.one_off_fees, tuple)
+            and isinstance(self.recurring_fees, tuple)
+            and all(isinstance(fee, OneOffFee) for fee in self.one_off_fees)
+            and all(isinstance(fee, RecurringFee) for fee in self.recurring_fees)
+        ):
+            raise TypeError("tariff terms: fees are tuples of OneOffFee and RecurringFee")
         # No range allows more than the premium-rate caps; a tariff above them is refused here.
         if self.price_per_minute > PREMIUM_MAX_PER_MINUTE:
             raise InputError(
                 f"price per minute: CHF {self.price_per_minute} is above CHF {PREMIUM_MAX_PER_MINUTE}",
                 rule="premium_max_per_minute",
             )
-        fees = [self.price_per_call, *(f.amount for f in self.one_off_fees), *(f.amount for f in self.recurring_fees)]
+        fees = (self.price_per_call, *(fee.amount for fee in self.one_off_fees + self.recurring_fees))
         if any(fee > PREMIUM_MAX_FIXED_PER_CALL for fee in fees):
-            raise InputError(
-                f"fixed fee: above CHF {PREMIUM_MAX_FIXED_PER_CALL}", rule="premium_max_fixed"
-            )
+            raise InputError(f"fixed fee: above CHF {PREMIUM_MAX_FIXED_PER_CALL}", rule="premium_max_fixed")
 
 
 def check_terms(terms: TariffTerms, range_class: RangeClass) -> None:
     """Refuse a tariff its range does not allow, so that a person learns it when saving it
     (the engine applies the caps to every call anyway)."""
-    has_fixed = terms.price_per_call > 0 or any(f.amount > 0 for f in terms.one_off_fees + terms.recurring_fees)
+    fees = terms.one_off_fees + terms.recurring_fees
+    has_fixed = terms.price_per_call > 0 or any(fee.amount > 0 for fee in fees)
     if range_class is RangeClass.FREEPHONE and (terms.price_per_minute > 0 or has_fixed):
         raise InputError("0800 numbers are free for the caller: no price", rule="freephone_free")
     if range_class is RangeClass.SHARED_COST:
         if has_fixed:
-            raise InputError("084x callers pay a price per minute only: no fixed fees", rule="shared_cost_per_minute_only")
+            raise InputError(
+                "084x callers pay a price per minute only: no fixed fees", rule="shared_cost_per_minute_only"
+            )
         if terms.price_per_minute > SHARED_COST_MAX_PER_MINUTE:
             raise InputError(
                 f"084x price per minute: CHF {terms.price_per_minute} is above "

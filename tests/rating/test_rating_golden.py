@@ -13,7 +13,8 @@ from rating.tariff import OneOffFee, RecurringFee, TariffSegment, TariffTerms, c
 from smartnumbers.errors import InputError
 from smartnumbers.phone import CallerOrigin, RangeClass
 
-FIXED, MOBILE, WITHHELD, ABROAD = CallerOrigin.FIXED, CallerOrigin.MOBILE, CallerOrigin.WITHHELD, CallerOrigin.ABROAD
+FIXED, MOBILE = CallerOrigin.FIXED, CallerOrigin.MOBILE
+WITHHELD, ABROAD = CallerOrigin.WITHHELD, CallerOrigin.ABROAD
 FREEPHONE, SHARED_COST, PREMIUM = RangeClass.FREEPHONE, RangeClass.SHARED_COST, RangeClass.PREMIUM
 
 
@@ -128,7 +129,8 @@ B = terms(2, per_minute="5.00", per_call="1.00", code=2)
 
 
 def switched(talk_s, *, a=A, b=B, announced_at=120, announcement=15):
-    return call(talk_s, TariffSegment(a), TariffSegment(b, start_s=announced_at + announcement, announcement_s=announcement))
+    after_announcement = TariffSegment(b, start_s=announced_at + announcement, announcement_s=announcement)
+    return call(talk_s, TariffSegment(a), after_announcement)
 
 
 def test_mid_call_switch_charges_each_tariff_and_not_the_announcement():
@@ -163,9 +165,8 @@ def test_increment_begun_before_a_switch_is_charged_whole():
 
 
 def test_switch_back_names_each_version_once():
-    rated = rate(
-        call(400, TariffSegment(A), TariffSegment(B, start_s=100, announcement_s=10), TariffSegment(A, start_s=220, announcement_s=10))
-    )
+    back = TariffSegment(A, start_s=220, announcement_s=10)
+    rated = rate(call(400, TariffSegment(A), TariffSegment(B, start_s=100, announcement_s=10), back))
     assert rated.tariff_version_ids == (1, 2)
     assert [s.tariff_version_id for s in rated.segments] == [1, 2, 1]
 
