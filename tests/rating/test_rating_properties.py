@@ -133,6 +133,7 @@ def test_runs_are_rounded_once_within_half_a_rappen_and_hold_no_float(usage, pri
     assert not floats_in(rated)
     caller = rated.caller
     assert caller.incl_vat.rounded == caller.excl_vat.rounded + caller.vat.rounded
+    assert abs(caller.vat.rounded - caller.vat.exact) <= RAPPEN  # derived from two roundings
     with localcontext(EXACT):
         assert caller.vat.exact == caller.incl_vat.exact - caller.excl_vat.exact
         assert abs(caller.excl_vat.exact * D("1.081") - caller.incl_vat.exact) < D("1e-25")
