@@ -1,0 +1,143 @@
+"""Accounts as a tree, their users and API tokens, and which numbers each account may see."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from smartnumbers.db import utcnow
+from smartnumbers.errors import InputError
+from smartnumbers.models import Account, ApiToken, NumberGrant, Role, SmartNumber, User
+from smartnumbers.validation import plain_text
+
+TOKEN_PREFIX = "sn_"
+_EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
+_password_hasher = PasswordHasher()
+
+
+def find_account(session: Session, name: str) -> Account:
+    account = session.scalar(select(Account).where(Account.name == name))
+    if account is None:
+        raise InputError(f"account: no account named {name[:120]!r}")
+    return account
+
+
+def add_account(
+    session: Session, name: str, *, parent: str | None = None, allow_international: bool = False
+) -> Account:
+    clean = plain_text(name, what="account name", max_length=120)
+    if session.scalar(select(Account.id).where(Account.name == clean)) is not None:
+        raise InputError(f"account name: {clean!r} exists already")
+    account = Account(name=clean, allow_international=allow_international)
+    if parent is not None:
+        account.parent = find_account(session, parent)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def ancestors(account: Account) -> list[Account]:
+    chain, node = [], account.parent
+    while node is not None:
+        chain.append(node)
+        node = node.parent
+    return chain
+
+
+def subtree_ids(session: Session, account: Account) -> set[int]:
+    """The account and every account below it."""
+    ids, frontier = {account.id}, [account.id]
+    while frontier:
+        children = session.scalars(select(Account.id).where(Account.parent_id.in_(frontier))).all()
+        frontier = [c for c in children if c not in ids]
+        ids.update(frontier)
+    return ids
+
+
+def visible_numbers(session: Session, account: Account) -> list[SmartNumber]:
+    """What an account sees: the numbers it or its sub-accounts own, and those granted to it."""
+    owned = subtree_ids(session, account)
+    granted = select(NumberGrant.number_id).where(NumberGrant.account_id == account.id)
+    query = select(SmartNumber).where(or_(SmartNumber.account_id.in_(owned), SmartNumber.id.in_(granted)))
+    return list(session.scalars(query.order_by(SmartNumber.e164)))
+
+
+def grant_number(session: Session, account: Account, number: SmartNumber) -> None:
+    """Let a sub-account see one of its parent tree's numbers."""
+    if number.account_id not in {a.id for a in ancestors(account)}:
+        raise InputError(
+            f"grant: {number.e164} does not belong to an account above {account.name!r}; "
+            "only a sub-account of the owner can be granted a number"
+        )
+    session.merge(NumberGrant(account_id=account.id, number_id=number.id))
+
+
+def add_user(session: Session, account: Account, email: str, password: str, role: str) -> User:
+    address = plain_text(email, what="email", max_length=254)
+    if not address.isascii() or not _EMAIL.match(address):
+        raise InputError(f"email: {address[:60]!r} is not an email address")
+    if len(password) < 12 or len(password) > 256:
+        raise InputError("password: 12 to 256 characters")
+    try:
+        user_role = Role(role)
+    except ValueError:
+        raise InputError(f"role: {role[:20]!r} is not one of {', '.join(r.value for r in Role)}") from None
+    if session.scalar(select(User.id).where(User.email == address.lower())) is not None:
+        raise InputError(f"email: a user {address.lower()!r} exists already")
+    user = User(account=account, email=address.lower(), password_hash=_password_hasher.hash(password), role=user_role)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    try:
+        return _password_hasher.verify(user.password_hash, password)
+    except Exception:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A new token: the secret is shown once, only its hash is kept."""
+
+    token: ApiToken
+    secret: str
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def add_token(session: Session, account: Account, name: str) -> IssuedToken:
+    label = plain_text(name, what="token name", max_length=80)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(account=account, name=label, prefix=secret[:10], secret_sha256=_digest(secret))
+    session.add(token)
+    session.flush()
+    return IssuedToken(token, secret)
+
+
+def revoke_token(session: Session, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise InputError(f"token: no token with id {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    return token
+
+
+def token_account_id(session: Session, secret: str) -> tuple[int, str] | None:
+    """The account and token name a presented secret belongs to, if it is valid and not revoked."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.secret_sha256 == _digest(secret)))
+    if token is None or token.revoked_at is not None:
+        return None
+    return token.account_id, f"{token.id}:{token.name}"

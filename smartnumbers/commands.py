@@ -1,0 +1,538 @@
+"""The domain's commands for NOC staff: database, accounts, users, tokens, numbers, tariffs,
+routes and blacklists. Tables for people, ``--json`` for scripts; bad input raises
+``InputError``, which the entry module turns into one line and exit status 2, writing nothing."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sys
+import tomllib
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartnumbers import accounts, blacklist, numbers, routing, tariffs
+from smartnumbers.audit import Actor
+from smartnumbers.clock import format_local, parse_local
+from smartnumbers.db import make_engine, session_factory
+from smartnumbers.errors import InputError
+from smartnumbers.migrate import downgrade, upgrade
+from smartnumbers.models import Account, ApiToken, NumberStatus, SmartNumber
+from smartnumbers.money import format_chf, parse_chf
+from smartnumbers.phone import format_swiss
+from smartnumbers.settings import load_settings
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+def console() -> Console:
+    """Tables fit a terminal; into a pipe or a file they keep whole lines."""
+    return Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+
+
+def emit(rows: Any, table: Table | None, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+    elif table is not None:
+        console().print(table)
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[Session]:
+    """One transaction per command: all of it is written, or nothing."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session, session.begin():
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _table(*columns: str) -> Table:
+    table = Table(show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
+# --- db --------------------------------------------------------------------------------------
+
+db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Migrate the database to the newest schema (or to REVISION)."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine, revision)
+    finally:
+        engine.dispose()
+    typer.echo(f"database at {revision}")
+
+
+@db_cli.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database back to REVISION (``base`` empties it)."""
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        downgrade(engine, revision)
+    finally:
+        engine.dispose()
+    typer.echo(f"database at {revision}")
+
+
+# --- accounts, users, tokens ----------------------------------------------------------------
+
+account_cli = typer.Typer(help="Customer accounts and sub-accounts.", no_args_is_help=True)
+
+
+@account_cli.command("add")
+def account_add(
+    name: str,
+    parent: Annotated[Optional[str], typer.Option(help="Make it a sub-account of this account.")] = None,
+    allow_international: Annotated[bool, typer.Option(help="May its numbers ring destinations abroad?")] = False,
+) -> None:
+    """Add an account."""
+    with transaction() as session:
+        account = accounts.add_account(session, name, parent=parent, allow_international=allow_international)
+        typer.echo(f"account {account.name} added (id {account.id})")
+
+
+@account_cli.command("list")
+def account_list(as_json: JsonFlag = False) -> None:
+    """List accounts, sub-accounts under their parent."""
+    with transaction() as session:
+        rows = [
+            {"id": a.id, "name": a.name, "parent": a.parent.name if a.parent else None,
+             "allow_international": a.allow_international}
+            for a in session.scalars(select(Account).order_by(Account.name))
+        ]
+    table = _table("id", "name", "parent", "abroad")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["parent"] or "", "yes" if r["allow_international"] else "no")
+    emit(rows, table, as_json)
+
+
+user_cli = typer.Typer(help="Portal users.", no_args_is_help=True)
+
+
+@user_cli.command("add")
+def user_add(
+    email: str,
+    account: Annotated[str, typer.Option(help="The account the user belongs to.")],
+    role: Annotated[str, typer.Option(help="owner, admin, routing, finance or viewer")] = "viewer",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
+) -> None:
+    """Add a user; the password is asked for (or read from standard input), never a flag."""
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "Password", hide_input=True, confirmation_prompt=True)
+    with transaction() as session:
+        user = accounts.add_user(session, accounts.find_account(session, account), email, password, role)
+        typer.echo(f"user {user.email} added to {account} as {user.role.value}")
+
+
+token_cli = typer.Typer(help="API tokens, each scoped to one account.", no_args_is_help=True)
+
+
+@token_cli.command("add")
+def token_add(
+    account: Annotated[str, typer.Option(help="The account the token acts for.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")],
+) -> None:
+    """Issue a token; its secret is printed once and never stored."""
+    with transaction() as session:
+        issued = accounts.add_token(session, accounts.find_account(session, account), name)
+        typer.echo(f"token {issued.token.id} for {account}: {issued.secret}")
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token at once."""
+    with transaction() as session:
+        token = accounts.revoke_token(session, token_id)
+        typer.echo(f"token {token.id} ({token.name}) revoked")
+
+
+@token_cli.command("list")
+def token_list(account: Annotated[str, typer.Option()], as_json: JsonFlag = False) -> None:
+    """List an account's tokens (prefixes only)."""
+    with transaction() as session:
+        acc = accounts.find_account(session, account)
+        rows = [
+            {"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
+             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+            for t in session.scalars(select(ApiToken).where(ApiToken.account_id == acc.id).order_by(ApiToken.id))
+        ]
+    table = _table("id", "name", "prefix", "created", "revoked")
+    for r in rows:
+        table.add_row(str(r["id"]), r["name"], r["prefix"] + "…", r["created_at"], r["revoked_at"] or "")
+    emit(rows, table, as_json)
+
+
+# --- numbers ---------------------------------------------------------------------------------
+
+number_cli = typer.Typer(help="Smart numbers.", no_args_is_help=True)
+
+
+def _amount(text: str | None, what: str) -> Decimal | None:
+    return None if text is None else parse_chf(text, what=what)
+
+
+@number_cli.command("add")
+def number_add(
+    number: str,
+    account: Annotated[str, typer.Option(help="The owner account.")],
+    caller_id: Annotated[str, typer.Option(help="caller, smart_number, fixed or withheld")] = "caller",
+    caller_id_number: Annotated[Optional[str], typer.Option(help="The number shown with --caller-id fixed.")] = None,
+    language: Annotated[str, typer.Option(help="Announcements in de, fr, it or en.")] = "de",
+    max_calls: Annotated[int, typer.Option(help="Limit of simultaneous calls.")] = 30,
+    cost_cap: Annotated[Optional[str], typer.Option(help="090x: a per-call cap below CHF 400.")] = None,
+    payout: Annotated[str, typer.Option(help="standard or payfast")] = "standard",
+    donor: Annotated[Optional[str], typer.Option(help="Porting in: the donor operator.")] = None,
+    port_date: Annotated[Optional[str], typer.Option(help="Porting in: the port date, YYYY-MM-DD.")] = None,
+) -> None:
+    """Add a smart number to an account."""
+    try:
+        port_day = dt.date.fromisoformat(port_date) if port_date else None
+    except ValueError:
+        raise InputError(f"port date: {port_date[:20]!r} is not a date (YYYY-MM-DD)") from None
+    with transaction() as session:
+        n = numbers.add_number(
+            session, Actor.cli_operator(), number, accounts.find_account(session, account),
+            caller_id_policy=caller_id, caller_id_number=caller_id_number, language=language,
+            max_concurrent_calls=max_calls, call_cost_cap=_amount(cost_cap, "cost cap"), payout_option=payout,
+            donor_operator=donor, port_date=port_day,
+        )
+        typer.echo(f"{format_swiss(n.e164)} added to {account} ({n.range_class.value})")
+
+
+@number_cli.command("list")
+def number_list(
+    account: Annotated[Optional[str], typer.Option(help="Only this account's numbers (and what it may see).")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List smart numbers."""
+    with transaction() as session:
+        if account:
+            found = accounts.visible_numbers(session, accounts.find_account(session, account))
+        else:
+            found = list(session.scalars(select(SmartNumber).order_by(SmartNumber.e164)))
+        rows = [numbers.snapshot(n) for n in found]
+    table = _table("number", "range", "account", "status", "caller-ID", "lang", "max calls", "payout")
+    for r in rows:
+        table.add_row(r["shown"], r["range_class"] + (f" ({r['premium_category']})" if r["premium_category"] else ""),
+                      r["account"], r["status"], r["caller_id_policy"], r["language"], str(r["max_concurrent_calls"]),
+                      r["payout_option"])
+    emit(rows, table, as_json)
+
+
+@number_cli.command("show")
+def number_show(number: str, as_json: JsonFlag = False) -> None:
+    """Show one number's settings."""
+    with transaction() as session:
+        row = numbers.snapshot(numbers.find_number(session, number))
+    table = _table("setting", "value")
+    for key, value in row.items():
+        table.add_row(key, "" if value is None else str(value))
+    emit(row, table, as_json)
+
+
+def _set_status(number: str, status: NumberStatus) -> None:
+    with transaction() as session:
+        n = numbers.set_status(session, Actor.cli_operator(), numbers.find_number(session, number), status)
+        typer.echo(f"{format_swiss(n.e164)} is {status.value}")
+
+
+@number_cli.command("suspend")
+def number_suspend(number: str) -> None:
+    """Suspend a number: callers hear a notice, nothing rings."""
+    _set_status(number, NumberStatus.SUSPENDED)
+
+
+@number_cli.command("activate")
+def number_activate(number: str) -> None:
+    """Put a suspended or ported-in number into service."""
+    _set_status(number, NumberStatus.ACTIVE)
+
+
+# --- tariffs ---------------------------------------------------------------------------------
+
+tariff_cli = typer.Typer(help="Tariffs: up to 90 codes a number, each in immutable versions.", no_args_is_help=True)
+
+
+def parse_fee(text: str) -> tariffs.Fee:
+    """``2.50@600`` (once, 600 s after answer) or ``1.00/600`` (every 600 s)."""
+    for sep, kind in (("@", "at"), ("/", "every")):
+        if sep in text:
+            amount, _, seconds = text.partition(sep)
+            if not seconds.isdigit() or not seconds.isascii():
+                break
+            value = parse_chf(amount, what="fee")
+            return tariffs.Fee(value, at_s=int(seconds)) if kind == "at" else tariffs.Fee(value, every_s=int(seconds))
+    raise InputError(f"fee: {text[:30]!r} is not AMOUNT@SECONDS (once) or AMOUNT/SECONDS (every)")
+
+
+def parse_increments(text: str) -> tuple[int, int]:
+    first, sep, following = text.partition("/")
+    if not sep or not first.isdigit() or not following.isdigit() or not text.isascii():
+        raise InputError(f"increments: {text[:20]!r} is not FIRST/NEXT in seconds, like 60/60 or 30/6")
+    return int(first), int(following)
+
+
+@tariff_cli.command("set")
+def tariff_set(
+    number: str,
+    code: Annotated[int, typer.Option(help="Tariff code, 1 to 90.")],
+    per_minute: Annotated[str, typer.Option(help="Price per minute in CHF, VAT included.")],
+    per_call: Annotated[str, typer.Option(help="Price per call in CHF, charged at answer.")] = "0",
+    fee: Annotated[Optional[list[str]], typer.Option(help="AMOUNT@SECONDS once, AMOUNT/SECONDS every.")] = None,
+    increments: Annotated[str, typer.Option(help="Billing increments FIRST/NEXT in seconds.")] = "60/60",
+    valid_from: Annotated[Optional[str], typer.Option(help="From when, Zurich time (default now).")] = None,
+) -> None:
+    """Set a tariff code: a new version, checked against the Swiss caps."""
+    first, following = parse_increments(increments)
+    terms = tariffs.TariffTerms(
+        price_per_minute=parse_chf(per_minute, what="price per minute"),
+        price_per_call=parse_chf(per_call, what="price per call"),
+        fees=tuple(parse_fee(f) for f in fee or ()),
+        first_unit_s=first,
+        next_unit_s=following,
+    )
+    settings = load_settings()
+    start = parse_local(valid_from, settings.zone, what="valid from") if valid_from else None
+    with transaction() as session:
+        n = numbers.find_number(session, number)
+        version = tariffs.set_tariff(session, Actor.cli_operator(), n, code, terms, valid_from=start)
+        typer.echo(f"{format_swiss(n.e164)} tariff {code:02d} version {version.version}: "
+                   f"{format_chf(terms.price_per_minute)}/min, {format_chf(terms.price_per_call)} per call")
+
+
+@tariff_cli.command("list")
+def tariff_list(
+    number: str,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="Every version, not just the newest.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """List a number's tariff codes."""
+    settings = load_settings()
+    with transaction() as session:
+        n = numbers.find_number(session, number)
+        rows = []
+        for tariff in n.tariffs:
+            chosen = tariff.versions if all_versions else tariff.versions[-1:]
+            rows += [tariffs.version_snapshot(v) for v in chosen]
+    table = _table("code", "version", "valid from", "per minute", "per call", "fees", "increments")
+    for r in rows:
+        fees = ", ".join(f"{format_chf(Decimal(f['amount']))} " + (f"at {f['at_s']} s" if f["at_s"] is not None
+                                                                     else f"every {f['every_s']} s") for f in r["fees"])
+        table.add_row(f"{r['code']:02d}", str(r["version"]),
+                      format_local(dt.datetime.fromisoformat(r["valid_from"]), settings.zone),
+                      format_chf(Decimal(r["price_per_minute"])), format_chf(Decimal(r["price_per_call"])), fees,
+                      f"{r['first_unit_s']}/{r['next_unit_s']}")
+    emit(rows, table, as_json)
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+route_cli = typer.Typer(help="Weekly routing plans.", no_args_is_help=True)
+
+
+def _destination_item(text: str) -> dict[str, Any]:
+    """``+41441234567/20`` or ``sip:desk@pbx.example.com/15``: target and ring timeout."""
+    target, sep, timeout = text.rpartition("/")
+    if not sep or not timeout.isdigit() or not timeout.isascii():
+        return {"target": text, "ring_timeout": 20}
+    return {"target": target, "ring_timeout": int(timeout)}
+
+
+def slot_from_flag(text: str) -> dict[str, Any]:
+    """``mon-fri 08:00-18:00 +41441234567/20 sip:desk@pbx.example.com/15``"""
+    parts = text.split()
+    if len(parts) < 3 or "-" not in parts[1]:
+        raise InputError(f"slot: {text[:60]!r} is not 'DAYS HH:MM-HH:MM DESTINATION[/TIMEOUT] ...'")
+    start, _, end = parts[1].partition("-")
+    return {"days": parts[0], "start": start, "end": end, "destinations": [_destination_item(p) for p in parts[2:]]}
+
+
+def read_plan_file(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"plan file: {exc.strerror}: {path}") from None
+    try:
+        return tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"plan file {path.name}: {str(exc).splitlines()[0]}") from None
+
+
+@route_cli.command("set")
+def route_set(
+    number: str,
+    file: Annotated[Optional[Path], typer.Option(help="A plan file (.toml or .json).")] = None,
+    slot: Annotated[Optional[list[str]], typer.Option(help="'mon-fri 08:00-18:00 +41441234567/20 ...'")] = None,
+    outside: Annotated[str, typer.Option(help="Outside every slot: reject, announcement or fallback.")] = "reject",
+    fallback: Annotated[Optional[list[str]], typer.Option(help="Fallback destination TARGET/TIMEOUT.")] = None,
+    announcement: Annotated[Optional[str], typer.Option(help="Text spoken outside every slot.")] = None,
+    canton: Annotated[Optional[str], typer.Option(help="Public holidays of this canton (ZH, BE, ...).")] = None,
+    holiday_rule: Annotated[str, typer.Option(help="On holidays: closed or as_sunday.")] = "closed",
+    holiday: Annotated[Optional[list[str]], typer.Option(help="An extra holiday, YYYY-MM-DD.")] = None,
+) -> None:
+    """Replace a number's weekly plan, from a plan file or from flags."""
+    if file is not None:
+        if slot or fallback or announcement or canton or holiday:
+            raise InputError("route set: give a plan file or flags, not both")
+        doc = read_plan_file(file)
+    else:
+        outside_doc: dict[str, Any] = {"action": outside}
+        if fallback:
+            outside_doc["destinations"] = [_destination_item(f) for f in fallback]
+        if announcement is not None:
+            outside_doc["announcement"] = announcement
+        doc = {
+            "slots": [slot_from_flag(s) for s in slot or ()],
+            "outside": outside_doc,
+            "holidays": {"canton": canton, "rule": holiday_rule, "dates": list(holiday or ())},
+        }
+    with transaction() as session:
+        n = numbers.find_number(session, number)
+        spec = routing.parse_plan(doc, routing.destination_policy(session, n))
+        routing.store_plan(session, Actor.cli_operator(), n, spec)
+        typer.echo(f"{format_swiss(n.e164)}: plan with {len(spec.slots)} slot(s) stored")
+
+
+def _decision_rows(decision: routing.RoutingDecision) -> dict[str, Any]:
+    return {
+        "slot": decision.slot.describe() if decision.slot else None,
+        "outside_action": decision.outside_action.value if decision.outside_action else None,
+        "announcement": decision.announcement,
+        "holiday": decision.holiday,
+        "destinations": [{"order": i, "target": d.target, "shown": d.shown(), "ring_timeout": d.ring_timeout_s}
+                         for i, d in enumerate(decision.destinations, 1)],
+    }
+
+
+@route_cli.command("show")
+def route_show(
+    number: str,
+    at: Annotated[Optional[str], typer.Option(help="Which destinations ring at this Zurich time?")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a number's plan, or with --at what happens to a call at that moment."""
+    settings = load_settings()
+    with transaction() as session:
+        n = numbers.find_number(session, number)
+        if n.plan is None:
+            raise InputError(f"route: {format_swiss(n.e164)} has no plan yet")
+        spec = routing.spec_of(n.plan)
+    if at is None:
+        doc = routing.plan_document(spec)
+        table = _table("days", "from", "to", "destinations in hunt order")
+        for s in spec.slots:
+            table.add_row(",".join(routing.WEEKDAY_NAMES[d] for d in sorted(s.weekdays)),
+                          routing._clock(s.start_minute), routing._clock(s.end_minute),
+                          "  →  ".join(f"{d.shown()} ({d.ring_timeout_s} s)" for d in s.destinations))
+        outside_text = spec.outside_action.value
+        if spec.fallback:
+            outside_text += ": " + "  →  ".join(f"{d.shown()} ({d.ring_timeout_s} s)" for d in spec.fallback)
+        if spec.outside_announcement:
+            outside_text += f": “{spec.outside_announcement}”"
+        table.add_row("outside", "", "", outside_text)
+        if spec.holiday_canton or spec.extra_holidays:
+            table.add_row("holidays", "", "", f"canton {spec.holiday_canton or '-'}, {spec.holiday_rule.value}, "
+                          f"{len(spec.extra_holidays)} extra date(s)")
+        emit({"number": n.e164, **doc}, table, as_json)
+        return
+    instant = parse_local(at, settings.zone, what="--at")
+    decision = routing.decide(spec, instant, settings.zone)
+    row = {"number": n.e164, "at": instant.isoformat(), **_decision_rows(decision)}
+    if as_json:
+        emit(row, None, True)
+        return
+    when = format_local(instant, settings.zone)
+    head = f"{format_swiss(n.e164)} at {when}"
+    if decision.holiday:
+        head += f" ({decision.holiday})"
+    if decision.slot:
+        typer.echo(f"{head}: slot {decision.slot.describe()}")
+    else:
+        typer.echo(f"{head}: outside every slot, {decision.outside_action.value}"
+                   + (f" “{decision.announcement}”" if decision.announcement else ""))
+    table = _table("order", "destination", "ring timeout")
+    for d in row["destinations"]:
+        table.add_row(str(d["order"]), d["shown"], f"{d['ring_timeout']} s")
+    if row["destinations"]:
+        console().print(table)
+
+
+# --- blacklist -------------------------------------------------------------------------------
+
+blacklist_cli = typer.Typer(help="Callers refused for a number or a whole account.", no_args_is_help=True)
+
+
+@blacklist_cli.command("add")
+def blacklist_add(
+    pattern: Annotated[str, typer.Argument(help="A caller's number, or a prefix ending in * (+4179*).")],
+    account: Annotated[str, typer.Option(help="The account the entry belongs to.")],
+    reason: Annotated[str, typer.Option(help="Why the caller is refused.")],
+    number: Annotated[Optional[str], typer.Option(help="Only for this smart number (default: all of the account's).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Until this Zurich time (default: for good).")] = None,
+) -> None:
+    """Refuse a caller or a prefix."""
+    settings = load_settings()
+    end = parse_local(until, settings.zone, what="--until") if until else None
+    with transaction() as session:
+        acc = accounts.find_account(session, account)
+        n = numbers.find_number(session, number) if number else None
+        entry = blacklist.add_entry(session, Actor.cli_operator(), acc, pattern, reason, number=n, until=end)
+        typer.echo(f"blacklist entry {entry.id} added")
+
+
+@blacklist_cli.command("list")
+def blacklist_list(
+    account: Annotated[str, typer.Option()],
+    number: Annotated[Optional[str], typer.Option()] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List the entries in force."""
+    settings = load_settings()
+    with transaction() as session:
+        acc = accounts.find_account(session, account)
+        n = numbers.find_number(session, number) if number else None
+        entries = blacklist.entries_for(session, acc, n)
+        shown = {x.id: format_swiss(x.e164) for x in session.scalars(select(SmartNumber).where(
+            SmartNumber.id.in_({e.number_id for e in entries if e.number_id})))}
+        rows = [blacklist.snapshot(e) | {"number": shown.get(e.number_id)} for e in entries]
+    table = _table("id", "caller", "number", "until", "reason")
+    for r in rows:
+        until_text = format_local(dt.datetime.fromisoformat(r["until"]), settings.zone) if r["until"] else "for good"
+        table.add_row(str(r["id"]), r["pattern"], r["number"] or "all", until_text, r["reason"])
+    emit(rows, table, as_json)
+
+
+@blacklist_cli.command("remove")
+def blacklist_remove(entry_id: int, account: Annotated[str, typer.Option()]) -> None:
+    """Remove an entry."""
+    with transaction() as session:
+        blacklist.remove_entry(session, Actor.cli_operator(), accounts.find_account(session, account), entry_id)
+        typer.echo(f"blacklist entry {entry_id} removed")
+
+
+def register(cli: typer.Typer) -> None:
+    for name, group in (
+        ("db", db_cli), ("account", account_cli), ("user", user_cli), ("token", token_cli),
+        ("number", number_cli), ("tariff", tariff_cli), ("route", route_cli), ("blacklist", blacklist_cli),
+    ):
+        cli.add_typer(group, name=name)

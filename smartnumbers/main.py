@@ -1,0 +1,61 @@
+"""The composition root: builds the ``smartnumbers`` command from the commands each part
+registers, and wires the ``serve`` process. The only module that imports every part."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+import typer
+from aiohttp import web
+
+from smartnumbers import commands as domain_commands
+from smartnumbers.errors import InputError
+from smartnumbers.settings import SettingsError, load_settings
+from sync.app import build_app
+
+log = logging.getLogger("smartnumbers")
+
+
+def serve() -> None:
+    """Run the serve process: the HTTP API and everything later parts hang on it."""
+    settings = load_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = build_app(settings)
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=lambda m: log.info(m.strip()))
+
+
+def build_cli() -> typer.Typer:
+    cli = typer.Typer(
+        name="smartnumbers",
+        help="Smart Numbers: Swiss service numbers on FreeSWITCH.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+    )
+    cli.command("serve")(serve)
+    domain_commands.register(cli)
+    return cli
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the command line; bad input and bad settings are one line on stderr and status 2."""
+    command = typer.main.get_command(build_cli())
+    try:
+        result = command.main(args=argv, prog_name="smartnumbers", standalone_mode=False)
+    except (InputError, SettingsError) as exc:
+        click.echo(f"smartnumbers: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("smartnumbers: aborted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

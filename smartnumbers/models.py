@@ -1,0 +1,427 @@
+"""The domain model: accounts, users, smart numbers, tariffs, routing plans, blacklists, audit.
+
+Validation that needs no database lives in the domain modules (``tariffs``, ``routing``,
+``phone``); these classes are the stored shape, with the invariants the schema can hold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from smartnumbers.db import Base, Money, UTCDateTime, utcnow
+from smartnumbers.phone import PremiumCategory, RangeClass
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Enums stored by value as plain strings with a CHECK, the same on SQLite and PostgreSQL."""
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=32)
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    ROUTING = "routing"
+    FINANCE = "finance"
+    VIEWER = "viewer"
+
+
+class NumberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    PORTING_IN = "porting_in"
+
+
+class CallerIdPolicy(enum.StrEnum):
+    """Which caller-ID the destination sees."""
+
+    CALLER = "caller"  # the caller's own number
+    SMART_NUMBER = "smart_number"  # the smart number that was dialled
+    FIXED = "fixed"  # a fixed number of the owner's
+    WITHHELD = "withheld"
+
+
+class Language(enum.StrEnum):
+    DE = "de"
+    FR = "fr"
+    IT = "it"
+    EN = "en"
+
+
+class PayoutOption(enum.StrEnum):
+    STANDARD = "standard"  # at the latest 6 weeks after the period
+    PAYFAST = "payfast"  # at the latest 5 Swiss business days after it, for a fee
+
+
+class OutsideAction(enum.StrEnum):
+    """What happens to a call outside every time slot of the plan."""
+
+    FALLBACK = "fallback"
+    ANNOUNCEMENT = "announcement"
+    REJECT = "reject"
+
+
+class HolidayRule(enum.StrEnum):
+    """What a holiday does to the weekly plan."""
+
+    CLOSED = "closed"  # the whole day is handled as outside every slot
+    AS_SUNDAY = "as_sunday"  # the day follows Sunday's slots
+
+
+class DestinationKind(enum.StrEnum):
+    PSTN = "pstn"
+    SIP = "sip"
+
+
+class ChangeKind(enum.StrEnum):
+    DESTINATIONS = "destinations"  # the destinations of one slot (or the fallback)
+    PLAN = "plan"  # the whole plan
+
+
+class ChangeStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPLIED = "applied"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class ActorKind(enum.StrEnum):
+    USER = "user"
+    TOKEN = "token"
+    CLI = "cli"
+    SYSTEM = "system"
+
+
+class Account(Base):
+    """A customer, or a sub-account of one (a branch, a department): accounts form a tree."""
+
+    __tablename__ = "account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), index=True)
+    allow_international: Mapped[bool] = mapped_column(Boolean, default=False)
+    vat_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    parent: Mapped[Account | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Account]] = relationship(back_populates="parent")
+
+
+class User(Base):
+    """A person who signs in to the portal; the role decides what they may change."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[Account] = relationship()
+
+
+class ApiToken(Base):
+    """A program's credential, scoped to one account; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship()
+
+
+class SmartNumber(Base):
+    """A service number the platform runs; its range class follows from its digits."""
+
+    __tablename__ = "smart_number"
+    __table_args__ = (
+        CheckConstraint("max_concurrent_calls BETWEEN 1 AND 10000", name="max_concurrent_calls"),
+        CheckConstraint("status <> 'porting_in' OR port_date IS NOT NULL", name="port_date"),
+        CheckConstraint("caller_id_policy <> 'fixed' OR caller_id_number IS NOT NULL", name="caller_id_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    e164: Mapped[str] = mapped_column(String(16), unique=True)
+    range_class: Mapped[RangeClass] = mapped_column(_enum(RangeClass, "range_class"))
+    premium_category: Mapped[PremiumCategory | None] = mapped_column(_enum(PremiumCategory, "premium_category"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[NumberStatus] = mapped_column(_enum(NumberStatus, "number_status"), default=NumberStatus.ACTIVE)
+    donor_operator: Mapped[str | None] = mapped_column(String(80))
+    port_date: Mapped[dt.date | None] = mapped_column(Date)
+    caller_id_policy: Mapped[CallerIdPolicy] = mapped_column(
+        _enum(CallerIdPolicy, "caller_id_policy"), default=CallerIdPolicy.CALLER
+    )
+    caller_id_number: Mapped[str | None] = mapped_column(String(16))
+    language: Mapped[Language] = mapped_column(_enum(Language, "language"), default=Language.DE)
+    max_concurrent_calls: Mapped[int] = mapped_column(Integer, default=30)
+    call_cost_cap: Mapped[Decimal | None] = mapped_column(Money)  # a lower cap than CHF 400, if the owner wants one
+    payout_option: Mapped[PayoutOption] = mapped_column(
+        _enum(PayoutOption, "payout_option"), default=PayoutOption.STANDARD
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    account: Mapped[Account] = relationship()
+    tariffs: Mapped[list[Tariff]] = relationship(back_populates="number", order_by="Tariff.code")
+    plan: Mapped[RoutingPlan | None] = relationship(back_populates="number", uselist=False)
+
+
+class NumberGrant(Base):
+    """A number a sub-account may see (and, by its users' roles, steer)."""
+
+    __tablename__ = "number_grant"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), primary_key=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Tariff(Base):
+    """A tariff code (1 to 90) of a number; its terms are in immutable versions."""
+
+    __tablename__ = "tariff"
+    __table_args__ = (
+        UniqueConstraint("number_id", "code"),
+        CheckConstraint("code BETWEEN 1 AND 90", name="code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), index=True)
+    code: Mapped[int] = mapped_column(Integer)
+
+    number: Mapped[SmartNumber] = relationship(back_populates="tariffs")
+    versions: Mapped[list[TariffVersion]] = relationship(
+        back_populates="tariff", order_by="TariffVersion.version", cascade="all, delete-orphan"
+    )
+
+
+class TariffVersion(Base):
+    """The terms of a tariff from a moment on. Never edited: a change is a new version, so
+    every rated call can name the version it used. Prices are what the caller pays, VAT included."""
+
+    __tablename__ = "tariff_version"
+    __table_args__ = (
+        UniqueConstraint("tariff_id", "version"),
+        CheckConstraint("first_unit_s BETWEEN 1 AND 3600", name="first_unit"),
+        CheckConstraint("next_unit_s BETWEEN 1 AND 3600", name="next_unit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tariff_id: Mapped[int] = mapped_column(ForeignKey("tariff.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    price_per_minute: Mapped[Decimal] = mapped_column(Money)
+    price_per_call: Mapped[Decimal] = mapped_column(Money)
+    first_unit_s: Mapped[int] = mapped_column(Integer)
+    next_unit_s: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+
+    tariff: Mapped[Tariff] = relationship(back_populates="versions")
+    fees: Mapped[list[TariffFee]] = relationship(
+        back_populates="version", order_by="TariffFee.id", cascade="all, delete-orphan"
+    )
+
+
+class TariffFee(Base):
+    """A fixed fee during the call: once at a moment (``at_s`` after answer) or every ``every_s``."""
+
+    __tablename__ = "tariff_fee"
+    __table_args__ = (
+        CheckConstraint("(at_s IS NULL) <> (every_s IS NULL)", name="at_or_every"),
+        CheckConstraint("at_s IS NULL OR at_s >= 0", name="at_s"),
+        CheckConstraint("every_s IS NULL OR every_s >= 60", name="every_s"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("tariff_version.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    at_s: Mapped[int | None] = mapped_column(Integer)
+    every_s: Mapped[int | None] = mapped_column(Integer)
+
+    version: Mapped[TariffVersion] = relationship(back_populates="fees")
+
+
+@event.listens_for(TariffVersion, "before_update")
+@event.listens_for(TariffFee, "before_update")
+def _versions_are_never_edited(_mapper, _connection, target) -> None:
+    raise ValueError(f"{type(target).__name__} is immutable: a tariff change makes a new version")
+
+
+class RoutingPlan(Base):
+    """A number's weekly plan in Europe/Zurich: time slots, what happens outside them, holidays."""
+
+    __tablename__ = "routing_plan"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), unique=True)
+    outside_action: Mapped[OutsideAction] = mapped_column(
+        _enum(OutsideAction, "outside_action"), default=OutsideAction.REJECT
+    )
+    outside_announcement: Mapped[str | None] = mapped_column(String(500))
+    holiday_canton: Mapped[str | None] = mapped_column(String(2))
+    holiday_rule: Mapped[HolidayRule] = mapped_column(_enum(HolidayRule, "holiday_rule"), default=HolidayRule.CLOSED)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    number: Mapped[SmartNumber] = relationship(back_populates="plan")
+    slots: Mapped[list[TimeSlot]] = relationship(
+        back_populates="plan", order_by="TimeSlot.position", cascade="all, delete-orphan"
+    )
+    fallback: Mapped[list[Destination]] = relationship(
+        primaryjoin="and_(Destination.plan_id == RoutingPlan.id, Destination.slot_id.is_(None))",
+        order_by="Destination.position",
+        cascade="all, delete-orphan",
+        overlaps="destinations,plan",
+    )
+    holidays: Mapped[list[HolidayDate]] = relationship(
+        back_populates="plan", order_by="HolidayDate.day", cascade="all, delete-orphan"
+    )
+
+
+class TimeSlot(Base):
+    """Weekdays (ISO, 1 = Monday) with a start minute (included) and an end minute (excluded);
+    an end at or before the start crosses midnight, and the slot belongs to its starting day."""
+
+    __tablename__ = "time_slot"
+    __table_args__ = (
+        CheckConstraint("start_minute BETWEEN 0 AND 1439", name="start_minute"),
+        CheckConstraint("end_minute BETWEEN 1 AND 1440", name="end_minute"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("routing_plan.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    weekdays: Mapped[str] = mapped_column(String(13))  # "1,2,3,4,5"
+    start_minute: Mapped[int] = mapped_column(Integer)
+    end_minute: Mapped[int] = mapped_column(Integer)
+
+    plan: Mapped[RoutingPlan] = relationship(back_populates="slots")
+    destinations: Mapped[list[Destination]] = relationship(
+        back_populates="slot", order_by="Destination.position", cascade="all, delete-orphan", overlaps="fallback"
+    )
+
+    @property
+    def weekday_set(self) -> frozenset[int]:
+        return frozenset(int(d) for d in self.weekdays.split(",") if d)
+
+
+class Destination(Base):
+    """Where a call rings, in hunt order: a PSTN number (E.164) or a SIP URI, with its ring timeout."""
+
+    __tablename__ = "destination"
+    __table_args__ = (
+        CheckConstraint("ring_timeout_s BETWEEN 5 AND 300", name="ring_timeout"),
+        CheckConstraint("position BETWEEN 1 AND 3", name="position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("routing_plan.id", ondelete="CASCADE"), index=True)
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("time_slot.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[DestinationKind] = mapped_column(_enum(DestinationKind, "destination_kind"))
+    target: Mapped[str] = mapped_column(String(255))
+    ring_timeout_s: Mapped[int] = mapped_column(Integer)
+
+    slot: Mapped[TimeSlot | None] = relationship(back_populates="destinations", overlaps="fallback")
+
+
+class HolidayDate(Base):
+    """A date the owner adds to the canton's public holidays."""
+
+    __tablename__ = "holiday_date"
+    __table_args__ = (UniqueConstraint("plan_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("routing_plan.id", ondelete="CASCADE"), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    name: Mapped[str | None] = mapped_column(String(80))
+
+    plan: Mapped[RoutingPlan] = relationship(back_populates="holidays")
+
+
+class ScheduledChange(Base):
+    """A change of destinations or of the whole plan, now or at a date and time (UTC)."""
+
+    __tablename__ = "scheduled_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ChangeKind] = mapped_column(_enum(ChangeKind, "change_kind"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    apply_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[ChangeStatus] = mapped_column(_enum(ChangeStatus, "change_status"), default=ChangeStatus.PENDING)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+
+
+class BlacklistEntry(Base):
+    """A caller's number or a prefix refused for one number or the whole account."""
+
+    __tablename__ = "blacklist_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"), index=True)
+    number_id: Mapped[int | None] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), index=True)
+    pattern: Mapped[str] = mapped_column(String(16))  # E.164, or an E.164 prefix ("+4179")
+    is_prefix: Mapped[bool] = mapped_column(Boolean, default=False)
+    until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120))
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the values before and after."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_kind: Mapped[ActorKind] = mapped_column(_enum(ActorKind, "actor_kind"))
+    actor: Mapped[str] = mapped_column(String(120))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="SET NULL"), index=True)
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(20))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SwitchNodeStatus(Base):
+    """The last known state of each FreeSWITCH node, written by the serve process, read by the NOC."""
+
+    __tablename__ = "switch_node_status"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    state_since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sessions: Mapped[int | None] = mapped_column(Integer)
+    last_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_event_name: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,156 @@
+"""Smart numbers: adding one to an account, its options, suspension; each change audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartnumbers import audit
+from smartnumbers.audit import Actor
+from smartnumbers.errors import InputError
+from smartnumbers.models import (
+    Account,
+    CallerIdPolicy,
+    Language,
+    NumberStatus,
+    PayoutOption,
+    RangeClass,
+    SmartNumber,
+)
+from smartnumbers.money import format_chf
+from smartnumbers.phone import format_swiss, parse_number, parse_smart_number, service_range
+from smartnumbers.validation import plain_text
+
+CALL_COST_CAP = Decimal("400")  # OFCOM: at most CHF 400 per 090x call, VAT included
+
+
+def _choice(enum_cls, value: str, what: str):
+    try:
+        return enum_cls(value)
+    except ValueError:
+        raise InputError(f"{what}: {str(value)[:30]!r} is not one of {', '.join(m.value for m in enum_cls)}") from None
+
+
+def find_number(session: Session, text: str) -> SmartNumber:
+    e164 = parse_smart_number(text)
+    number = session.scalar(select(SmartNumber).where(SmartNumber.e164 == e164))
+    if number is None:
+        raise InputError(f"number: {format_swiss(e164)} is not a smart number of the platform")
+    return number
+
+
+def is_platform_number(session: Session, e164: str) -> bool:
+    return session.scalar(select(SmartNumber.id).where(SmartNumber.e164 == e164)) is not None
+
+
+def snapshot(number: SmartNumber) -> dict[str, Any]:
+    """The number's settings as plain JSON, for the audit trail and the API."""
+    return {
+        "number": number.e164,
+        "shown": format_swiss(number.e164),
+        "range_class": number.range_class.value,
+        "premium_category": number.premium_category.value if number.premium_category else None,
+        "account": number.account.name,
+        "status": number.status.value,
+        "donor_operator": number.donor_operator,
+        "port_date": number.port_date.isoformat() if number.port_date else None,
+        "caller_id_policy": number.caller_id_policy.value,
+        "caller_id_number": number.caller_id_number,
+        "language": number.language.value,
+        "max_concurrent_calls": number.max_concurrent_calls,
+        "call_cost_cap": str(number.call_cost_cap) if number.call_cost_cap is not None else None,
+        "payout_option": number.payout_option.value,
+    }
+
+
+def add_number(
+    session: Session,
+    actor: Actor,
+    text: str,
+    account: Account,
+    *,
+    caller_id_policy: str = "caller",
+    caller_id_number: str | None = None,
+    language: str = "de",
+    max_concurrent_calls: int = 30,
+    call_cost_cap: Decimal | None = None,
+    payout_option: str = "standard",
+    donor_operator: str | None = None,
+    port_date: dt.date | None = None,
+) -> SmartNumber:
+    e164 = parse_smart_number(text)
+    if is_platform_number(session, e164):
+        raise InputError(f"number: {format_swiss(e164)} is already on the platform")
+    range_class, category = service_range(e164)
+    number = SmartNumber(e164=e164, range_class=range_class, premium_category=category, account=account)
+    apply_options(
+        number,
+        caller_id_policy=caller_id_policy,
+        caller_id_number=caller_id_number,
+        language=language,
+        max_concurrent_calls=max_concurrent_calls,
+        call_cost_cap=call_cost_cap,
+        payout_option=payout_option,
+    )
+    if donor_operator is not None or port_date is not None:
+        if donor_operator is None or port_date is None:
+            raise InputError("porting in: give both the donor operator and the port date")
+        number.status = NumberStatus.PORTING_IN
+        number.donor_operator = plain_text(donor_operator, what="donor operator", max_length=80)
+        number.port_date = port_date
+    session.add(number)
+    session.flush()
+    audit.record(session, actor, account_id=account.id, entity="number", entity_id=e164, action="create",
+                 before=None, after=snapshot(number))
+    return number
+
+
+def apply_options(
+    number: SmartNumber,
+    *,
+    caller_id_policy: str,
+    caller_id_number: str | None,
+    language: str,
+    max_concurrent_calls: int,
+    call_cost_cap: Decimal | None,
+    payout_option: str,
+) -> None:
+    """Set the number's options, each checked; nothing is set unless all are valid."""
+    policy = _choice(CallerIdPolicy, caller_id_policy, "caller-ID policy")
+    fixed = None
+    if policy is CallerIdPolicy.FIXED:
+        if not caller_id_number:
+            raise InputError("caller-ID policy fixed: give the number to present (--caller-id-number)")
+        fixed = parse_number(caller_id_number, what="caller-ID number")
+        if service_range(fixed) is not None and service_range(fixed)[0] is not RangeClass.FREEPHONE:
+            raise InputError(f"caller-ID number: {format_swiss(fixed)} is a premium-rate or shared-cost number")
+    elif caller_id_number:
+        raise InputError("caller-ID number: only with the caller-ID policy fixed")
+    lang = _choice(Language, language, "language")
+    if not isinstance(max_concurrent_calls, int) or not 1 <= max_concurrent_calls <= 10000:
+        raise InputError("limit of simultaneous calls: 1 to 10000")
+    if call_cost_cap is not None:
+        if number.range_class is not RangeClass.PREMIUM:
+            raise InputError("call cost cap: only premium-rate (090x) numbers charge the caller per call")
+        if not Decimal("0") < call_cost_cap <= CALL_COST_CAP:
+            raise InputError(f"call cost cap: more than 0 and at most {format_chf(CALL_COST_CAP)} (OFCOM)",
+                             rule="090x at most CHF 400 per call")
+    payout = _choice(PayoutOption, payout_option, "payout option")
+    number.caller_id_policy, number.caller_id_number = policy, fixed
+    number.language, number.max_concurrent_calls = lang, max_concurrent_calls
+    number.call_cost_cap, number.payout_option = call_cost_cap, payout
+
+
+def set_status(session: Session, actor: Actor, number: SmartNumber, status: NumberStatus) -> SmartNumber:
+    before = snapshot(number)
+    if status is NumberStatus.PORTING_IN and number.port_date is None:
+        raise InputError("porting in: the number has no port date")
+    number.status = status
+    session.flush()
+    audit.record(session, actor, account_id=number.account_id, entity="number", entity_id=number.e164,
+                 action=f"status:{status.value}", before=before, after=snapshot(number))
+    return number

@@ -1,0 +1,426 @@
+"""Routing plans: the weekly plan of a number as a checked, switch-neutral value (``PlanSpec``),
+its document form (plan files, the API, the audit trail), its storage, and the evaluator that
+says which destinations ring at an instant.
+
+The evaluator is the reference the rendered dialplans are proven against, so its rules are
+spelled out here once: times are Europe/Zurich wall-clock minutes; a slot belongs to the
+weekday it starts on, also for the part after midnight; on a holiday the plan's holiday rule
+replaces the day's own slots (the tail of the previous day's slot still runs); where two
+slots could apply (only possible through the holiday rule) the previous day's tail wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays as holiday_calendars
+from sqlalchemy.orm import Session
+
+from smartnumbers import audit
+from smartnumbers.audit import Actor
+from smartnumbers.db import utcnow
+from smartnumbers.errors import InputError
+from smartnumbers.models import (
+    Destination,
+    DestinationKind,
+    HolidayDate,
+    HolidayRule,
+    OutsideAction,
+    RangeClass,
+    RoutingPlan,
+    SmartNumber,
+    TimeSlot,
+)
+from smartnumbers.phone import format_swiss, parse_number, service_range
+from smartnumbers.validation import plain_text
+
+ZURICH = ZoneInfo("Europe/Zurich")
+MINUTES_PER_DAY = 1440
+MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
+MAX_DESTINATIONS = 3
+MAX_SLOTS = 100
+RING_TIMEOUT_RANGE = (5, 300)
+WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+WEEKDAY_NAMES = {v: k for k, v in WEEKDAYS.items()}
+CANTONS = tuple(sorted(holiday_calendars.country_holidays("CH").subdivisions))
+
+# sip:user@host[:port], nothing else: no parameters or headers that could steer the switch.
+_SIP_URI = re.compile(
+    r"^sips?:(?P<user>[A-Za-z0-9._~+-]{1,64})@"
+    r"(?P<host>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
+    r"(?::(?P<port>[0-9]{1,5}))?$"
+)
+_PHONE_LIKE = re.compile(r"^\+?[0-9]{3,20}$")
+_CLOCK = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationSpec:
+    kind: DestinationKind
+    target: str  # E.164 for PSTN, the SIP URI for VoIP
+    ring_timeout_s: int
+
+    def shown(self) -> str:
+        return format_swiss(self.target) if self.kind is DestinationKind.PSTN else self.target
+
+
+@dataclass(frozen=True, slots=True)
+class SlotSpec:
+    weekdays: frozenset[int]  # ISO: 1 = Monday
+    start_minute: int  # included
+    end_minute: int  # excluded; at or before the start: the slot crosses midnight
+    destinations: tuple[DestinationSpec, ...]
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end_minute <= self.start_minute
+
+    @property
+    def length(self) -> int:
+        return self.end_minute - self.start_minute + (MINUTES_PER_DAY if self.crosses_midnight else 0)
+
+    def week_intervals(self) -> list[tuple[int, int]]:
+        """Half-open minute-of-week intervals (Monday 00:00 = 0), split where they wrap."""
+        spans = []
+        for day in sorted(self.weekdays):
+            start = (day - 1) * MINUTES_PER_DAY + self.start_minute
+            end = start + self.length
+            if end <= MINUTES_PER_WEEK:
+                spans.append((start, end))
+            else:
+                spans += [(start, MINUTES_PER_WEEK), (0, end - MINUTES_PER_WEEK)]
+        return spans
+
+    def describe(self) -> str:
+        return f"{_days_text(self.weekdays)} {_clock(self.start_minute)}-{_clock(self.end_minute)}"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSpec:
+    slots: tuple[SlotSpec, ...]
+    outside_action: OutsideAction = OutsideAction.REJECT
+    outside_announcement: str | None = None
+    fallback: tuple[DestinationSpec, ...] = ()
+    holiday_canton: str | None = None
+    holiday_rule: HolidayRule = HolidayRule.CLOSED
+    extra_holidays: tuple[dt.date, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class DestinationPolicy:
+    """The fraud rule's inputs: may this account ring abroad, and which numbers are the platform's."""
+
+    allow_international: bool
+    is_platform_number: Callable[[str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    """What happens to a call at an instant."""
+
+    destinations: tuple[DestinationSpec, ...]  # in hunt order; empty when nothing rings
+    slot: SlotSpec | None
+    outside_action: OutsideAction | None  # set when no slot applies
+    announcement: str | None
+    holiday: str | None  # the holiday's name when one shaped the decision
+
+
+# --- reading what people typed -------------------------------------------------------------
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def _days_text(days: Iterable[int]) -> str:
+    return ",".join(WEEKDAY_NAMES[d] for d in sorted(days))
+
+
+def parse_clock(text: str, *, what: str, allow_24: bool) -> int:
+    match = _CLOCK.match(str(text).strip()) if str(text).isascii() else None
+    if not match:
+        raise InputError(f"{what}: {str(text)[:20]!r} is not a time of day (HH:MM)")
+    hours, minutes = int(match[1]), int(match[2])
+    if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not allow_24)):
+        raise InputError(f"{what}: {text!r} is not a time of day (00:00 to {'24:00' if allow_24 else '23:59'})")
+    return hours * 60 + minutes
+
+
+def parse_weekdays(value: str | Iterable[str]) -> frozenset[int]:
+    """``mon-fri``, ``sat,sun``, or a list of names; a range may wrap (``fri-mon``)."""
+    items = [p.strip().lower() for p in (value.split(",") if isinstance(value, str) else value)]
+    days: set[int] = set()
+    for item in items:
+        first, _, last = item.partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise InputError(f"weekdays: {item[:20]!r} is not mon, tue, wed, thu, fri, sat, sun or a range of them")
+        start, end = WEEKDAYS[first], WEEKDAYS[last or first]
+        day = start
+        while True:
+            days.add(day)
+            if day == end:
+                break
+            day = day % 7 + 1
+    if not days:
+        raise InputError("weekdays: none given")
+    return frozenset(days)
+
+
+def _check_pstn(e164: str, policy: DestinationPolicy, what: str) -> None:
+    ranges = service_range(e164)
+    if ranges is not None and ranges[0] in (RangeClass.PREMIUM, RangeClass.SHARED_COST):
+        raise InputError(f"{what}: {format_swiss(e164)} is a premium-rate or shared-cost number", rule="fraud")
+    if policy.is_platform_number(e164):
+        raise InputError(f"{what}: {format_swiss(e164)} is one of the platform's own numbers (a loop)", rule="fraud")
+    if not e164.startswith("+41") and not policy.allow_international:
+        raise InputError(f"{what}: {format_swiss(e164)} is abroad and the account may not ring abroad", rule="fraud")
+
+
+def parse_destination(target: str, ring_timeout_s: int, policy: DestinationPolicy, *, what: str) -> DestinationSpec:
+    """A PSTN number or a SIP URI, checked against the fraud rule."""
+    if not isinstance(target, str) or not target.strip():
+        raise InputError(f"{what}: empty")
+    low, high = RING_TIMEOUT_RANGE
+    if isinstance(ring_timeout_s, bool) or not isinstance(ring_timeout_s, int) or not low <= ring_timeout_s <= high:
+        raise InputError(f"{what}: ring timeout {ring_timeout_s!r} is not {low} to {high} seconds")
+    text = target.strip()
+    if text.lower().startswith(("sip:", "sips:")):
+        match = _SIP_URI.match(text) if text.isascii() else None
+        if not match or len(text) > 255:
+            raise InputError(f"{what}: {text[:60]!r} is not a SIP URI of the form sip:user@host[:port]")
+        if match["port"] and not 0 < int(match["port"]) < 65536:
+            raise InputError(f"{what}: port {match['port']} out of range")
+        user = match["user"]
+        if _PHONE_LIKE.match(user):  # a number behind a SIP gateway obeys the same rule
+            try:
+                e164 = parse_number(user, what=what)
+            except InputError:
+                e164 = None
+            if e164 is not None:
+                _check_pstn(e164, policy, what)
+        return DestinationSpec(DestinationKind.SIP, text, ring_timeout_s)
+    e164 = parse_number(text, what=what)
+    _check_pstn(e164, policy, what)
+    return DestinationSpec(DestinationKind.PSTN, e164, ring_timeout_s)
+
+
+def parse_destinations(items: Any, policy: DestinationPolicy, what: str) -> tuple[DestinationSpec, ...]:
+    if not isinstance(items, list):
+        raise InputError(f"{what}: expected a list of destinations")
+    if not 1 <= len(items) <= MAX_DESTINATIONS:
+        raise InputError(f"{what}: 1 to {MAX_DESTINATIONS} destinations, got {len(items)}")
+    out = []
+    for i, item in enumerate(items, 1):
+        if not isinstance(item, dict) or set(item) - {"target", "ring_timeout"}:
+            raise InputError(f"{what} #{i}: expected {{target, ring_timeout}}")
+        out.append(parse_destination(item.get("target"), item.get("ring_timeout", 20), policy, what=f"{what} #{i}"))
+    return tuple(out)
+
+
+def check_overlaps(slots: Iterable[SlotSpec]) -> None:
+    """Refuse two slots that share a minute of the week; name both."""
+    spans = sorted(((s, e, slot) for slot in slots for s, e in slot.week_intervals()), key=lambda span: span[:2])
+    for (s1, e1, a), (s2, e2, b) in zip(spans, spans[1:]):
+        if s2 < e1:
+            day = WEEKDAY_NAMES[s2 // MINUTES_PER_DAY + 1]
+            raise InputError(f"time slots overlap on {day} at {_clock(s2 % MINUTES_PER_DAY)}: "
+                             f"{a.describe()} and {b.describe()}")
+
+
+def parse_plan(doc: Any, policy: DestinationPolicy) -> PlanSpec:
+    """A plan document (from a plan file, the API or flags) into a checked ``PlanSpec``."""
+    if not isinstance(doc, dict) or set(doc) - {"slots", "outside", "holidays"}:
+        raise InputError("plan: expected a document with slots, outside and holidays")
+    raw_slots = doc.get("slots", [])
+    if not isinstance(raw_slots, list) or len(raw_slots) > MAX_SLOTS:
+        raise InputError(f"plan: slots must be a list of at most {MAX_SLOTS}")
+    slots = []
+    for i, raw in enumerate(raw_slots, 1):
+        if not isinstance(raw, dict) or set(raw) - {"days", "start", "end", "destinations"}:
+            raise InputError(f"slot #{i}: expected days, start, end and destinations")
+        start = parse_clock(raw.get("start", ""), what=f"slot #{i} start", allow_24=False)
+        end = parse_clock(raw.get("end", ""), what=f"slot #{i} end", allow_24=True) or MINUTES_PER_DAY
+        if end == start:
+            raise InputError(f"slot #{i}: start and end are the same time")
+        slots.append(SlotSpec(parse_weekdays(raw.get("days", "")), start, end,
+                              parse_destinations(raw.get("destinations"), policy, f"slot #{i} destination")))
+    check_overlaps(slots)
+
+    outside = doc.get("outside", {"action": "reject"})
+    if not isinstance(outside, dict) or set(outside) - {"action", "destinations", "announcement"}:
+        raise InputError("outside: expected action, destinations and announcement")
+    try:
+        action = OutsideAction(outside.get("action", "reject"))
+    except ValueError:
+        raise InputError("outside action: fallback, announcement or reject") from None
+    fallback: tuple[DestinationSpec, ...] = ()
+    announcement = plain_text(outside.get("announcement"), what="outside announcement", max_length=500,
+                              required=action is OutsideAction.ANNOUNCEMENT)
+    if action is OutsideAction.FALLBACK:
+        fallback = parse_destinations(outside.get("destinations"), policy, "fallback destination")
+    elif outside.get("destinations"):
+        raise InputError("outside: fallback destinations are only used with the action fallback")
+
+    hol = doc.get("holidays", {})
+    if not isinstance(hol, dict) or set(hol) - {"canton", "rule", "dates"}:
+        raise InputError("holidays: expected canton, rule and dates")
+    canton = hol.get("canton")
+    if canton is not None and canton not in CANTONS:
+        raise InputError(f"holidays: canton {str(canton)[:10]!r} is not one of {', '.join(CANTONS)}")
+    try:
+        rule = HolidayRule(hol.get("rule", "closed"))
+    except ValueError:
+        raise InputError("holidays: rule is closed or as_sunday") from None
+    dates = hol.get("dates", [])
+    if not isinstance(dates, list) or len(dates) > 366:
+        raise InputError("holidays: dates must be a list of at most 366 dates")
+    extra = []
+    for value in dates:
+        try:
+            extra.append(value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)))
+        except ValueError:
+            raise InputError(f"holidays: {str(value)[:20]!r} is not a date (YYYY-MM-DD)") from None
+    return PlanSpec(tuple(slots), action, announcement, fallback, canton, rule, tuple(sorted(set(extra))))
+
+
+def _destination_doc(d: DestinationSpec) -> dict[str, Any]:
+    return {"target": d.target, "ring_timeout": d.ring_timeout_s}
+
+
+def plan_document(spec: PlanSpec) -> dict[str, Any]:
+    """The plan as a JSON-able document; ``parse_plan`` reads it back to the same spec."""
+    outside: dict[str, Any] = {"action": spec.outside_action.value}
+    if spec.fallback:
+        outside["destinations"] = [_destination_doc(d) for d in spec.fallback]
+    if spec.outside_announcement:
+        outside["announcement"] = spec.outside_announcement
+    return {
+        "slots": [
+            {
+                "days": _days_text(s.weekdays),
+                "start": _clock(s.start_minute),
+                "end": _clock(s.end_minute),
+                "destinations": [_destination_doc(d) for d in s.destinations],
+            }
+            for s in spec.slots
+        ],
+        "outside": outside,
+        "holidays": {
+            "canton": spec.holiday_canton,
+            "rule": spec.holiday_rule.value,
+            "dates": [d.isoformat() for d in spec.extra_holidays],
+        },
+    }
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=512)
+def canton_holidays(canton: str, year: int) -> dict[dt.date, str]:
+    return dict(holiday_calendars.country_holidays("CH", subdiv=canton, years=year))
+
+
+def holiday_name(spec: PlanSpec, day: dt.date) -> str | None:
+    if day in spec.extra_holidays:
+        return "holiday of the owner's"
+    if spec.holiday_canton:
+        return canton_holidays(spec.holiday_canton, day.year).get(day)
+    return None
+
+
+def _effective_weekday(spec: PlanSpec, day: dt.date) -> int | None:
+    """The weekday whose slots start on ``day``: None when a holiday closes it."""
+    if holiday_name(spec, day) is None:
+        return day.isoweekday()
+    return 7 if spec.holiday_rule is HolidayRule.AS_SUNDAY else None
+
+
+def decide(spec: PlanSpec, instant: dt.datetime, zone: ZoneInfo = ZURICH) -> RoutingDecision:
+    """Which destinations ring at ``instant`` (aware), in order, or what happens instead."""
+    if instant.tzinfo is None:
+        raise ValueError("decide() needs an aware instant")
+    local = instant.astimezone(zone)
+    minute, today = local.hour * 60 + local.minute, local.date()
+    yesterday = today - dt.timedelta(days=1)
+    y_wday, t_wday = _effective_weekday(spec, yesterday), _effective_weekday(spec, today)
+    for slot in spec.slots:  # the previous day's slot running past midnight
+        if slot.crosses_midnight and y_wday in slot.weekdays and minute < slot.end_minute:
+            return RoutingDecision(slot.destinations, slot, None, None, holiday_name(spec, yesterday))
+    for slot in spec.slots:
+        if t_wday in slot.weekdays and slot.start_minute <= minute and (
+            slot.crosses_midnight or minute < slot.end_minute
+        ):
+            return RoutingDecision(slot.destinations, slot, None, None, holiday_name(spec, today))
+    fallback = spec.fallback if spec.outside_action is OutsideAction.FALLBACK else ()
+    return RoutingDecision(fallback, None, spec.outside_action, spec.outside_announcement, holiday_name(spec, today))
+
+
+# --- storage -------------------------------------------------------------------------------
+
+
+def _destination_rows(plan: RoutingPlan, slot: TimeSlot | None, items: tuple[DestinationSpec, ...]) -> list[Destination]:
+    return [
+        Destination(plan_id=plan.id, slot=slot, position=i, kind=d.kind, target=d.target, ring_timeout_s=d.ring_timeout_s)
+        for i, d in enumerate(items, 1)
+    ]
+
+
+def spec_of(plan: RoutingPlan) -> PlanSpec:
+    def dests(rows: list[Destination]) -> tuple[DestinationSpec, ...]:
+        return tuple(DestinationSpec(r.kind, r.target, r.ring_timeout_s) for r in rows)
+
+    return PlanSpec(
+        tuple(SlotSpec(s.weekday_set, s.start_minute, s.end_minute, dests(s.destinations)) for s in plan.slots),
+        plan.outside_action,
+        plan.outside_announcement,
+        dests(plan.fallback),
+        plan.holiday_canton,
+        plan.holiday_rule,
+        tuple(h.day for h in plan.holidays),
+    )
+
+
+def destination_policy(session: Session, number: SmartNumber) -> DestinationPolicy:
+    from smartnumbers.numbers import is_platform_number
+
+    return DestinationPolicy(number.account.allow_international, functools.partial(is_platform_number, session))
+
+
+def store_plan(session: Session, actor: Actor, number: SmartNumber, spec: PlanSpec) -> RoutingPlan:
+    """Replace the number's plan with ``spec`` (already checked), audited with before and after."""
+    plan = number.plan
+    before = plan_document(spec_of(plan)) if plan is not None else None
+    if plan is None:
+        plan = RoutingPlan(number=number)
+        session.add(plan)
+    plan.slots.clear()
+    plan.fallback.clear()
+    plan.holidays.clear()
+    session.flush()
+    plan.outside_action, plan.outside_announcement = spec.outside_action, spec.outside_announcement
+    plan.holiday_canton, plan.holiday_rule = spec.holiday_canton, spec.holiday_rule
+    plan.updated_at = utcnow()
+    for position, slot_spec in enumerate(spec.slots, 1):
+        slot = TimeSlot(
+            position=position,
+            weekdays=",".join(str(d) for d in sorted(slot_spec.weekdays)),
+            start_minute=slot_spec.start_minute,
+            end_minute=slot_spec.end_minute,
+        )
+        plan.slots.append(slot)
+        session.flush()
+        slot.destinations.extend(_destination_rows(plan, slot, slot_spec.destinations))
+    plan.fallback.extend(_destination_rows(plan, None, spec.fallback))
+    plan.holidays.extend(HolidayDate(day=d) for d in spec.extra_holidays)
+    session.flush()
+    session.expire(plan, ["slots", "fallback", "holidays"])
+    audit.record(session, actor, account_id=number.account_id, entity="plan", entity_id=number.e164,
+                 action="replace" if before else "create", before=before, after=plan_document(spec))
+    return plan

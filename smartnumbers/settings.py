@@ -1,0 +1,120 @@
+"""Settings from ``SMARTNUMBERS_*`` environment variables and an optional ``smartnumbers.toml``.
+
+A wrong setting stops start-up with one line that names the setting and what is wrong
+(``SettingsError``), never with a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+DEFAULT_DATABASE_URL = "sqlite:///var/smartnumbers.db"
+CONFIG_FILE_ENV = "SMARTNUMBERS_CONFIG"
+
+
+class SettingsError(Exception):
+    """One line naming the setting at fault: start-up stops with it."""
+
+
+class FreeSwitchNode(BaseModel):
+    """One FreeSWITCH the controller drives over its Event Socket."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    host: str = Field(min_length=1, max_length=255)
+    port: int = Field(default=8021, ge=1, le=65535)
+    password: str = Field(min_length=1, max_length=128)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTNUMBERS_", extra="forbid")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    freeswitch_nodes: list[FreeSwitchNode] = []
+    http: str = "127.0.0.1:8080"
+    timezone: str = "Europe/Zurich"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+    @field_validator("freeswitch_nodes")
+    @classmethod
+    def _unique_nodes(cls, nodes: list[FreeSwitchNode]) -> list[FreeSwitchNode]:
+        names = [n.name for n in nodes]
+        if len(set(names)) != len(names):
+            raise ValueError("node names must be unique")
+        return nodes
+
+    @field_validator("http")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536 or not host:
+            raise ValueError(f"expected HOST:PORT, got {value!r}")
+        try:
+            ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            if host != "localhost":
+                raise ValueError(f"expected an IP address or localhost as host, got {host!r}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def http_host(self) -> str:
+        return self.http.rpartition(":")[0].strip("[]")
+
+    @property
+    def http_port(self) -> int:
+        return int(self.http.rpartition(":")[2])
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(CONFIG_FILE_ENV, "smartnumbers.toml"))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, or raise SettingsError with one line naming what is wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        where = ".".join(str(p) for p in first["loc"][1:])
+        message = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"SMARTNUMBERS_{field.upper()}{' ' + where if where else ''}: {message}") from None
+    except Exception as exc:  # malformed JSON in an env var or a broken TOML file
+        field = re.search(r'field "(\w+)" from source "EnvSettingsSource"', str(exc))
+        if field:
+            raise SettingsError(f"SMARTNUMBERS_{field[1].upper()}: not valid JSON") from None
+        raise SettingsError(f"settings: {str(exc).splitlines()[0]}") from None

@@ -1,0 +1,26 @@
+"""The aiohttp application of the serve process: API, (later) portal and switch endpoints."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from smartnumbers.db import async_session_factory, make_async_engine
+from smartnumbers.settings import Settings
+from sync import api
+from sync.auth import require_token
+from sync.keys import ENGINE, SESSIONS, SETTINGS
+
+
+async def _database(app: web.Application):
+    engine = make_async_engine(app[SETTINGS].database_url)
+    app[ENGINE], app[SESSIONS] = engine, async_session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(middlewares=[require_token], client_max_size=1024**2)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_database)
+    app.add_routes(api.routes)
+    return app

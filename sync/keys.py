@@ -1,0 +1,14 @@
+"""Typed application keys: what the aiohttp application carries, instead of string keys."""
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from smartnumbers.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker)
+
+# Set on each authenticated request by the token middleware.
+ACCOUNT_ID = "smartnumbers.account_id"
+ACTOR = "smartnumbers.actor"
