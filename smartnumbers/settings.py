@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     freeswitch_nodes: list[FreeSwitchNode] = []
     http: str = "127.0.0.1:8080"
     timezone: str = "Europe/Zurich"
+    # FreeSWITCH's own HTTP posts (mod_xml_curl, mod_json_cdr): basic credentials and the
+    # addresses they may come from.
+    switch_http_user: str = Field(default="freeswitch", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    switch_http_password: str | None = Field(default=None, min_length=12, max_length=128)
+    switch_http_allow: list[str] = ["127.0.0.1/32", "::1/128"]
 
     @field_validator("database_url")
     @classmethod
@@ -55,6 +60,20 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("node names must be unique")
         return nodes
+
+    @field_validator("switch_http_allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an address or network (like 10.0.0.0/24)") from None
+        return value
+
+    @property
+    def switch_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(item, strict=False) for item in self.switch_http_allow]
 
     @field_validator("http")
     @classmethod

@@ -1,16 +1,44 @@
 """Authentication: every route but the health check needs a credential.
 
 Programs present an API token scoped to one account (``Authorization: Bearer sn_...``); the
-request then carries that account and acts for nobody else."""
+request then carries that account and acts for nobody else. FreeSWITCH's own posts (under
+``/freeswitch/``) use basic credentials from the settings and must come from an allowed address."""
 
 from __future__ import annotations
+
+import base64
+import hmac
+import ipaddress
 
 from aiohttp import web
 
 from smartnumbers.accounts import token_account_id
-from sync.keys import ACCOUNT_ID, ACTOR, SESSIONS
+from sync.keys import ACCOUNT_ID, ACTOR, SESSIONS, SETTINGS
 
 PUBLIC_PATHS = frozenset({"/health"})
+SWITCH_PREFIX = "/freeswitch/"
+
+
+def _switch_allowed(request: web.Request) -> bool:
+    """FreeSWITCH's basic credentials match the settings, from an allowed address."""
+    settings = request.app[SETTINGS]
+    if settings.switch_http_password is None:
+        return False
+    try:
+        peer = ipaddress.ip_address((request.remote or "").split("%")[0])
+    except ValueError:
+        return False
+    if not any(peer in network for network in settings.switch_networks):
+        return False
+    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return hmac.compare_digest(user.encode(), settings.switch_http_user.encode()) & hmac.compare_digest(
+        password.encode(), settings.switch_http_password.encode())
 
 
 def _unauthorized(reason: str) -> web.HTTPUnauthorized:
@@ -23,6 +51,12 @@ def _unauthorized(reason: str) -> web.HTTPUnauthorized:
 @web.middleware
 async def require_token(request: web.Request, handler):
     if request.path in PUBLIC_PATHS:
+        return await handler(request)
+    if request.path.startswith(SWITCH_PREFIX):
+        if not _switch_allowed(request):
+            raise web.HTTPUnauthorized(text="switch credentials or address refused",
+                                       headers={"WWW-Authenticate": 'Basic realm="freeswitch"'})
+        request[ACTOR] = "switch"
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
