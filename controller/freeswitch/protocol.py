@@ -38,7 +38,13 @@ MAX_BODY = 64 << 20
 
 
 class ProtocolError(Exception):
-    """The byte stream is not the Event Socket protocol; the connection cannot be trusted."""
+    """The byte stream is not the Event Socket protocol; the connection cannot be trusted.
+
+    ``frames`` holds the frames completed before the bad bytes, so none is lost."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.frames: list[Frame] = []
 
 
 class Frame:
@@ -149,8 +155,9 @@ class FrameReader:
                     break
                 frames.append(Frame(head, view[start : start + length], headers))
                 pos = start + length
-        except ProtocolError:
+        except ProtocolError as exc:
             self._buffer = bytearray()
+            exc.frames = frames
             raise
         if pos >= size:
             if buffer:

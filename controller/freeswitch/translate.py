@@ -356,6 +356,43 @@ def rows(show_json: str) -> list[dict[str, str]]:
     return [{str(k): str(v) for k, v in row.items()} for row in found if isinstance(row, dict)]
 
 
+def partners(detailed_calls_json: str) -> dict[str, str]:
+    """Each bridged leg's partner, from ``show detailed_calls as json`` (``uuid``/``b_uuid``)."""
+    partner: dict[str, str] = {}
+    for row in rows(detailed_calls_json):
+        a, b = row.get("uuid", ""), row.get("b_uuid", "")
+        if a and b:
+            partner[a] = b
+            partner[b] = a
+    return partner
+
+
+def live_leg(row: Mapping[str, str], partner: Mapping[str, str], dump_text: str | None, node: str) -> LiveLeg | None:
+    """One leg from its ``show channels`` row and its ``uuid_dump <uuid> json`` (the only
+    source of the product's channel variables); None if the row names no leg."""
+    leg_id = row.get("uuid", "")
+    if not leg_id:
+        return None
+    dump = JsonEvent(dump_text.encode()) if dump_text and dump_text.lstrip().startswith("{") else None
+    hide = dump.get("Caller-Privacy-Hide-Number") if dump else None
+    number = (dump.get("Caller-Orig-Caller-ID-Number") if dump else None) or row.get("initial_cid_num") or row.get("cid_num")
+    answered = row.get("callstate") in ("ACTIVE", "HELD") or bool(
+        dump and (dump.get("Caller-Channel-Answered-Time") or "0") != "0"
+    )
+    return LiveLeg(
+        node=node,
+        leg_id=leg_id,
+        call_id=row.get("call_uuid") or leg_id,
+        direction=_direction(row.get("direction")),
+        caller=_caller(number, hide),
+        destination=row.get("initial_dest") or row.get("dest") or "",
+        created_at=_utc_from_seconds(row.get("created_epoch")) or datetime.fromtimestamp(0, UTC),
+        answered=answered,
+        other_leg_id=partner.get(leg_id),
+        tags=_tags(dump.items(), "variable_" + PRODUCT_PREFIX) if dump else {},
+    )
+
+
 def live_legs(
     channels_json: str,
     detailed_calls_json: str,
@@ -364,40 +401,10 @@ def live_legs(
 ) -> list[LiveLeg]:
     """The legs alive on a node, from ``show channels as json`` (one row a leg, ``call_uuid``
     groups them), ``show detailed_calls as json`` (one row a bridged pair, ``b_uuid``) and
-    ``uuid_dump <uuid> json`` per leg (the only source of the product's channel variables)."""
-    partner: dict[str, str] = {}
-    for row in rows(detailed_calls_json):
-        a, b = row.get("uuid", ""), row.get("b_uuid", "")
-        if a and b:
-            partner[a] = b
-            partner[b] = a
-    legs = []
-    for row in rows(channels_json):
-        leg_id = row.get("uuid", "")
-        if not leg_id:
-            continue
-        dump_text = dumps.get(leg_id)
-        dump = JsonEvent(dump_text.encode()) if dump_text and dump_text.lstrip().startswith("{") else None
-        hide = dump.get("Caller-Privacy-Hide-Number") if dump else None
-        number = (dump.get("Caller-Orig-Caller-ID-Number") if dump else None) or row.get("initial_cid_num") or row.get("cid_num")
-        answered = row.get("callstate") in ("ACTIVE", "HELD") or bool(
-            dump and (dump.get("Caller-Channel-Answered-Time") or "0") != "0"
-        )
-        legs.append(
-            LiveLeg(
-                node=node,
-                leg_id=leg_id,
-                call_id=row.get("call_uuid") or leg_id,
-                direction=_direction(row.get("direction")),
-                caller=_caller(number, hide),
-                destination=row.get("initial_dest") or row.get("dest") or "",
-                created_at=_utc_from_seconds(row.get("created_epoch")) or datetime.fromtimestamp(0, UTC),
-                answered=answered,
-                other_leg_id=partner.get(leg_id),
-                tags=_tags(dump.items(), "variable_" + PRODUCT_PREFIX) if dump else {},
-            )
-        )
-    return legs
+    ``uuid_dump <uuid> json`` per leg (FACTS 7)."""
+    partner = partners(detailed_calls_json)
+    found = (live_leg(row, partner, dumps.get(row.get("uuid", "")), node) for row in rows(channels_json))
+    return [leg for leg in found if leg is not None]
 
 
 def show_channels_command() -> str:

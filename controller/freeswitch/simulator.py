@@ -1,0 +1,825 @@
+"""A FreeSWITCH that speaks the real Event Socket protocol, for tests, benchmarks and demos.
+
+It replays whole calls captured on a real FreeSWITCH 1.10.12 (``call_scripts``) with fresh
+leg ids, the current time and the caller it is given, so listeners get the real frame format
+and header sets; it answers the api/bgapi commands the controller sends (listings, dumps,
+originate, reloadxml, uuid_kill, and the real error texts). It can hold thousands of live calls
+and inject faults (dropped connections, half frames, garbage, restarts). Never production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import random
+import re
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from controller.freeswitch import call_scripts
+from controller.freeswitch.protocol import url_encode
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FreeSwitchSimulator", "SCENARIOS"]
+
+GOODBYE = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+SHUTDOWN_NOTICE = b"The system is being shut down.\n"
+# FreeSWITCH drops a listener whose queue holds this many events (mod_event_socket).
+LISTENER_QUEUE_LIMIT = 100_000
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_STAMP = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
+_GMT = re.compile(r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$")
+
+# How a header value is rebuilt for a new call.
+_LITERAL, _TEMPLATE, _MICROS, _SECONDS, _STAMP_LOCAL, _STAMP_GMT, _SEQUENCE, _CORE = range(8)
+
+
+def _plain_value(value: object) -> str:
+    if isinstance(value, list):
+        return url_encode("ARRAY::" + "|:".join(str(v) for v in value))
+    return url_encode(str(value))
+
+
+def _json_value(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class _Field:
+    name: str
+    kind: int
+    data: object  # str | list | int offset | template parts
+
+
+@dataclass(slots=True)
+class _ScriptEvent:
+    t: float
+    name: str
+    subclass: str | None
+    leg_slot: int
+    fields: list[_Field]
+    body: str | None
+
+
+@dataclass(slots=True)
+class _Script:
+    name: str
+    legs: int
+    hold_after: int | None
+    events: list[_ScriptEvent]
+
+
+def _compile(name: str, raw: dict[str, object]) -> _Script:
+    legs: list[str] = list(raw["legs"])  # type: ignore[arg-type]
+    events_raw: list = raw["events"]  # type: ignore[assignment]
+    first = dict((k, v) for k, v in events_raw[0][1])
+    core = str(first["Core-UUID"])
+    base_us = int(str(first["Event-Date-Timestamp"]))
+    base_s = base_us // 1_000_000
+    caller = next(
+        (str(v) for _, pairs in events_raw for k, v in pairs if k == "Caller-Caller-ID-Number" and v), ""
+    )
+    slots = {leg: i for i, leg in enumerate(legs)}
+    events = []
+    for t, pairs in events_raw:
+        fields = []
+        body = None
+        headers = {}
+        has_body = any(key == "_body" for key, _ in pairs)
+        for key, value in pairs:
+            headers.setdefault(key, value)
+            if key == "_body":
+                body = str(value)
+                continue
+            if key == "Content-Length" and has_body:
+                continue  # the encoder writes it, from the body
+            fields.append(_classify(key, value, core, base_us, base_s, caller, slots))
+        leg = slots.get(str(headers.get("Unique-ID")), 0)
+        subclass = headers.get("Event-Subclass")
+        events.append(_ScriptEvent(float(t), str(headers["Event-Name"]), subclass, leg, fields, body))
+    return _Script(name, len(legs), raw.get("hold_after"), events)  # type: ignore[arg-type]
+
+
+def _classify(key, value, core, base_us, base_s, caller, slots) -> _Field:
+    if key == "Event-Sequence":
+        return _Field(key, _SEQUENCE, None)
+    if isinstance(value, list):
+        return _Field(key, _LITERAL, value)
+    text = str(value)
+    if text == core:
+        return _Field(key, _CORE, None)
+    if text.isdigit():
+        number = int(text)
+        if len(text) == 16 and abs(number - base_us) < 86_400_000_000:
+            return _Field(key, _MICROS, number - base_us)
+        if len(text) == 10 and abs(number - base_s) < 86_400:
+            return _Field(key, _SECONDS, number - base_s)
+    if _STAMP.match(text):
+        stamp = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        return _Field(key, _STAMP_LOCAL, int(stamp.timestamp()) - base_s)
+    if _GMT.match(text):
+        stamp = datetime.strptime(text, "%a, %d %b %Y %H:%M:%S GMT").replace(tzinfo=UTC)
+        return _Field(key, _STAMP_GMT, int(stamp.timestamp()) - base_s)
+    parts: list[object] = []
+    pos = 0
+    for match in _UUID.finditer(text):
+        slot = slots.get(match.group(0))
+        if slot is None:
+            continue
+        parts.append(text[pos : match.start()])
+        parts.append(slot)
+        pos = match.end()
+    if caller and len(caller) >= 3 and caller in text:
+        # the caller's number (as a whole word) is filled in per call
+        word = re.compile(r"(?<![A-Za-z0-9])" + re.escape(caller) + r"(?![A-Za-z0-9])")
+        pieces: list[object] = parts + [text[pos:]] if parts else [text]
+        rebuilt: list[object] = []
+        for piece in pieces:
+            if isinstance(piece, str) and word.search(piece):
+                bits = word.split(piece)
+                for i, bit in enumerate(bits):
+                    if i:
+                        rebuilt.append(-1)
+                    rebuilt.append(bit)
+            else:
+                rebuilt.append(piece)
+        if -1 in rebuilt:
+            return _Field(key, _TEMPLATE, rebuilt)
+    if parts:
+        parts.append(text[pos:])
+        return _Field(key, _TEMPLATE, parts)
+    return _Field(key, _LITERAL, text)
+
+
+SCENARIOS = ("answered", "bridged", "hunted", "busy", "failed", "unanswered", "dtmf", "callee_hangs_up")
+
+
+class _Call:
+    """One call being replayed: its leg ids, where the script has got to, what each leg
+    looked like last (for listings and dumps)."""
+
+    __slots__ = ("script", "legs", "caller", "offset_us", "position", "last_event", "gone", "held", "task", "variables", "hangup_side")
+
+    def __init__(self, script: _Script, caller: str, start_us: int, hangup_side: str | None) -> None:
+        self.script = script
+        self.legs = [str(uuid.uuid4()) for _ in range(script.legs)]
+        self.caller = caller
+        self.offset_us = start_us
+        self.position = 0
+        self.last_event: dict[int, int] = {}
+        self.gone: set[int] = set()
+        self.held = False
+        self.task: asyncio.Task | None = None
+        self.variables: dict[int, dict[str, str]] = {}
+        self.hangup_side = hangup_side
+
+    @property
+    def a_leg(self) -> str:
+        return self.legs[0]
+
+
+@dataclass(slots=True)
+class _Built:
+    """One event ready to send, encoded lazily once per format."""
+
+    name: str
+    subclass: str | None
+    pairs: list[tuple[str, object]]
+    body: str | None
+    cache: dict[str, bytes] = field(default_factory=dict)
+
+    def encoded(self, fmt: str) -> bytes:
+        data = self.cache.get(fmt)
+        if data is None:
+            data = _encode(fmt, self.pairs, self.body)
+            self.cache[fmt] = data
+        return data
+
+
+def _encode(fmt: str, pairs: Iterable[tuple[str, object]], body: str | None) -> bytes:
+    if fmt == "json":
+        items = [f"{json.dumps(k, ensure_ascii=False)}:{_json_value(v)}" for k, v in pairs]
+        if body is not None:
+            items.append(f'"Content-Length":"{len(body.encode())}"')
+            items.append(f'"_body":{json.dumps(body, ensure_ascii=False)}')
+        payload = ("{" + ",".join(items) + "}").encode()
+        kind = b"text/event-json"
+    elif fmt == "xml":
+        from xml.sax.saxutils import escape
+
+        lines = ["<event>", "  <headers>"]
+        lines += [f"    <{k}>{escape(_plain_value(v))}</{k}>" for k, v in pairs]
+        lines.append("  </headers>")
+        if body is not None:
+            lines.append(f"  <Content-Length>{len(body.encode())}</Content-Length>")
+            lines.append(f"  <body>{escape(body)}</body>")
+        lines.append("</event>")
+        payload = "\n".join(lines).encode()
+        kind = b"text/event-xml"
+    else:
+        text = "".join(f"{k}: {_plain_value(v)}\n" for k, v in pairs)
+        if body is not None:
+            raw_body = body.encode()
+            payload = text.encode() + b"Content-Length: %d\n\n" % len(raw_body) + raw_body
+        else:
+            payload = text.encode() + b"\n"
+        kind = b"text/event-plain"
+    return b"Content-Length: %d\nContent-Type: %s\n\n" % (len(payload), kind) + payload
+
+
+class _Listener(asyncio.Protocol):
+    """One Event Socket client connected to the simulator."""
+
+    def __init__(self, sim: FreeSwitchSimulator) -> None:
+        self.sim = sim
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.authed = False
+        self.format: str | None = None
+        self.names: set[str] = set()
+        self.subclasses: set[str] = set()
+        self.all = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.sim._listeners.add(self)
+        self.write(b"Content-Type: auth/request\n\n")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.sim._listeners.discard(self)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def reply(self, text: str, extra: str = "") -> None:
+        self.write(f"Content-Type: command/reply\nReply-Text: {text}\n{extra}\n".encode())
+
+    def api_reply(self, body: str) -> None:
+        raw = body.encode()
+        self.write(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(raw) + raw)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data.replace(b"\r\n", b"\n")
+        while True:
+            end = self.buffer.find(b"\n\n")
+            if end < 0:
+                return
+            block, self.buffer = self.buffer[:end].decode("utf-8", "replace"), self.buffer[end + 2 :]
+            lines = block.split("\n")
+            headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+            self.sim._command(self, lines[0].strip(), headers)
+
+    def wants(self, name: str, subclass: str | None) -> bool:
+        if self.format is None:
+            return False
+        if self.all:
+            return True
+        if name == "CUSTOM":
+            return subclass in self.subclasses
+        return name in self.names
+
+    def goodbye(self, notice: bytes = GOODBYE) -> None:
+        self.write(b"Content-Type: text/disconnect-notice\nContent-Length: %d\n\n" % len(notice) + notice)
+        if self.transport is not None:
+            self.transport.close()
+
+
+class FreeSwitchSimulator:
+    """A FreeSWITCH on a TCP port: ``await sim.start()``, then point a client at ``sim.port``."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        password: str = "ClueCon",
+        *,
+        hostname: str = "vm",
+        heartbeat_interval: float = 20.0,
+        speed: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.password = password
+        self.hostname = hostname
+        self.heartbeat_interval = heartbeat_interval
+        self.speed = speed  # 0: as fast as possible; 1.0: real time; 10: ten times faster
+        self.core_uuid = str(uuid.uuid4())
+        self.random = random.Random(seed)
+        raw = call_scripts.load()
+        self._scripts = {name: _compile(name, raw[name]) for name in raw if name != "switch"}
+        self._scripts["callee_hangs_up"] = _callee_hangs_up(self._scripts["bridged"])
+        self._switch_events = raw["switch"]["events"]
+        self._server: asyncio.base_events.Server | None = None
+        self._listeners: set[_Listener] = set()
+        self._calls: dict[str, _Call] = {}  # by A-leg id
+        self._legs: dict[str, tuple[_Call, int]] = {}
+        self._sequence = itertools.count(1000)
+        self._tasks: set[asyncio.Task] = set()
+        self._heartbeat: asyncio.Task | None = None
+        self.events_sent = 0
+        self.commands: list[str] = []
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Listener(self), self.host, self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+        if self.heartbeat_interval > 0:
+            self._heartbeat = asyncio.create_task(self._beat())
+
+    async def stop(self, *, graceful: bool = True) -> None:
+        """Shut down. Graceful: SHUTDOWN event and a disconnect notice, as ``freeswitch -stop``;
+        otherwise the sockets just close, as a crash."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if graceful:
+            self._emit(self._switch_event("SHUTDOWN"))
+            for listener in list(self._listeners):
+                listener.goodbye(SHUTDOWN_NOTICE)
+        else:
+            for listener in list(self._listeners):
+                if listener.transport is not None:
+                    listener.transport.abort()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        self._calls.clear()
+        self._legs.clear()
+
+    async def restart(self, *, graceful: bool = True) -> None:
+        """A switch restart: every call is gone, a new Core-UUID, the same port."""
+        await self.stop(graceful=graceful)
+        self.core_uuid = str(uuid.uuid4())
+        await self.start()
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def drop_connections(self) -> None:
+        for listener in list(self._listeners):
+            if listener.transport is not None:
+                listener.transport.abort()
+
+    def send_raw(self, data: bytes) -> None:
+        """Write bytes as they are to every listener (half frames, garbage)."""
+        for listener in list(self._listeners):
+            listener.write(data)
+
+    @property
+    def listeners(self) -> int:
+        return len(self._listeners)
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    @property
+    def live_calls(self) -> int:
+        return len(self._calls)
+
+    @property
+    def live_legs(self) -> int:
+        return len(self._legs)
+
+    def place_call(self, scenario: str = "bridged", *, caller: str = "41791234567", hold: bool = False, hangup_side: str | None = None) -> str:
+        """Start a call; returns its A-leg id. ``hold`` stops it once talking until hung up."""
+        script = self._scripts[scenario]
+        call = _Call(script, caller, int(time.time() * 1_000_000), hangup_side)
+        self._register(call)
+        call.held = hold
+        call.task = asyncio.create_task(self._play(call))
+        self._tasks.add(call.task)
+        call.task.add_done_callback(self._tasks.discard)
+        return call.a_leg
+
+    def hold_calls(self, count: int, scenario: str = "bridged", *, caller: str = "41791234567") -> list[str]:
+        """``count`` calls already talking, as found by a controller that just connected:
+        created silently, no events sent."""
+        script = self._scripts[scenario]
+        if script.hold_after is None:
+            raise ValueError(f"{scenario} calls never reach a talking state")
+        ids = []
+        now = int(time.time() * 1_000_000)
+        for _ in range(count):
+            call = _Call(script, caller, now, None)
+            self._register(call)
+            for index in range(script.hold_after):
+                self._advance(call, index)
+            call.position = script.hold_after
+            call.held = True
+            ids.append(call.a_leg)
+        return ids
+
+    def hang_up(self, leg_id: str) -> bool:
+        """Let a held call finish its script (the hangup part)."""
+        found = self._legs.get(leg_id)
+        if found is None:
+            return False
+        call = found[0]
+        if call.held:
+            call.held = False
+            call.task = asyncio.create_task(self._play(call))
+            self._tasks.add(call.task)
+            call.task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def traffic(self, rate: float, count: int, scenarios: Iterable[str] = ("bridged",), *, caller: str | None = None) -> None:
+        """Place ``count`` calls at ``rate`` calls a second, scenarios in turn."""
+        cycle = itertools.cycle(list(scenarios))
+        for i in range(count):
+            number = caller or f"417{self.random.randrange(10**7, 10**8)}"
+            self.place_call(next(cycle), caller=number)
+            if rate > 0:
+                await asyncio.sleep(1.0 / rate)
+
+    async def settle(self) -> None:
+        """Wait until every running call script has finished or is held."""
+        while True:
+            pending = [t for t in self._tasks if not t.done()]
+            if not pending:
+                return
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _register(self, call: _Call) -> None:
+        self._calls[call.a_leg] = call
+        for slot, leg in enumerate(call.legs):
+            self._legs[leg] = (call, slot)
+
+    async def _play(self, call: _Call) -> None:
+        events = call.script.events
+        hold = call.script.hold_after
+        previous = events[call.position].t if call.position < len(events) else 0.0
+        sent = 0
+        while call.position < len(events):
+            index = call.position
+            if call.held and hold is not None and index == hold:
+                return
+            event = events[index]
+            if self.speed > 0 and event.t > previous:
+                await asyncio.sleep((event.t - previous) / self.speed)
+            elif sent % 64 == 63:
+                await asyncio.sleep(0)
+            previous = event.t
+            built = self._advance(call, index)
+            call.position = index + 1
+            if built is not None:
+                self._emit(built)
+            sent += 1
+        self._calls.pop(call.a_leg, None)
+        for leg in call.legs:
+            self._legs.pop(leg, None)
+
+    def _advance(self, call: _Call, index: int) -> _Built | None:
+        """Move a call past one script event; the event to send if anyone listens for it."""
+        event = call.script.events[index]
+        call.last_event[event.leg_slot] = index
+        if event.name in ("CHANNEL_DESTROY",):
+            call.gone.add(event.leg_slot)
+            leg = call.legs[event.leg_slot]
+            self._legs.pop(leg, None)
+        if not any(listener.wants(event.name, event.subclass) for listener in self._listeners):
+            return None
+        return _Built(event.name, event.subclass, self._pairs(call, index), event.body)
+
+    def _pairs(self, call: _Call, index: int, name: str | None = None) -> list[tuple[str, object]]:
+        event = call.script.events[index]
+        pairs: list[tuple[str, object]] = []
+        offset = call.offset_us
+        for f in event.fields:
+            kind = f.kind
+            if kind == _LITERAL:
+                value: object = f.data
+            elif kind == _TEMPLATE:
+                value = "".join(call.legs[p] if isinstance(p, int) and p >= 0 else call.caller if p == -1 else p for p in f.data)  # type: ignore[union-attr]
+            elif kind == _MICROS:
+                value = str(offset + f.data)  # type: ignore[operator]
+            elif kind == _SECONDS:
+                value = str(offset // 1_000_000 + f.data)  # type: ignore[operator]
+            elif kind == _STAMP_LOCAL:
+                value = datetime.fromtimestamp(offset // 1_000_000 + f.data, UTC).strftime("%Y-%m-%d %H:%M:%S")  # type: ignore[operator]
+            elif kind == _STAMP_GMT:
+                value = datetime.fromtimestamp(offset // 1_000_000 + f.data, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")  # type: ignore[operator]
+            elif kind == _SEQUENCE:
+                value = str(next(self._sequence))
+            else:
+                value = self.core_uuid
+            if f.name == "Event-Name" and name is not None:
+                value = name
+            pairs.append((f.name, value))
+        extra = call.variables.get(event.leg_slot)
+        if extra:
+            pairs.extend(("variable_" + k, v) for k, v in extra.items())
+        return pairs
+
+    def _emit(self, built: _Built) -> None:
+        for listener in list(self._listeners):
+            if listener.wants(built.name, built.subclass):
+                transport = listener.transport
+                if transport is None:
+                    continue
+                listener.write(built.encoded(listener.format or "plain"))
+                self.events_sent += 1
+                if transport.get_write_buffer_size() > 512 << 20:
+                    # What mod_event_socket does when a listener's queue fills: drop it.
+                    log.error("simulator: listener too slow, dropping it (as FreeSWITCH does)")
+                    transport.abort()
+
+    def _switch_event(self, name: str, overrides: dict[str, str] | None = None, body: str | None = None) -> _Built:
+        template = self._switch_events[name]
+        now = time.time()
+        stamps = {
+            "Core-UUID": self.core_uuid,
+            "FreeSWITCH-Hostname": self.hostname,
+            "FreeSWITCH-Switchname": self.hostname,
+            "Event-Date-Local": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "Event-Date-GMT": datetime.fromtimestamp(now, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT"),
+            "Event-Date-Timestamp": str(int(now * 1_000_000)),
+            "Event-Sequence": str(next(self._sequence)),
+            "Session-Count": str(len(self._legs)),
+            "Session-Since-Startup": str(len(self._legs)),
+        }
+        stamps.update(overrides or {})
+        pairs: list[tuple[str, object]] = []
+        template_body = None
+        for key, value in template:
+            if key == "_body":
+                template_body = value
+                continue
+            if key == "Content-Length":
+                continue
+            pairs.append((key, stamps.get(key, value)))
+        return _Built(name, None, pairs, body if body is not None else (template_body if name != "BACKGROUND_JOB" else ""))
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            self._emit(self._switch_event("HEARTBEAT"))
+
+    # -- commands --------------------------------------------------------------------------------
+
+    def _command(self, listener: _Listener, line: str, headers: dict[str, str]) -> None:
+        self.commands.append(line)
+        word, _, rest = line.partition(" ")
+        if not listener.authed:
+            if word == "auth":
+                if rest == self.password:
+                    listener.authed = True
+                    listener.reply("+OK accepted")
+                else:
+                    listener.reply("-ERR invalid")
+                    listener.goodbye()
+            else:
+                listener.reply("-ERR command not found")
+            return
+        if word == "event":
+            fmt, _, names = rest.partition(" ")
+            if fmt not in ("plain", "json", "xml"):
+                names, fmt = rest, "plain"
+            listener.format = fmt
+            custom = False
+            for name in names.split():
+                if name == "ALL":
+                    listener.all = True
+                elif name == "CUSTOM":
+                    custom = True
+                elif custom and "::" in name:
+                    listener.subclasses.add(name)
+                else:
+                    listener.names.add(name)
+            listener.reply(f"+OK event listener enabled {fmt}")
+        elif word == "noevents":
+            listener.format, listener.all = None, False
+            listener.names.clear()
+            listener.subclasses.clear()
+            listener.reply("+OK no longer listening for events")
+        elif word == "api":
+            listener.api_reply(self._api(rest))
+        elif word == "bgapi":
+            job = headers.get("Job-UUID") or str(uuid.uuid4())
+            listener.reply(f"+OK Job-UUID: {job}", f"Job-UUID: {job}\n")
+            command, _, args = rest.partition(" ")
+            result = self._api(rest)
+            overrides = {"Job-UUID": job, "Job-Command": command}
+            built = self._switch_event("BACKGROUND_JOB", overrides, result)
+            if not args:
+                built.pairs = [(k, v) for k, v in built.pairs if k != "Job-Command-Arg"]
+            else:
+                built.pairs = [(k, args if k == "Job-Command-Arg" else v) for k, v in built.pairs]
+            asyncio.get_running_loop().call_soon(self._emit, built)
+        elif word == "exit":
+            listener.reply("+OK bye")
+            listener.goodbye()
+        else:
+            listener.reply("-ERR command not found")
+
+    def _api(self, text: str) -> str:
+        command, _, args = text.strip().partition(" ")
+        if command == "show":
+            return self._show(args.strip())
+        if command == "uuid_dump":
+            leg, _, fmt = args.partition(" ")
+            found = self._legs.get(leg.strip())
+            if found is None:
+                return "-ERR No such channel!\n"
+            call, slot = found
+            pairs = self._leg_pairs(call, slot, "CHANNEL_DATA")
+            if fmt.strip() == "json":
+                return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{_json_value(v)}" for k, v in pairs) + "}"
+            return "".join(f"{k}: {_plain_value(v)}\n" for k, v in pairs)
+        if command == "uuid_exists":
+            return "true" if args.strip() in self._legs else "false"
+        if command == "uuid_kill":
+            leg = args.split(" ")[0].strip()
+            if not self.hang_up(leg):
+                return "-ERR No such channel!\n"
+            return "+OK\n"
+        if command == "uuid_setvar":
+            leg, _, assignment = args.partition(" ")
+            found = self._legs.get(leg)
+            if found is None:
+                return "-ERR No such channel!\n"
+            name, _, value = assignment.partition(" ")
+            found[0].variables.setdefault(found[1], {})[name] = value
+            return "+OK\n"
+        if command == "uuid_getvar":
+            leg, _, name = args.partition(" ")
+            found = self._legs.get(leg)
+            if found is None:
+                return "-ERR No such channel!\n"
+            value = found[0].variables.get(found[1], {}).get(name.strip())
+            if value is None:
+                for key, val in self._leg_pairs(*found, "CHANNEL_DATA"):
+                    if key == "variable_" + name.strip():
+                        value = str(val)
+                        break
+            return value if value is not None else "_undef_"
+        if command == "originate":
+            target = args.split(" ")[0]
+            if "busy" in target:
+                return "-ERR USER_BUSY\n"
+            if "nobody" in target or "unreachable" in target:
+                return "-ERR NORMAL_TEMPORARY_FAILURE\n"
+            return f"+OK {self.place_call('answered', hold=True)}\n"
+        if command == "reloadxml":
+            asyncio.get_running_loop().call_soon(self._emit, self._switch_event("RELOADXML"))
+            return "+OK [Success]\n"
+        if command == "hupall":
+            for call in list(self._calls.values()):
+                self.hang_up(call.a_leg)
+            return "+OK hangup all channels with cause " + (args.strip() or "NORMAL_CLEARING") + "\n"
+        if command == "status":
+            return f"UP 0 years, 0 days\n{len(self._legs)} session(s) - peak {len(self._legs)}\n"
+        return f"-ERR {command} Command not found!\n"
+
+    def _leg_pairs(self, call: _Call, slot: int, name: str) -> list[tuple[str, object]]:
+        index = call.last_event.get(slot, 0)
+        return self._pairs(call, index, name)
+
+    def _row(self, call: _Call, slot: int) -> dict[str, str]:
+        h: dict[str, str] = {}
+        for key, value in self._leg_pairs(call, slot, "CHANNEL_DATA"):
+            h.setdefault(key, value if isinstance(value, str) else "ARRAY::" + "|:".join(map(str, value)))
+        created_us = int(h.get("Caller-Channel-Created-Time") or h.get("Event-Date-Timestamp") or "0")
+        created = datetime.fromtimestamp(created_us / 1_000_000, UTC)
+        callee = h.get("Caller-Callee-ID-Number", "")
+        return {
+            "uuid": h.get("Unique-ID", ""),
+            "direction": h.get("Call-Direction", ""),
+            "created": created.strftime("%Y-%m-%d %H:%M:%S"),
+            "created_epoch": str(created_us // 1_000_000),
+            "name": h.get("Channel-Name", ""),
+            "state": h.get("Channel-State", ""),
+            "cid_name": h.get("Caller-Caller-ID-Name", ""),
+            "cid_num": h.get("Caller-Caller-ID-Number", ""),
+            "ip_addr": h.get("Caller-Network-Addr", ""),
+            "dest": h.get("Caller-Destination-Number", ""),
+            "application": h.get("variable_current_application", ""),
+            "application_data": h.get("variable_current_application_data", ""),
+            "dialplan": h.get("Caller-Dialplan", ""),
+            "context": h.get("Caller-Context", ""),
+            "read_codec": h.get("Channel-Read-Codec-Name", ""),
+            "read_rate": h.get("Channel-Read-Codec-Rate", ""),
+            "read_bit_rate": h.get("Channel-Read-Codec-Bit-Rate", ""),
+            "write_codec": h.get("Channel-Write-Codec-Name", ""),
+            "write_rate": h.get("Channel-Write-Codec-Rate", ""),
+            "write_bit_rate": h.get("Channel-Write-Codec-Bit-Rate", ""),
+            "secure": "",
+            "hostname": h.get("FreeSWITCH-Hostname", self.hostname),
+            "presence_id": h.get("variable_presence_id", ""),
+            "presence_data": "",
+            "accountcode": h.get("variable_accountcode", ""),
+            "callstate": h.get("Channel-Call-State", ""),
+            "callee_name": h.get("Caller-Callee-ID-Name", ""),
+            "callee_num": callee,
+            "callee_direction": "SEND" if callee else "",
+            "call_uuid": h.get("Channel-Call-UUID", h.get("Unique-ID", "")),
+            "sent_callee_name": h.get("variable_last_sent_callee_id_name", ""),
+            "sent_callee_num": h.get("variable_last_sent_callee_id_number", ""),
+            "initial_cid_name": h.get("Caller-Orig-Caller-ID-Name", h.get("Caller-Caller-ID-Name", "")),
+            "initial_cid_num": h.get("Caller-Orig-Caller-ID-Number", h.get("Caller-Caller-ID-Number", "")),
+            "initial_ip_addr": h.get("Caller-Network-Addr", ""),
+            "initial_dest": h.get("Caller-Destination-Number", ""),
+            "initial_dialplan": h.get("Caller-Dialplan", ""),
+            "initial_context": h.get("Caller-Context", ""),
+        }
+
+    def _live(self) -> list[tuple[_Call, int]]:
+        return [found for found in self._legs.values() if found[0].last_event.get(found[1]) is not None]
+
+    def _show(self, what: str) -> str:
+        if what == "channels count":
+            return f"\n{len(self._live())} total.\n"
+        if what == "channels as json":
+            rows = [self._row(call, slot) for call, slot in self._live()]
+            return _listing(rows)
+        if what in ("calls as json", "detailed_calls as json", "bridged_calls as json", "detailed_bridged_calls as json"):
+            rows = []
+            for call in self._calls.values():
+                pair = self._bridged_pair(call)
+                if pair is None:
+                    continue
+                a, b = self._row(call, 0), self._row(call, pair)
+                row = {k: v for k, v in a.items() if not k.startswith("initial_")}
+                row.update({"b_" + k: v for k, v in b.items() if not k.startswith("initial_")})
+                row["call_created_epoch"] = a["created_epoch"]
+                rows.append(row)
+            return _listing(rows)
+        return "-ERR show Command not found!\n" if not what else _listing([])
+
+    def _bridged_pair(self, call: _Call) -> int | None:
+        """The B-leg slot a call is bridged to, if it has reached its bridge."""
+        for index in range(min(call.position, len(call.script.events)) - 1, -1, -1):
+            event = call.script.events[index]
+            if event.name == "CHANNEL_UNBRIDGE":
+                return None
+            if event.name == "CHANNEL_BRIDGE":
+                for f in event.fields:
+                    if f.name == "Bridge-B-Unique-ID" and f.kind == _TEMPLATE:
+                        slot = next((p for p in f.data if isinstance(p, int) and p >= 0), None)  # type: ignore[union-attr]
+                        if slot is not None and slot in call.last_event and slot not in call.gone:
+                            return slot
+                return None
+        return None
+
+
+def _listing(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return '{"row_count": 0}\n'
+    body = json.dumps({"row_count": len(rows), "rows": rows}, ensure_ascii=False, separators=(",", ":"))
+    return body + "\n"
+
+
+def _callee_hangs_up(bridged: _Script) -> _Script:
+    """The bridged call, ended by the called side: the dispositions of the two legs swapped
+    (no capture has a callee hanging up; everything else is the bridged capture)."""
+    events = []
+    for event in bridged.events:
+        fields = []
+        for f in event.fields:
+            if f.name == "variable_sip_hangup_disposition" and f.kind == _LITERAL:
+                swapped = {"recv_bye": "send_bye", "send_bye": "recv_bye"}.get(str(f.data), f.data)
+                fields.append(_Field(f.name, f.kind, swapped))
+            else:
+                fields.append(f)
+        events.append(_ScriptEvent(event.t, event.name, event.subclass, event.leg_slot, fields, event.body))
+    return _Script("callee_hangs_up", bridged.legs, bridged.hold_after, events)
+
+
+def main() -> None:  # pragma: no cover - a demo entry point
+    import argparse
+
+    parser = argparse.ArgumentParser(description="FreeSWITCH Event Socket simulator (tests, benchmarks, demos)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8021)
+    parser.add_argument("--password", default="ClueCon")
+    parser.add_argument("--rate", type=float, default=1.0, help="calls a second")
+    parser.add_argument("--calls", type=int, default=0, help="calls to place (0: none)")
+    parser.add_argument("--hold", type=int, default=0, help="calls already talking at start")
+    parser.add_argument("--speed", type=float, default=1.0, help="1.0 = the captured timing")
+    args = parser.parse_args()
+
+    async def serve() -> None:
+        sim = FreeSwitchSimulator(args.host, args.port, args.password, speed=args.speed)
+        await sim.start()
+        if args.hold:
+            sim.hold_calls(args.hold)
+        print(f"simulator listening on {args.host}:{sim.port}", flush=True)
+        if args.calls:
+            await sim.traffic(args.rate, args.calls, SCENARIOS)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,199 @@
+"""The simulator speaks like the real switch: same frames, same header sets, same answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from controller.freeswitch import call_scripts
+from controller.freeswitch.protocol import Frame, FrameReader, event_from_frame
+from controller.freeswitch.simulator import SCENARIOS, FreeSwitchSimulator
+
+
+class RawListener:
+    """A bare socket listener (no client logic) that records every frame."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.frames: list[Frame] = []
+        self.reader = FrameReader()
+
+    async def open(self, *commands: str) -> None:
+        self.r, self.w = await asyncio.open_connection("127.0.0.1", self.port)
+        await self._frames(1)
+        for command in ("auth ClueCon", *commands):
+            self.w.write(command.encode() + b"\n\n")
+            await self._frames(len(self.frames) + 1)
+
+    async def _frames(self, count: int) -> None:
+        while len(self.frames) < count:
+            data = await asyncio.wait_for(self.r.read(65536), 5)
+            if not data:
+                raise EOFError
+            self.frames.extend(self.reader.feed(data))
+
+    async def send(self, command: str, replies: int = 1) -> list[Frame]:
+        before = len(self.frames)
+        self.w.write(command.encode() + b"\n\n")
+        await self._frames(before + replies)
+        return self.frames[before : before + replies]
+
+    async def drain(self) -> None:
+        """Read whatever is in flight (the simulator has settled)."""
+        self.w.write(b"api status\n\n")
+        while True:
+            await self._frames(len(self.frames) + 1)
+            if self.frames[-1].content_type == "api/response":
+                return
+
+    def events(self):
+        return [e for e in (event_from_frame(f) for f in self.frames) if e is not None]
+
+    def close(self) -> None:
+        self.w.close()
+
+
+@pytest.fixture
+async def sim():
+    simulator = FreeSwitchSimulator(heartbeat_interval=0, seed=1)
+    await simulator.start()
+    yield simulator
+    await simulator.stop(graceful=False)
+
+
+def _captured(root: Path, scenario: str) -> list[list[tuple[str, object]]]:
+    """The events of the captured call the scenario replays, in order."""
+    source = "bridged" if scenario == "callee_hangs_up" else scenario
+    script = call_scripts.record(root)[source]
+    return [[(k, v) for k, v in pairs] for _, pairs in script["events"]]
+
+
+def _names(pairs: Iterable[tuple[str, object]]) -> list[str]:
+    return [k for k, _ in pairs if k not in ("_body",)]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+async def test_each_scenario_has_the_captured_header_sets(sim, captures, scenario):
+    plain, js = RawListener(sim.port), RawListener(sim.port)
+    await plain.open("event plain ALL")
+    await js.open("event json ALL")
+    sim.place_call(scenario, caller="0791234567")
+    await sim.settle()
+    await plain.drain()
+    await js.drain()
+    captured = _captured(captures, scenario)
+    got_plain, got_json = plain.events(), js.events()
+    assert len(got_plain) == len(got_json) == len(captured)
+    for real, p, j in zip(captured, got_plain, got_json):
+        # the same headers, in the same order, duplicates included
+        assert [k for k, _ in p.items()] == _names(real)
+        # plain follows the plain captures' encoding: decoding it gives the JSON strings
+        assert p.items() == j.items()
+    for frame in plain.frames + js.frames:
+        if frame.content_type and frame.content_type.startswith("text/event"):
+            assert [k for k, _ in frame.headers] == ["Content-Length", "Content-Type"]
+    legs = {e.get("Unique-ID") for e in got_plain}
+    assert not legs & {dict(real)["Unique-ID"] for real in captured}  # fresh ids every call
+    a_leg = got_plain[0].get("Channel-Call-UUID")
+    assert all(e.get("Channel-Call-UUID") == a_leg or e.get("Other-Leg-Unique-ID") == a_leg for e in got_plain)
+    assert sim.live_calls == 0
+    plain.close()
+    js.close()
+
+
+async def test_caller_and_ids_are_the_calls_own(sim, captures):
+    listener = RawListener(sim.port)
+    await listener.open("event json CHANNEL_CREATE")
+    first = sim.place_call("bridged", caller="41441234567")
+    second = sim.place_call("bridged", caller="41441234567")
+    await sim.settle()
+    await listener.drain()
+    created = listener.events()
+    assert len(created) == 4
+    assert {e.get("Channel-Call-UUID") for e in created} == {first, second}
+    real_a = [e for e in _captured(captures, "bridged") if dict(e)["Event-Name"] == "CHANNEL_CREATE"][0]
+    assert dict(real_a)["Caller-Caller-ID-Number"] != "41441234567"
+    assert created[0].get("Caller-Caller-ID-Number") == "41441234567"
+
+
+async def test_replies_have_the_captured_shapes_and_texts(sim, captures):
+    actor = RawListener(sim.port)
+    await actor.open("event plain BACKGROUND_JOB")
+    real = [json.loads(line) for line in (captures / "samples" / "error-cases" / "actor-plain-frames.jsonl").read_text().splitlines()]
+    real_by_body = {r["body"]: r for r in real}
+
+    (frame,) = await actor.send("api uuid_kill 00000000-0000-0000-0000-000000000000")
+    assert frame.body == b"-ERR No such channel!\n"
+    assert [k for k, _ in frame.headers] == list(real_by_body["-ERR No such channel!\n"]["headers"])
+    (frame,) = await actor.send("api no_such_command")
+    assert frame.body.decode() in real_by_body
+    (frame,) = await actor.send("no_such_esl_command")
+    assert frame.headers == [("Content-Type", "command/reply"), ("Reply-Text", "-ERR command not found")]
+    (frame,) = await actor.send("api show channels as json")
+    assert frame.body.decode() in real_by_body  # '{"row_count": 0}\n'
+    (frame,) = await actor.send("api reloadxml")
+    assert frame.body == b"+OK [Success]\n"
+    reply, job = await actor.send("bgapi originate {originate_timeout=4}sofia/external/nobody@127.0.0.1:5099 &park()", 2)
+    real_reply = next(r for r in real if "Job-UUID" in r["headers"])
+    assert [k for k, _ in reply.headers] == list(real_reply["headers"])
+    event = event_from_frame(job)
+    real_job = event_from_frame(FrameReader().feed((captures / "samples" / "error-cases" / "actor-plain.raw").read_bytes())[10])
+    assert [k for k, _ in event.items()] == [k for k, _ in real_job.items()]
+    assert event.body == real_job.body == "-ERR NORMAL_TEMPORARY_FAILURE\n"
+    assert event.get("Job-UUID") == reply.header("Job-UUID")
+    actor.close()
+
+
+async def test_listings_have_the_real_columns(sim, captures):
+    results = json.loads((captures / "facts" / "raw" / "item7-resync" / "results.json").read_text())["results"]
+    real_channels = json.loads(results["immediately: show channels as json"])["rows"]
+    real_calls = json.loads(results["immediately: show detailed_calls as json"])["rows"]
+    dump_key = next(k for k in results if k.startswith("immediately: uuid_dump"))
+    real_dump = json.loads(results[dump_key])
+    a_legs = sim.hold_calls(2, "bridged", caller="41791234567")
+    actor = RawListener(sim.port)
+    await actor.open()
+    (frame,) = await actor.send("api show channels as json")
+    channels = json.loads(frame.body)
+    assert channels["row_count"] == 4
+    assert all(list(row) == list(real_channels[0]) for row in channels["rows"])
+    assert {row["call_uuid"] for row in channels["rows"]} == set(a_legs)
+    (frame,) = await actor.send("api show detailed_calls as json")
+    calls = json.loads(frame.body)
+    assert calls["row_count"] == 2
+    assert all(list(row) == list(real_calls[0]) for row in calls["rows"])
+    assert {row["uuid"] for row in calls["rows"]} == set(a_legs)
+    (frame,) = await actor.send(f"api uuid_dump {a_legs[0]} json")
+    dump = json.loads(frame.body)
+    assert dump["Event-Name"] == real_dump["Event-Name"] == "CHANNEL_DATA"
+    assert dump["Unique-ID"] == a_legs[0]
+    # the real dump's own keys are there (a dump is the channel's last event, plus variables)
+    core = {k for k in real_dump if not k.startswith("variable_")}
+    assert len(core & set(dump)) > 0.9 * len(core)
+    (frame,) = await actor.send("api show channels count")
+    assert frame.body == b"\n4 total.\n"
+    actor.close()
+
+
+async def test_it_holds_ten_thousand_calls(sim):
+    sim.hold_calls(10_000)
+    assert sim.live_calls == 10_000 and sim.live_legs == 20_000
+
+
+async def test_a_wrong_password_is_refused_like_freeswitch(sim):
+    r, w = await asyncio.open_connection("127.0.0.1", sim.port)
+    w.write(b"auth wrong\n\n")
+    data = b""
+    while True:
+        chunk = await asyncio.wait_for(r.read(4096), 5)
+        if not chunk:
+            break
+        data += chunk
+    frames = FrameReader().feed(data)
+    assert [f.content_type for f in frames] == ["auth/request", "command/reply", "text/disconnect-notice"]
+    assert frames[1].header("Reply-Text") == "-ERR invalid"
+    w.close()
