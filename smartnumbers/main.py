@@ -3,13 +3,12 @@ registers, and wires the ``serve`` process. The only module that imports every p
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 
-import click
 import typer
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 
 from smartnumbers import commands as domain_commands
 from smartnumbers.errors import InputError
@@ -42,19 +41,19 @@ def build_cli() -> typer.Typer:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the command line; bad input and bad settings are one line on stderr and status 2."""
-    command = typer.main.get_command(build_cli())
     try:
-        result = command.main(args=argv, prog_name="smartnumbers", standalone_mode=False)
+        build_cli()(args=argv, prog_name="smartnumbers")
     except (InputError, SettingsError) as exc:
-        click.echo(f"smartnumbers: {exc}", err=True)
+        typer.echo(f"smartnumbers: {exc}", err=True)
         return 2
-    except click.exceptions.Abort:
-        click.echo("smartnumbers: aborted", err=True)
-        return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    return result if isinstance(result, int) else 0
+    except DBAPIError as exc:  # an unreachable or unmigrated database: say so, no traceback
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        typer.echo(f"smartnumbers: database: {reason} (is it running, and migrated with `smartnumbers db upgrade`?)",
+                   err=True)
+        return 1
+    except SystemExit as exit_:  # the command line always ends this way, usage errors included
+        return exit_.code if isinstance(exit_.code, int) else 0 if exit_.code is None else 1
+    return 0
 
 
 def main() -> None:
