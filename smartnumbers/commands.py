@@ -126,6 +126,19 @@ def account_list(as_json: JsonFlag = False) -> None:
     emit(rows, table, as_json)
 
 
+@account_cli.command("grant")
+def account_grant(
+    sub_account: str,
+    number: str,
+) -> None:
+    """Let a sub-account see one of its parent tree's numbers."""
+    with transaction() as session:
+        acc = accounts.find_account(session, sub_account)
+        n = numbers.find_number(session, number)
+        accounts.grant_number(session, acc, n)
+        typer.echo(f"{acc.name} may see {format_swiss(n.e164)}")
+
+
 user_cli = typer.Typer(help="Portal users.", no_args_is_help=True)
 
 

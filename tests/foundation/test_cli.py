@@ -149,13 +149,12 @@ def test_blacklist_add_list_remove(acme, capsys):
     assert len(invoke(capsys, "blacklist", "list", "--account", ACME, "--json").json()) == 1
 
 
-def test_sub_accounts_see_only_granted_numbers(acme, capsys, session):
-    from smartnumbers import accounts, numbers
-
-    bern = accounts.find_account(session, "Acme Bern")
-    assert accounts.visible_numbers(session, bern) == []
-    accounts.grant_number(session, bern, numbers.find_number(session, "0800123456"))
-    session.commit()
+def test_sub_accounts_see_only_granted_numbers(acme, capsys):
+    assert invoke(capsys, "number", "list", "--account", "Acme Bern", "--json").json() == []
+    assert invoke(capsys, "account", "grant", "Acme Bern", "0800 123 456").code == 0
+    assert invoke(capsys, "account", "add", "Stranger AG").code == 0
+    refused = invoke(capsys, "account", "grant", "Stranger AG", "0800 123 456")
+    assert refused.code == 2 and "only a sub-account of the owner" in refused.err
     assert [n["number"] for n in invoke(capsys, "number", "list", "--account", "Acme Bern", "--json").json()] == [
         "+41800123456"]
     assert len(invoke(capsys, "number", "list", "--account", ACME, "--json").json()) == 3
