@@ -10,14 +10,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from rating.money import ZERO, with_vat
+from smartnumbers import tariffs
 from smartnumbers.errors import InputError
 from smartnumbers.phone import RangeClass
 
-# Swiss caps (OFCOM), as the caller pays them, VAT included, except where named otherwise.
-PREMIUM_MAX_PER_MINUTE = Decimal("10.00")
-PREMIUM_MAX_FIXED_PER_CALL = Decimal("100.00")  # all fixed charges of one call together
-PREMIUM_MAX_PER_CALL = Decimal("400.00")
-SHARED_COST_MAX_PER_MINUTE_EXCL_VAT = Decimal("0.075")
+# Swiss caps (OFCOM), as the caller pays them, VAT included, except where named otherwise:
+# the domain's figures (``smartnumbers.tariffs``), which refuses tariffs above them when saved.
+PREMIUM_MAX_PER_MINUTE = tariffs.MAX_PRICE_PER_MINUTE
+PREMIUM_MAX_FIXED_PER_CALL = tariffs.MAX_FIXED_CHARGES  # all fixed charges of one call together
+PREMIUM_MAX_PER_CALL = tariffs.MAX_CALL_COST
+SHARED_COST_MAX_PER_MINUTE_EXCL_VAT = tariffs.SHARED_COST_CAP_EXCL_VAT
 SHARED_COST_MAX_PER_MINUTE = with_vat(SHARED_COST_MAX_PER_MINUTE_EXCL_VAT)  # 0.081075
 
 TARIFF_CODES = range(1, 91)
@@ -111,22 +113,13 @@ class TariffTerms:
 
 def check_terms(terms: TariffTerms, range_class: RangeClass) -> None:
     """Refuse a tariff its range does not allow, so that a person learns it when saving it
-    (the engine applies the caps to every call anyway)."""
-    fees = terms.one_off_fees + terms.recurring_fees
-    has_fixed = terms.price_per_call > 0 or any(fee.amount > 0 for fee in fees)
-    if range_class is RangeClass.FREEPHONE and (terms.price_per_minute > 0 or has_fixed):
-        raise InputError("0800 numbers are free for the caller: no price", rule="freephone_free")
-    if range_class is RangeClass.SHARED_COST:
-        if has_fixed:
-            raise InputError(
-                "084x callers pay a price per minute only: no fixed fees", rule="shared_cost_per_minute_only"
-            )
-        if terms.price_per_minute > SHARED_COST_MAX_PER_MINUTE:
-            raise InputError(
-                f"084x price per minute: CHF {terms.price_per_minute} is above "
-                f"7.5 Rp. excl. VAT (CHF {SHARED_COST_MAX_PER_MINUTE} incl. VAT)",
-                rule="shared_cost_max_per_minute",
-            )
+    (the engine applies the caps to every call anyway). The rules are the domain's
+    (``smartnumbers.tariffs.check_caps``): one source, the same refusal and rule name."""
+    fees = tuple(tariffs.Fee(fee.amount, at_s=fee.at_s) for fee in terms.one_off_fees if fee.amount)
+    fees += tuple(tariffs.Fee(fee.amount, every_s=fee.every_s) for fee in terms.recurring_fees if fee.amount)
+    tariffs.check_caps(range_class, tariffs.TariffTerms(
+        terms.price_per_minute, terms.price_per_call, fees, terms.first_unit_s, terms.next_unit_s
+    ))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,9 @@ from sqlalchemy import (
     Date,
     Enum,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -27,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from smartnumbers.db import Base, Money, UTCDateTime, utcnow
-from smartnumbers.phone import PremiumCategory, RangeClass
+from smartnumbers.phone import CallerOrigin, PremiumCategory, RangeClass
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -425,3 +427,146 @@ class SwitchNodeStatus(Base):
     last_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_event_name: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- calls, rating, statements ------------------------------------------------------------------
+
+
+class LegSource(enum.IntFlag):
+    """The paths a leg's record can arrive by; a leg stored once keeps the union of them."""
+
+    EVENT = 1  # the leg's hangup event on the Event Socket
+    POST = 2  # the switch's CDR posted to the backstop endpoint
+    FILE = 4  # the switch's CDR file swept from a node's folder of failed posts
+
+
+class CapturedLeg(Base):
+    """One leg as the switch reported it, stored before anything is derived from it.
+
+    Keyed by the leg's id, so a leg arriving by two or three paths is one row (``sources``
+    says which). ``record`` is the neutral leg (the call record is built from it);
+    ``raw_event`` and ``raw_cdr`` are the switch's own words, zlib-compressed, kept for audit."""
+
+    __tablename__ = "captured_leg"
+
+    leg_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    node: Mapped[str] = mapped_column(String(64))
+    is_a_leg: Mapped[bool] = mapped_column(Boolean)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    sources: Mapped[int] = mapped_column(Integer)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    raw_event: Mapped[bytes | None] = mapped_column(LargeBinary)
+    raw_cdr: Mapped[bytes | None] = mapped_column(LargeBinary)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CallRecord(Base):
+    """A call as the caller made it: the A-leg with every destination the hunt tried.
+
+    Built when the A-leg has arrived, rebuilt when a late B-leg adds a destination's detail.
+    ``attempts``: ``[{"leg_id", "destination", "outcome", "cause"}]`` in hunt order;
+    ``segments``: ``[[tariff_version_id, start_s, announcement_s], ...]`` as the channel recorded them."""
+
+    __tablename__ = "call_record"
+    __table_args__ = (Index("ix_call_record_account_started", "account_id", "started_at"),)
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64))
+    number_id: Mapped[int | None] = mapped_column(ForeignKey("smart_number.id", ondelete="RESTRICT"), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    dialled: Mapped[str] = mapped_column(String(64))
+    caller_e164: Mapped[str | None] = mapped_column(String(16), index=True)
+    caller_withheld: Mapped[bool] = mapped_column(Boolean)
+    caller_origin: Mapped[CallerOrigin] = mapped_column(_enum(CallerOrigin, "caller_origin"))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    answered: Mapped[bool] = mapped_column(Boolean)
+    ring_s: Mapped[int] = mapped_column(Integer)
+    talk_s: Mapped[int] = mapped_column(Integer)
+    cause: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    segments: Mapped[list[list[int]]] = mapped_column(JSON)
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PriceListItem(Base):
+    """The operator's price list, one row a (range, caller origin): per-minute amounts excl.
+    VAT and, for 090x, the owner's share of the net revenue in percent."""
+
+    __tablename__ = "price_list_item"
+    __table_args__ = (UniqueConstraint("range_class", "origin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    range_class: Mapped[RangeClass] = mapped_column(_enum(RangeClass, "range_class"))
+    origin: Mapped[CallerOrigin] = mapped_column(_enum(CallerOrigin, "caller_origin"))
+    interconnection_per_minute: Mapped[Decimal] = mapped_column(Money)
+    owner_per_minute: Mapped[Decimal] = mapped_column(Money)
+    payout_share_percent: Mapped[Decimal] = mapped_column(Money)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(120))
+
+
+class Statement(Base):
+    """An account's issued monthly statement; once issued its period's calls are locked and a
+    later correction becomes an adjustment on the next one."""
+
+    __tablename__ = "statement"
+    __table_args__ = (UniqueConstraint("account_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), index=True)
+    period: Mapped[str] = mapped_column(String(7))  # "2026-11", Europe/Zurich
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payout: Mapped[Decimal] = mapped_column(Money)  # excl. VAT, adjustments included
+    owner_cost: Mapped[Decimal] = mapped_column(Money)
+    payfast_fee: Mapped[Decimal] = mapped_column(Money)
+    due_on: Mapped[dt.date] = mapped_column(Date)
+
+
+class RatedCall(Base):
+    """A call as rated: every run rounded once to the Rappen, the exact value beside it (kept
+    to the micro-franc), and the tariff versions it was charged by."""
+
+    __tablename__ = "rated_call"
+    __table_args__ = (Index("ix_rated_call_account_period", "account_id", "period"),)
+
+    call_id: Mapped[str] = mapped_column(ForeignKey("call_record.call_id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"))
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="RESTRICT"), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    tariff_version_ids: Mapped[str] = mapped_column(String(200))  # "17,23", in order of use
+    tariff_codes: Mapped[str] = mapped_column(String(200))
+    caller_exact: Mapped[Decimal] = mapped_column(Money)
+    caller: Mapped[Decimal] = mapped_column(Money)  # VAT included
+    caller_excl_vat: Mapped[Decimal] = mapped_column(Money)
+    vat: Mapped[Decimal] = mapped_column(Money)
+    interconnection_exact: Mapped[Decimal] = mapped_column(Money)
+    interconnection: Mapped[Decimal] = mapped_column(Money)
+    net_revenue: Mapped[Decimal] = mapped_column(Money)
+    owner_cost_exact: Mapped[Decimal] = mapped_column(Money)
+    owner_cost: Mapped[Decimal] = mapped_column(Money)
+    payout_exact: Mapped[Decimal] = mapped_column(Money)
+    payout: Mapped[Decimal] = mapped_column(Money)
+    payfast_fee: Mapped[Decimal] = mapped_column(Money)
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statement.id", ondelete="RESTRICT"), index=True)
+    rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RatingAdjustment(Base):
+    """A correction to a call whose period's statement was already issued: the difference goes
+    onto the account's next statement (``statement_id`` empty until then)."""
+
+    __tablename__ = "rating_adjustment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("call_record.call_id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="RESTRICT"), index=True)
+    caller: Mapped[Decimal] = mapped_column(Money)  # signed: new less old
+    payout: Mapped[Decimal] = mapped_column(Money)  # signed: new less old
+    owner_cost: Mapped[Decimal] = mapped_column(Money)  # signed: new less old
+    payfast_fee: Mapped[Decimal] = mapped_column(Money)  # signed: new less old
+    reason: Mapped[str] = mapped_column(String(200))
+    statement_id: Mapped[int | None] = mapped_column(ForeignKey("statement.id", ondelete="RESTRICT"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,10 +9,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
@@ -45,6 +47,13 @@ class Settings(BaseSettings):
     switch_http_user: str = Field(default="freeswitch", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     switch_http_password: str | None = Field(default=None, min_length=12, max_length=128)
     switch_http_allow: list[str] = ["127.0.0.1/32", "::1/128"]
+    # Rating and payouts: the PayFast fee in percent of a payout, and the canton whose public
+    # holidays are not business days when counting PayFast's 5 business days.
+    payfast_fee_percent: Decimal = Field(default=Decimal("2.5"), ge=0, le=100, max_digits=7, decimal_places=4)
+    billing_canton: str = Field(default="ZH", pattern=r"^[A-Z]{2}$")
+    # Each node's folder of CDRs mod_json_cdr failed to post (its err-log-dir, a local path or
+    # a mounted volume), by node name; the sweeper reads them.
+    cdr_error_folders: dict[str, str] = {}
 
     @field_validator("database_url")
     @classmethod
@@ -74,6 +83,13 @@ class Settings(BaseSettings):
     @property
     def switch_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(item, strict=False) for item in self.switch_http_allow]
+
+    @field_validator("billing_canton")
+    @classmethod
+    def _canton(cls, value: str) -> str:
+        if value not in holidays.Switzerland.subdivisions:
+            raise ValueError(f"{value!r} is not a Swiss canton (like ZH, BE, GE)")
+        return value
 
     @field_validator("http")
     @classmethod

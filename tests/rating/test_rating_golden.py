@@ -297,7 +297,7 @@ def test_084x_price_above_the_cap_is_refused_and_never_charged():
     too_dear = terms(per_minute="0.12", units=(60, 60), per_call="0.50")
     with pytest.raises(InputError) as refused:
         check_terms(too_dear, SHARED_COST)
-    assert refused.value.rule == "shared_cost_per_minute_only"
+    assert refused.value.rule == "084x one nationwide price per minute"
     with pytest.raises(InputError):
         check_terms(terms(per_minute="0.12"), SHARED_COST)
     check_terms(terms(per_minute="0.081075"), SHARED_COST)

@@ -1,0 +1,187 @@
+"""Capture that loses nothing: every leg the switch reports is stored first, keyed by its id,
+whichever path it came by (hangup event, CDR post, swept CDR file); then the calls whose A-leg
+is in are built and rated.
+
+A leg arriving again (a second path, a retried post) changes nothing but the record of the
+paths it came by, so a call is counted once. B-legs usually arrive before their A-leg: they
+wait in ``captured_leg`` until it comes. A late B-leg rebuilds its call's record (the
+destination of that attempt) but never rates the call twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from controller.call_records import call_values
+from controller.calls import HangupSide, HuntAttempt, LegDirection, LegRecord
+from smartnumbers.errors import InputError
+from smartnumbers.models import CallRecord, CapturedLeg, LegSource, SmartNumber
+from smartnumbers.phone import Caller, CallerOrigin, parse_number
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivedLeg:
+    """One leg as one path delivered it, with the switch's own bytes."""
+
+    record: LegRecord
+    source: LegSource
+    raw: bytes
+
+
+@dataclass(slots=True)
+class Stored:
+    """What one batch changed: legs new to the store, legs already there, calls (re)built."""
+
+    new_legs: list[str] = field(default_factory=list)
+    known_legs: list[str] = field(default_factory=list)
+    built_calls: list[str] = field(default_factory=list)
+    new_calls: list[str] = field(default_factory=list)
+
+
+# --- the neutral record as stored -------------------------------------------------------------
+
+
+def leg_json(leg: LegRecord) -> dict[str, Any]:
+    return {
+        "node": leg.node, "leg_id": leg.leg_id, "call_id": leg.call_id, "direction": leg.direction.value,
+        "caller": [leg.caller.e164, leg.caller.withheld, leg.caller.origin.value],
+        "destination": leg.destination, "started_at": leg.started_at.isoformat(),
+        "answered_at": leg.answered_at.isoformat() if leg.answered_at else None,
+        "ended_at": leg.ended_at.isoformat(), "duration_ms": leg.duration_ms, "billed_ms": leg.billed_ms,
+        "cause": leg.cause, "q850": leg.q850, "side": leg.side.value,
+        "hunt": [[h.leg_id, h.cause] for h in leg.hunt], "tags": leg.tags,
+    }
+
+
+def leg_from_json(data: dict[str, Any]) -> LegRecord:
+    e164, withheld, origin = data["caller"]
+    return LegRecord(
+        node=data["node"], leg_id=data["leg_id"], call_id=data["call_id"],
+        direction=LegDirection(data["direction"]), caller=Caller(e164, withheld, CallerOrigin(origin)),
+        destination=data["destination"], started_at=datetime.fromisoformat(data["started_at"]),
+        answered_at=datetime.fromisoformat(data["answered_at"]) if data["answered_at"] else None,
+        ended_at=datetime.fromisoformat(data["ended_at"]), duration_ms=data["duration_ms"],
+        billed_ms=data["billed_ms"], cause=data["cause"], q850=data["q850"], side=HangupSide(data["side"]),
+        hunt=tuple(HuntAttempt(leg, cause) for leg, cause in data["hunt"]), tags=dict(data["tags"]),
+    )
+
+
+# --- storing ---------------------------------------------------------------------------------
+
+
+def _insert(session: Session, table: Table):
+    """INSERT ... ON CONFLICT for the session's database (both dialects spell it alike)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def store_legs(
+    session: Session,
+    arrivals: Sequence[ArrivedLeg],
+    rate: Callable[[Session, list[str]], object] | None = None,
+) -> Stored:
+    """Store a batch of arrived legs, build the calls they complete, and hand the calls new to
+    the store to ``rate`` (the rating pipeline); all in the caller's transaction."""
+    stored = Stored()
+    if not arrivals:
+        return stored
+    by_leg: dict[str, dict[str, Any]] = {}
+    for arrival in arrivals:
+        leg = arrival.record
+        row = by_leg.get(leg.leg_id)
+        raw = zlib.compress(arrival.raw, 6)
+        if row is None:
+            row = by_leg[leg.leg_id] = {
+                "leg_id": leg.leg_id, "call_id": leg.call_id, "node": leg.node, "is_a_leg": leg.leg_id == leg.call_id,
+                "started_at": leg.started_at, "sources": 0, "record": leg_json(leg),
+                "raw_event": None, "raw_cdr": None,
+            }
+        row["sources"] |= int(arrival.source)
+        kind = "raw_event" if arrival.source is LegSource.EVENT else "raw_cdr"
+        row[kind] = row[kind] or raw
+    leg_ids = list(by_leg)
+    known = set(session.scalars(select(CapturedLeg.leg_id).where(CapturedLeg.leg_id.in_(leg_ids))))
+    table = CapturedLeg.__table__
+    insert = _insert(session, table)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[table.c.leg_id],
+        set_={
+            "sources": table.c.sources.op("|")(insert.excluded.sources),
+            "raw_event": func.coalesce(table.c.raw_event, insert.excluded.raw_event),
+            "raw_cdr": func.coalesce(table.c.raw_cdr, insert.excluded.raw_cdr),
+        },
+    )
+    session.execute(upsert, list(by_leg.values()))
+    stored.known_legs = [leg for leg in leg_ids if leg in known]
+    stored.new_legs = [leg for leg in leg_ids if leg not in known]
+    touched = {by_leg[leg]["call_id"] for leg in stored.new_legs}
+    if touched:
+        built, new = build_calls(session, touched)
+        stored.built_calls, stored.new_calls = built, new
+        if rate is not None and new:
+            rate(session, new)
+    return stored
+
+
+def build_calls(session: Session, call_ids: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(Re)build the records of the calls whose A-leg is stored; returns (built, new)."""
+    wanted = list(call_ids)
+    legs: dict[str, dict[str, LegRecord]] = {}
+    for chunk in _chunks(wanted, 500):
+        for record in session.scalars(select(CapturedLeg.record).where(CapturedLeg.call_id.in_(chunk))):
+            leg = leg_from_json(record)
+            legs.setdefault(leg.call_id, {})[leg.leg_id] = leg
+    complete = [call for call in wanted if call in legs.get(call, {})]
+    if not complete:
+        return [], []
+    existing = set()
+    for chunk in _chunks(complete, 500):
+        existing |= set(session.scalars(select(CallRecord.call_id).where(CallRecord.call_id.in_(chunk))))
+    numbers = _NumberLookup(session)
+    rows = []
+    for call in complete:
+        values = call_values(legs[call][call], legs[call])
+        number = numbers.find(values["dialled"])
+        values["number_id"] = number.id if number else None
+        values["account_id"] = number.account_id if number else None
+        values["dialled"] = number.e164 if number else values["dialled"][:64]
+        rows.append(values)
+    table = CallRecord.__table__
+    insert = _insert(session, table)
+    columns = {key: insert.excluded[key] for key in rows[0] if key != "call_id"}
+    session.execute(insert.on_conflict_do_update(index_elements=[table.c.call_id], set_=columns), rows)
+    return complete, [call for call in complete if call not in existing]
+
+
+class _NumberLookup:
+    """The smart number a call was made to, by its E.164 form, looked up once per batch."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+        self._found: dict[str, SmartNumber | None] = {}
+
+    def find(self, dialled: str) -> SmartNumber | None:
+        if dialled not in self._found:
+            try:
+                e164 = parse_number(dialled)
+            except InputError:
+                self._found[dialled] = None
+            else:
+                self._found[dialled] = self._session.scalar(select(SmartNumber).where(SmartNumber.e164 == e164))
+        return self._found[dialled]
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,90 @@
+"""A leg's CHANNEL_HANGUP_COMPLETE event and its json CDR, both read into the one neutral
+``LegRecord`` the capture service stores, so that a leg arriving by either path is the same leg.
+
+The event spells channel variables ``variable_<name>`` (a multi-value one is a JSON array in
+event-json), the CDR keeps them under ``variables`` (``ARRAY::a|:b``); the mapping from
+variables to the neutral record is ``translate.leg_record``, used by both.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from urllib.parse import parse_qs
+
+from controller.calls import LegRecord
+from controller.freeswitch import translate
+from controller.freeswitch.protocol import Event, JsonEvent
+
+HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
+_VARIABLE = "variable_"
+_MULTI_VALUE = ("originate_causes", "originated_legs")
+
+
+def is_hangup_complete(event: Event) -> bool:
+    return event.get("Event-Name") == HANGUP_COMPLETE
+
+
+def leg_from_hangup(event: Event, node: str) -> LegRecord:
+    """The neutral record of the leg a CHANNEL_HANGUP_COMPLETE closes."""
+    variables: dict[str, object] = {}
+    for key, value in event.items():
+        if key.startswith(_VARIABLE):
+            variables.setdefault(key[len(_VARIABLE):], value)
+    if isinstance(event, JsonEvent):
+        for name in _MULTI_VALUE:
+            values = event.values(_VARIABLE + name)
+            if values:
+                variables[name] = values
+    variables["uuid"] = event.get("Unique-ID") or variables.get("uuid") or ""
+    profile = {
+        "orig_caller_id_number": event.get("Caller-Orig-Caller-ID-Number"),
+        "caller_id_number": event.get("Caller-Caller-ID-Number"),
+        "destination_number": event.get("Caller-Destination-Number"),
+    }
+    document = {
+        "variables": variables,
+        "callflow": [{"profile_index": "1", "caller_profile": {k: v for k, v in profile.items() if v}}],
+    }
+    record = translate.leg_record(document, node)
+    call_id = translate.call_id_of(event)
+    return replace(record, call_id=call_id) if call_id and call_id != record.call_id else record
+
+
+def raw_event(event: Event) -> bytes:
+    """The event's bytes as they came off the socket."""
+    raw = getattr(event, "raw", None)
+    if isinstance(raw, bytes):
+        return raw
+    return json.dumps(event.as_dict()).encode()
+
+
+class NotACdr(ValueError):
+    """A body that is not one of mod_json_cdr's documents."""
+
+
+def cdr_document(body: bytes, content_type: str | None) -> tuple[Mapping[str, object], bytes]:
+    """The CDR document of a mod_json_cdr post or file, and its JSON bytes as FreeSWITCH wrote
+    them: plain JSON, or a form with ``cdr=`` (``encode=true``; FACTS 6)."""
+    text = body
+    if (content_type or "").startswith("application/x-www-form-urlencoded"):
+        fields = parse_qs(body.decode("utf-8", "replace"))
+        if "cdr" not in fields:
+            raise NotACdr("form without a cdr field")
+        text = fields["cdr"][0].encode()
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise NotACdr(f"not JSON: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("variables"), dict):
+        raise NotACdr("a JSON document without variables")
+    return document, text
+
+
+def leg_from_cdr(document: Mapping[str, object], node: str | None = None) -> LegRecord:
+    """The neutral record of one json CDR (the node is the switch's name unless given)."""
+    try:
+        return translate.leg_record(document, node)
+    except ValueError as exc:
+        raise NotACdr(str(exc)) from None
