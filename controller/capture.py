@@ -15,7 +15,9 @@ import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from controller.call_records import call_values
 from controller.calls import HangupSide, HuntAttempt, LegDirection, LegRecord
+from rating.pipeline import RatingRun, RatingSetup, rate_calls
 from smartnumbers.errors import InputError
 from smartnumbers.models import CallRecord, CapturedLeg, LegSource, SmartNumber
 from smartnumbers.phone import Caller, CallerOrigin, parse_number
@@ -185,3 +188,15 @@ class _NumberLookup:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def rating_with(payfast_fee_percent: Decimal, zone: ZoneInfo) -> Callable[[Session, list[str]], RatingRun]:
+    """Live rating as capture runs it: the calls a batch completes, priced at once."""
+
+    def rate(session: Session, call_ids: list[str]) -> RatingRun:
+        run = rate_calls(session, call_ids, RatingSetup.load(session, payfast_fee_percent, zone))
+        for call_id, reason in run.unrated.items():
+            log.warning("call %s stored but not rated: %s", call_id, reason)
+        return run
+
+    return rate

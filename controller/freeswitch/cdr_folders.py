@@ -1,0 +1,98 @@
+"""The CDR files FreeSWITCH writes: ``<uuid>.cdr.json`` in a node's ``err-log-dir`` when
+mod_json_cdr gave up posting (it never re-sends them; FACTS 6), and in its ``log-dir`` when
+``log-http-and-disk`` keeps a copy of every CDR.
+
+The sweeper hands each error file to the capture service as a leg that came by file, then
+moves it to ``swept/`` beside it (kept for audit and reconciliation; a file that is not a CDR
+goes to ``rejected/``). A file younger than a few seconds may still be being written: it waits
+for the next sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from controller.capture import ArrivedLeg, Stored
+from controller.freeswitch.leg_records import NotACdr, cdr_document, leg_from_cdr
+from smartnumbers.models import LegSource
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".cdr.json"
+SWEPT = "swept"
+REJECTED = "rejected"
+SETTLE_S = 5.0
+
+
+def cdr_paths(folder: Path) -> Iterator[Path]:
+    """The CDR files directly in a folder (``<uuid>.cdr.json``, ``a_<uuid>.cdr.json``, or the
+    log-dir's ``<channel name>__<uuid>.cdr.json``), oldest first."""
+    if not folder.is_dir():
+        return iter(())
+    return iter(sorted((p for p in folder.iterdir() if p.name.endswith(SUFFIX) and p.is_file()),
+                       key=lambda p: p.stat().st_mtime))
+
+
+def read_cdr_file(path: Path, node: str, source: LegSource = LegSource.FILE) -> ArrivedLeg:
+    document, text = cdr_document(path.read_bytes(), "application/json")
+    return ArrivedLeg(leg_from_cdr(document, node), source, text)
+
+
+@dataclass(slots=True)
+class Sweep:
+    """One sweep of one node's folder."""
+
+    node: str
+    folder: Path
+    stored: int = 0
+    already_known: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+
+def sweep_folder(
+    node: str,
+    folder: Path,
+    store: Callable[[list[ArrivedLeg]], Stored],
+    *,
+    batch: int = 200,
+    settle_s: float = SETTLE_S,
+) -> Sweep:
+    """Store every settled CDR file of the folder through ``store`` (one transaction a batch,
+    committed before the files move), then move them to ``swept/``."""
+    sweep = Sweep(node, folder)
+    now = time.time()
+    pending: list[tuple[Path, ArrivedLeg]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        stored = store([arrival for _, arrival in pending])
+        sweep.stored += len(stored.new_legs)
+        sweep.already_known += len(stored.known_legs)
+        _move(pending, folder / SWEPT)
+        pending.clear()
+
+    for path in cdr_paths(folder):
+        if now - path.stat().st_mtime < settle_s:
+            continue
+        try:
+            pending.append((path, read_cdr_file(path, node)))
+        except (NotACdr, OSError, UnicodeDecodeError) as exc:
+            log.error("%s: %s is not a CDR (%s): moved to %s/", node, path.name, exc, REJECTED)
+            sweep.rejected.append(path.name)
+            _move([(path, None)], folder / REJECTED)
+            continue
+        if len(pending) >= batch:
+            flush()
+    flush()
+    return sweep
+
+
+def _move(items, target: Path) -> None:
+    target.mkdir(exist_ok=True)
+    for path, _ in items:
+        path.replace(target / path.name)

@@ -1,0 +1,100 @@
+"""mod_json_cdr's backstop: the switch posts every leg's CDR here (``/freeswitch/cdr``, basic
+credentials and address allow-list by the middleware), and the nodes' folders of CDRs it failed
+to post are swept in the background. Both hand legs to the capture service, which counts a leg
+once whatever path it comes by.
+
+The post is answered 200 only after the leg is committed: FreeSWITCH counts only a 2xx as
+delivered and otherwise retries, then writes the file the sweeper picks up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from controller import capture
+from controller.freeswitch import cdr_folders
+from controller.freeswitch.leg_records import NotACdr, cdr_document, leg_from_cdr
+from smartnumbers.db import make_engine, session_factory
+from smartnumbers.models import LegSource
+from smartnumbers.settings import Settings
+from sync.keys import SESSIONS, SETTINGS
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+SWEEP_EVERY_S = 60.0
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+
+
+@routes.post("/freeswitch/cdr")
+async def post_cdr(request: web.Request) -> web.Response:
+    body = await request.read()
+    try:
+        document, text = cdr_document(body, request.content_type)
+        leg = leg_from_cdr(document)
+    except NotACdr as exc:
+        raise _bad(f"not a json CDR: {exc}") from None
+    named = request.query.get("uuid")
+    if named and named.removeprefix("a_") != leg.leg_id:
+        raise _bad(f"the URL names leg {named}, the CDR leg {leg.leg_id}")
+    settings = request.app[SETTINGS]
+    rate = capture.rating_with(settings.payfast_fee_percent, settings.zone)
+    arrival = capture.ArrivedLeg(leg, LegSource.POST, text)
+
+    def store(session: Session) -> capture.Stored:
+        return capture.store_legs(session, [arrival], rate)
+
+    async with request.app[SESSIONS]() as session:
+        async with session.begin():
+            stored = await session.run_sync(store)
+    return web.json_response({"leg_id": leg.leg_id, "new": bool(stored.new_legs), "calls_built": stored.built_calls})
+
+
+def sweep_all(settings: Settings) -> list[cdr_folders.Sweep]:
+    """Sweep every configured node's folder once (blocking: run it in an executor)."""
+    engine = make_engine(settings.database_url)
+    rate = capture.rating_with(settings.payfast_fee_percent, settings.zone)
+    try:
+        sessions = session_factory(engine)
+
+        def store(arrivals: list[capture.ArrivedLeg]) -> capture.Stored:
+            with sessions() as session, session.begin():
+                return capture.store_legs(session, arrivals, rate)
+
+        return [cdr_folders.sweep_folder(node, Path(folder), store)
+                for node, folder in settings.cdr_error_folders.items()]
+    finally:
+        engine.dispose()
+
+
+async def _sweep_forever(settings: Settings) -> None:
+    while True:
+        try:
+            for sweep in await asyncio.to_thread(sweep_all, settings):
+                if sweep.stored or sweep.rejected:
+                    log.info("swept %s: %d legs new, %d known, %d rejected", sweep.node, sweep.stored,
+                             sweep.already_known, len(sweep.rejected))
+        except Exception:  # a broken sweep must not end the loop; it is retried next time
+            log.exception("sweeping the CDR folders failed")
+        await asyncio.sleep(SWEEP_EVERY_S)
+
+
+async def sweeper(app: web.Application):
+    """Background sweeping of the nodes' CDR error folders, while the application runs."""
+    task = None
+    if app[SETTINGS].cdr_error_folders:
+        task = asyncio.create_task(_sweep_forever(app[SETTINGS]))
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
