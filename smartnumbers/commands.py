@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from smartnumbers import accounts, blacklist, numbers, routing, tariffs
@@ -47,15 +47,20 @@ def emit(rows: Any, table: Table | None, as_json: bool) -> None:
 
 
 @contextlib.contextmanager
-def transaction() -> Iterator[Session]:
-    """One transaction per command: all of it is written, or nothing."""
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
+def database() -> Iterator[Engine]:
+    """The database the settings name, for one command."""
+    engine = make_engine(load_settings().database_url)
     try:
-        with session_factory(engine)() as session, session.begin():
-            yield session
+        yield engine
     finally:
         engine.dispose()
+
+
+@contextlib.contextmanager
+def transaction() -> Iterator[Session]:
+    """One transaction per command: all of it is written, or nothing."""
+    with database() as engine, session_factory(engine)() as session, session.begin():
+        yield session
 
 
 def _table(*columns: str) -> Table:
@@ -73,24 +78,16 @@ db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Migrate the database to the newest schema (or to REVISION)."""
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
-    try:
+    with database() as engine:
         upgrade(engine, revision)
-    finally:
-        engine.dispose()
     typer.echo(f"database at {revision}")
 
 
 @db_cli.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Migrate the database back to REVISION (``base`` empties it)."""
-    settings = load_settings()
-    engine = make_engine(settings.database_url)
-    try:
+    with database() as engine:
         downgrade(engine, revision)
-    finally:
-        engine.dispose()
     typer.echo(f"database at {revision}")
 
 
