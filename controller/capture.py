@@ -10,9 +10,10 @@ destination of that attempt) but never rates the call twice.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from controller.call_records import call_values
 from controller.calls import HangupSide, HuntAttempt, LegDirection, LegRecord
 from rating.pipeline import RatingRun, RatingSetup, rate_calls
+from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.models import CallRecord, CapturedLeg, LegSource, SmartNumber
 from smartnumbers.phone import Caller, CallerOrigin, parse_number
@@ -200,3 +202,22 @@ def rating_with(payfast_fee_percent: Decimal, zone: ZoneInfo) -> Callable[[Sessi
         return run
 
     return rate
+
+
+@contextlib.contextmanager
+def committing_store(database_url: str, payfast_fee_percent: Decimal, zone: ZoneInfo) -> Iterator[
+        Callable[[list[ArrivedLeg]], Stored]]:
+    """The capture service for callers outside a request (the sweeper, the Event Socket
+    consumer): each batch is stored, built and rated in its own committed transaction."""
+    engine = make_engine(database_url)
+    sessions = session_factory(engine)
+    rate = rating_with(payfast_fee_percent, zone)
+
+    def store(arrivals: list[ArrivedLeg]) -> Stored:
+        with sessions() as session, session.begin():
+            return store_legs(session, arrivals, rate)
+
+    try:
+        yield store
+    finally:
+        engine.dispose()

@@ -10,6 +10,8 @@ import typer
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
+from controller import cdr_commands
+from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
 from smartnumbers.errors import InputError
 from smartnumbers.settings import SettingsError, load_settings
@@ -36,6 +38,8 @@ def build_cli() -> typer.Typer:
     )
     cli.command("serve")(serve)
     domain_commands.register(cli)
+    cdr_commands.register(cli)
+    rating_commands.register(cli)
     return cli
 
 

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import logging
-from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.orm import Session
@@ -21,7 +20,6 @@ from sqlalchemy.orm import Session
 from controller import capture
 from controller.freeswitch import cdr_folders
 from controller.freeswitch.leg_records import NotACdr, cdr_document, leg_from_cdr
-from smartnumbers.db import make_engine, session_factory
 from smartnumbers.models import LegSource
 from smartnumbers.settings import Settings
 from sync.keys import SESSIONS, SETTINGS
@@ -59,27 +57,10 @@ async def post_cdr(request: web.Request) -> web.Response:
     return web.json_response({"leg_id": leg.leg_id, "new": bool(stored.new_legs), "calls_built": stored.built_calls})
 
 
-def sweep_all(settings: Settings) -> list[cdr_folders.Sweep]:
-    """Sweep every configured node's folder once (blocking: run it in an executor)."""
-    engine = make_engine(settings.database_url)
-    rate = capture.rating_with(settings.payfast_fee_percent, settings.zone)
-    try:
-        sessions = session_factory(engine)
-
-        def store(arrivals: list[capture.ArrivedLeg]) -> capture.Stored:
-            with sessions() as session, session.begin():
-                return capture.store_legs(session, arrivals, rate)
-
-        return [cdr_folders.sweep_folder(node, Path(folder), store)
-                for node, folder in settings.cdr_error_folders.items()]
-    finally:
-        engine.dispose()
-
-
 async def _sweep_forever(settings: Settings) -> None:
     while True:
         try:
-            for sweep in await asyncio.to_thread(sweep_all, settings):
+            for sweep in await asyncio.to_thread(cdr_folders.sweep_all, settings):
                 if sweep.stored or sweep.rejected:
                     log.info("swept %s: %d legs new, %d known, %d rejected", sweep.node, sweep.stored,
                              sweep.already_known, len(sweep.rejected))

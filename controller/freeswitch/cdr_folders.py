@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.capture import ArrivedLeg, Stored
+from controller.capture import ArrivedLeg, Stored, committing_store
 from controller.freeswitch.leg_records import NotACdr, cdr_document, leg_from_cdr
 from smartnumbers.models import LegSource
+from smartnumbers.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +97,9 @@ def _move(items, target: Path) -> None:
     target.mkdir(exist_ok=True)
     for path, _ in items:
         path.replace(target / path.name)
+
+
+def sweep_all(settings: Settings) -> list[Sweep]:
+    """Sweep every configured node's folder once (blocking: from the event loop, in an executor)."""
+    with committing_store(settings.database_url, settings.payfast_fee_percent, settings.zone) as store:
+        return [sweep_folder(node, Path(folder), store) for node, folder in settings.cdr_error_folders.items()]

@@ -18,7 +18,7 @@ from smartnumbers.models import CallRecord, CapturedLeg, LegSource, RatedCall
 from smartnumbers.phone import CallerOrigin, RangeClass
 from smartnumbers.settings import load_settings
 from sync.app import build_app
-from sync.json_cdr import sweep_all
+from controller.freeswitch.cdr_folders import sweep_all
 from tests.calls.test_capture import A_LEG, OPERATOR
 
 PASSWORD = "a-long-switch-secret"

@@ -1,0 +1,154 @@
+"""Money at the command line: the operator's price list, rating a period, statements."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from rating import statements
+from rating.operator_prices import price_items, set_price
+from rating.pipeline import RatingSetup, rate_period
+from smartnumbers.audit import Actor
+from smartnumbers.commands import JsonFlag, console, transaction
+from smartnumbers.errors import InputError
+from smartnumbers.models import SmartNumber
+from smartnumbers.money import format_chf, parse_chf
+from smartnumbers.phone import CallerOrigin, RangeClass, format_swiss
+from smartnumbers.settings import load_settings
+
+pricelist_cli = typer.Typer(help="The operator's price list: interconnection, owners' costs and shares.",
+                            no_args_is_help=True)
+
+
+def _choice(enum_type, text: str, what: str):
+    try:
+        return enum_type(text)
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not one of {', '.join(m.value for m in enum_type)}") from None
+
+
+@pricelist_cli.command("set")
+def pricelist_set(
+    range_class: Annotated[str, typer.Option("--range", help="freephone, shared_cost or premium")],
+    origin: Annotated[str, typer.Option(help="fixed, mobile, withheld or abroad")],
+    interconnection: Annotated[str, typer.Option(help="CHF per minute excl. VAT the carriers charge")],
+    owner_per_minute: Annotated[str, typer.Option(help="0800/084x: CHF per minute excl. VAT")] = "0",
+    share: Annotated[str, typer.Option(help="090x: the owner's share of the net revenue, percent")] = "0",
+) -> None:
+    """Set the amounts calls of one range from one caller origin are priced by."""
+    with transaction() as session:
+        set_price(
+            session, Actor.cli_operator(), _choice(RangeClass, range_class, "--range"),
+            _choice(CallerOrigin, origin, "--origin"),
+            interconnection_per_minute=parse_chf(interconnection, what="--interconnection"),
+            owner_per_minute=parse_chf(owner_per_minute, what="--owner-per-minute"),
+            payout_share_percent=parse_chf(share, what="--share"),
+        )
+
+
+@pricelist_cli.command("list")
+def pricelist_list(as_json: JsonFlag = False) -> None:
+    """Show the price list."""
+    with transaction() as session:
+        rows = [{"range": i.range_class.value, "origin": i.origin.value,
+                 "interconnection_per_minute": f"{i.interconnection_per_minute:f}",
+                 "owner_per_minute": f"{i.owner_per_minute:f}", "payout_share_percent": f"{i.payout_share_percent:f}"}
+                for i in price_items(session)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("range", "origin", "interconnection/min", "owner/min", "share %")
+    for row in rows:
+        table.add_row(row["range"], row["origin"], format_chf(Decimal(row["interconnection_per_minute"])),
+                      format_chf(Decimal(row["owner_per_minute"])), row["payout_share_percent"])
+    console().print(table)
+
+
+def rate(
+    period: Annotated[str, typer.Option(help="The month, Europe/Zurich: 2026-11.")],
+    rerate: Annotated[bool, typer.Option("--rerate", help="Recompute calls already rated; list every change.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Rate a period's calls not rated yet, or re-rate all of them after a tariff correction.
+    Calls of a period whose statement is issued stay as billed; a change becomes an adjustment
+    on the account's next statement."""
+    settings = load_settings()
+    with transaction() as session:
+        setup = RatingSetup.load(session, settings.payfast_fee_percent, settings.zone)
+        if sys.stdout.isatty() and not as_json:
+            with Progress(console=console(), transient=True) as bar:
+                task = bar.add_task(f"rating {period}", total=None)
+                result = rate_period(session, period, setup, rerate=rerate,
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            result = rate_period(session, period, setup, rerate=rerate)
+        numbers = {n.id: n.e164 for n in session.query(SmartNumber)}
+        changes = [{
+            "call_id": c.call_id, "number": numbers.get(c.number_id), "started_at": c.started_at.isoformat(),
+            "caller_before": str(c.before["caller"]), "caller_after": str(c.after["caller"]),
+            "caller_change": str(c.delta["caller"]), "payout_change": str(c.delta["payout"]),
+            "owner_cost_change": str(c.delta["owner_cost"]), "adjustment": c.adjusted,
+        } for c in result.changes]
+    if as_json:
+        typer.echo(json.dumps({"period": period, "rated": result.rated, "changed": changes,
+                               "unrated": result.unrated}, indent=2))
+        return
+    typer.echo(f"{period}: {result.rated} call(s) rated, {len(changes)} changed, {len(result.unrated)} not rated")
+    if changes:
+        table = Table("call", "number", "started", "caller before", "after", "change", "payout change", "")
+        for c in changes:
+            table.add_row(c["call_id"], format_swiss(c["number"]) if c["number"] else "?", c["started_at"][:19],
+                          format_chf(Decimal(c["caller_before"])), format_chf(Decimal(c["caller_after"])),
+                          _signed(Decimal(c["caller_change"])), _signed(Decimal(c["payout_change"])),
+                          "adjustment on the next statement" if c["adjustment"] else "")
+        console().print(table)
+    for call_id, reason in result.unrated.items():
+        typer.echo(f"not rated: {call_id}: {reason}")
+
+
+def _signed(amount: Decimal) -> str:
+    return ("+" if amount >= 0 else "−") + format_chf(abs(amount))
+
+
+def statement(
+    account: Annotated[str, typer.Option(help="The account's name.")],
+    month: Annotated[str, typer.Option(help="The period, Europe/Zurich: 2026-11.")],
+    pdf: Annotated[Path | None, typer.Option(help="Write the statement as PDF to this file.")] = None,
+    issue: Annotated[bool, typer.Option("--issue", help="Issue it: lock the period's calls.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """An account's monthly statement, itemised per number and tariff; for payouts a
+    self-billing credit note. A draft unless issued."""
+    settings = load_settings()
+    with transaction() as session:
+        built = statements.build_statement(session, account, month, settings)
+        if issue:
+            statements.issue(session, built)
+        document = statements.statement_dict(built)
+        if pdf is not None:
+            from rating.statement_pdf import render  # WeasyPrint loads slowly: only when a PDF is wanted
+
+            pdf.write_bytes(render(built))
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+        return
+    table = Table("number", "tariff", "calls", "minutes", "callers paid", "payout", "owner cost")
+    for line in built.lines:
+        table.add_row(format_swiss(line.number), line.tariff, str(line.calls), f"{line.talk_s / 60:.1f}",
+                      format_chf(line.caller), format_chf(line.payout), format_chf(line.owner_cost))
+    console().print(table)
+    typer.echo(f"{'issued' if built.issued else 'draft'}: payout {format_chf(built.payout_total)} "
+               f"({built.payout_option}, due {built.due_on.isoformat()}), owner costs {format_chf(built.owner_cost)}")
+
+
+def register(cli: typer.Typer) -> None:
+    cli.add_typer(pricelist_cli, name="pricelist")
+    cli.command("rate")(rate)
+    cli.command("statement")(statement)
