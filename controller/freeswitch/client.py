@@ -44,6 +44,7 @@ __all__ = [
     "LinkState",
     "LinkMetrics",
     "Resync",
+    "EventQueue",
 ]
 
 
@@ -100,7 +101,91 @@ class Resync:
     legs: list[LiveLeg] = field(default_factory=list)
 
 
+class EventQueue:
+    """A bounded FIFO between the socket and the consumers, cheaper than ``asyncio.Queue``
+    (no task accounting) because every event of the switch passes through it."""
+
+    __slots__ = ("_items", "_waiter", "limit")
+
+    def __init__(self, limit: int) -> None:
+        self._items: collections.deque[Event | Resync] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def offer(self, item: Event | Resync) -> bool:
+        """Queue an item unless full; False means it was dropped."""
+        if len(self._items) >= self.limit:
+            return False
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+        return True
+
+    def force(self, item: Event | Resync) -> None:
+        """Queue an item even beyond the limit (one resync snapshot, never events)."""
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def get_nowait(self) -> Event | Resync:
+        return self._items.popleft()
+
+    def wake(self) -> None:
+        """Tell a waiting consumer that items were appended directly."""
+        waiter = self._waiter
+        if waiter is not None and self._items:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self) -> None:
+        """Until something is queued."""
+        while not self._items:
+            if self._waiter is None or self._waiter.done():
+                self._waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._waiter)
+
+    async def get(self) -> Event | Resync:
+        items = self._items
+        while not items:
+            if self._waiter is None or self._waiter.done():
+                self._waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._waiter)
+        return items.popleft()
+
+    async def get_batch(self, limit: int = 4096) -> list[Event | Resync]:
+        """Everything queued (at least one item), up to ``limit``: one await for many events."""
+        items = self._items
+        while not items:
+            if self._waiter is None or self._waiter.done():
+                self._waiter = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._waiter)
+        if len(items) <= limit:
+            batch = list(items)
+            items.clear()
+            return batch
+        return [items.popleft() for _ in range(limit)]
+
+
 _ENCODINGS = {"plain": PlainEvent, "json": JsonEvent, "xml": XmlEvent}
+# FreeSWITCH writes Event-Name first in both encodings: special events are told by a prefix.
+_SPECIAL_PREFIXES = (
+    b"Event-Name: HEARTBEAT\n",
+    b"Event-Name: BACKGROUND_JOB\n",
+    b'{"Event-Name":"HEARTBEAT"',
+    b'{"Event-Name":"BACKGROUND_JOB"',
+    b"<event>\n  <headers>\n    <Event-Name>HEARTBEAT<",
+    b"<event>\n  <headers>\n    <Event-Name>BACKGROUND_JOB<",
+)
 _EVENT_TYPE = {"text/event-plain": PlainEvent, "text/event-json": JsonEvent, "text/event-xml": XmlEvent}
 _REPLY_TYPES = ("command/reply", "api/response")
 
@@ -130,7 +215,7 @@ class _Wire(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.last_data = time.monotonic()
         try:
-            frames = self.reader.feed(data)
+            frames = self.reader.feed(data, _EVENT_TYPE)
         except ProtocolError as exc:
             # The frames completed before the bad bytes are still delivered; then reconnect.
             self._dispatch(exc.frames)
@@ -140,26 +225,38 @@ class _Wire(asyncio.Protocol):
             return
         self._dispatch(frames)
 
-    def _dispatch(self, frames: list[Frame]) -> None:
+    def _dispatch(self, frames: list) -> None:
         client = self.client
         queue = client._queue
+        items = queue._items
+        room = queue.limit - len(items)
         metrics = client.metrics
+        special = _SPECIAL_PREFIXES
+        received = 0
+        dropped = 0
         for frame in frames:
-            kind = frame.content_type
-            event_type = _EVENT_TYPE.get(kind or "")
-            if event_type is not None:
-                event = event_type(frame.body)
-                metrics.events_received += 1
-                if self.jobs or client._watch_names:
-                    if not self._special(event):
-                        continue
-                size = queue.qsize()
-                if size >= client.queue_size:
-                    client._overflow()
+            if type(frame) is not Frame:  # an event, made by the reader
+                received += 1
+                if frame.raw.startswith(special) and not self._special(frame):
                     continue
-                queue.put_nowait(event)
-                if size >= metrics.queue_high_water:
-                    metrics.queue_high_water = size + 1
+                if room > 0:
+                    items.append(frame)
+                    room -= 1
+                else:
+                    dropped += 1
+                continue
+            kind = frame.content_type
+            event_type = _EVENT_TYPE.get(kind)  # type: ignore[arg-type]
+            if event_type is not None:  # an event frame the reader's fast path did not take
+                event = event_type(frame.body)
+                received += 1
+                if event.raw.startswith(special) and not self._special(event):
+                    continue
+                if room > 0:
+                    items.append(event)
+                    room -= 1
+                else:
+                    dropped += 1
             elif kind in _REPLY_TYPES:
                 while self.replies:
                     waiter = self.replies.popleft()
@@ -175,8 +272,15 @@ class _Wire(asyncio.Protocol):
                 self.disconnect_notice = frame
             else:
                 log.warning("node %s: unexpected frame %r", client.node, kind)
-        if frames:
+        if received:
+            queue.wake()
+            metrics.events_received += received
             metrics.last_event_at = time.time()
+            size = len(items)
+            if size > metrics.queue_high_water:
+                metrics.queue_high_water = size
+            if dropped:
+                client._overflow(dropped)
 
     def _special(self, event: Event) -> bool:
         """Resolve bgapi jobs and note heartbeats; False if the event is used up here."""
@@ -289,11 +393,10 @@ class EventSocketClient:
         self.state = LinkState.DOWN
         self.state_since = time.time()
         self.last_error: str | None = None
-        self._queue: asyncio.Queue[Event | Resync] = asyncio.Queue()
+        self._queue = EventQueue(queue_size)
         self._wire: _Wire | None = None
         self._up = asyncio.Event()
         self._stopping = False
-        self._watch_names = True  # heartbeats are always watched
         self._wake = asyncio.Event()
         self._overflow_logged_at = 0.0
         self._overflow_since_log = 0
@@ -310,11 +413,21 @@ class EventSocketClient:
     async def events(self) -> AsyncIterator[Event | Resync]:
         """Every event in arrival order, with a ``Resync`` after each (re)connect."""
         queue = self._queue
+        items = queue._items
         while True:
-            yield await queue.get()
+            if not items:
+                await queue.wait()
+            # popped one at a time: a consumer that stops iterating leaves the rest queued
+            yield items.popleft()
+
+    async def batches(self, limit: int = 4096) -> AsyncIterator[list[Event | Resync]]:
+        """The same stream in lists: one await for everything that arrived meanwhile."""
+        queue = self._queue
+        while True:
+            yield await queue.get_batch(limit)
 
     def pending_events(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     def get_nowait(self) -> Event | Resync:
         return self._queue.get_nowait()
@@ -475,7 +588,7 @@ class EventSocketClient:
                     legs.append(leg)
 
             await asyncio.gather(*(one(row) for row in rows if row.get("uuid")))
-            await self._queue.put(Resync(self.node, legs))
+            self._queue.force(Resync(self.node, legs))
             log.info("node %s: resynchronised %d live legs", self.node, len(legs))
         except (EventSocketError, ValueError) as exc:
             log.warning("node %s: resync failed (%s); dropping the link to retry", self.node, exc)
@@ -497,10 +610,10 @@ class EventSocketClient:
         if count is not None and count.isdigit():
             self.metrics.session_count = int(count)
 
-    def _overflow(self) -> None:
+    def _overflow(self, count: int = 1) -> None:
         metrics = self.metrics
-        metrics.events_dropped += 1
-        self._overflow_since_log += 1
+        metrics.events_dropped += count
+        self._overflow_since_log += count
         now = time.monotonic()
         if now - self._overflow_logged_at >= 10.0:
             log.error(

@@ -13,6 +13,7 @@ list (duplicates kept, in wire order) is built only when someone asks for it.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from urllib.parse import unquote
 from xml.etree import ElementTree
@@ -54,12 +55,20 @@ class Frame:
     them (its header block *is* a channel's event); ``as_event()`` decodes that one.
     """
 
-    __slots__ = ("head", "body", "headers")
+    __slots__ = ("head", "body", "content_type", "_headers")
 
-    def __init__(self, head: bytes, body: bytes, headers: list[tuple[str, str]]) -> None:
+    def __init__(self, head: bytes, body: bytes, content_type: str | None, headers: list[tuple[str, str]] | None = None) -> None:
         self.head = head
         self.body = body
-        self.headers = headers
+        self.content_type = content_type
+        self._headers = headers
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The outer headers in wire order, duplicates kept."""
+        if self._headers is None:
+            self._headers = _parse_head(self.head)[0]
+        return self._headers
 
     def header(self, name: str, default: str | None = None) -> str | None:
         for key, value in self.headers:
@@ -67,16 +76,21 @@ class Frame:
                 return value
         return default
 
-    @property
-    def content_type(self) -> str | None:
-        return self.header("Content-Type")
-
     def as_event(self) -> PlainEvent:
         """The header block read as a plain event (the outbound ``connect`` reply)."""
         return PlainEvent(self.head + b"\n\n")
 
     def __repr__(self) -> str:
         return f"Frame({self.content_type!r}, {len(self.body)} body bytes)"
+
+
+_CONTENT_TYPES = {
+    b"text/event-plain": "text/event-plain",
+    b"text/event-json": "text/event-json",
+    b"text/event-xml": "text/event-xml",
+}
+# An event frame's header block, as FreeSWITCH writes it (Content-Length first).
+_EVENT_FRAME = re.compile(rb"Content-Length: ([0-9]{1,8})\nContent-Type: (text/event-(?:plain|json|xml))\n\n")
 
 
 def _parse_head(head: bytes) -> tuple[list[tuple[str, str]], int]:
@@ -121,19 +135,39 @@ class FrameReader:
         """Bytes received but not yet part of a complete frame."""
         return len(self._buffer)
 
-    def feed(self, data: bytes) -> list[Frame]:
+    def feed(self, data: bytes, events: dict[str, type[Event]] | None = None) -> list:
+        """The frames completed by ``data``. With ``events`` (content type -> event class), an
+        event frame comes back directly as its event (one object less per event)."""
         buffer = self._buffer
         if buffer:
             buffer += data
             view: bytes = bytes(buffer)
         else:
             view = data
-        frames: list[Frame] = []
+        frames: list = []
         pos = 0
         size = len(view)
         find = view.find
+        event_frame = _EVENT_FRAME.match
+        types = _CONTENT_TYPES
+        append = frames.append
         try:
             while pos < size:
+                # Fast path, one regex call: "Content-Length: N\nContent-Type: text/event-x\n\n".
+                match = event_frame(view, pos)
+                if match is not None:
+                    start = match.end()
+                    length = int(match.group(1))
+                    if start + length > size:
+                        break
+                    content_type = types[match.group(2)]
+                    make = events.get(content_type) if events else None
+                    if make is not None:
+                        append(make(view[start : start + length]))
+                    else:
+                        append(Frame(view[pos : start - 2], view[start : start + length], content_type))
+                    pos = start + length
+                    continue
                 # Stray newlines between frames are tolerated (some peers send them).
                 while pos < size and view[pos] == 10:
                     pos += 1
@@ -146,14 +180,19 @@ class FrameReader:
                     break
                 head = view[pos:end]
                 headers, length = _parse_head(head)
+                content_type = None
+                for key, value in headers:
+                    if key == "Content-Type":
+                        content_type = value
+                        break
                 start = end + 2
                 if length <= 0:
-                    frames.append(Frame(head, b"", headers))
+                    append(Frame(head, b"", content_type, headers))
                     pos = start
                     continue
                 if start + length > size:
                     break
-                frames.append(Frame(head, view[start : start + length], headers))
+                append(Frame(head, view[start : start + length], content_type, headers))
                 pos = start + length
         except ProtocolError as exc:
             self._buffer = bytearray()
@@ -171,6 +210,7 @@ class FrameReader:
 
 _PLAIN_KEYS: dict[str, tuple[bytes, bytes]] = {}
 _JSON_KEYS: dict[str, bytes | None] = {}
+_UNKNOWN = b"\0unknown"
 _KEY_CACHE_LIMIT = 4096
 
 
@@ -269,27 +309,45 @@ class PlainEvent(Event):
     start a header of its own.
     """
 
-    __slots__ = ("raw", "_head_end", "_pairs")
+    __slots__ = ("raw", "_end", "_pairs")
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
-        end = raw.find(b"\n\n")
-        self._head_end = len(raw) if end < 0 else end
+        self._end = -1  # where the headers end; found only when needed
         self._pairs: list[tuple[str, str]] | None = None
 
+    @property
+    def _head_end(self) -> int:
+        """Where the header block ends. Only an event with an inner body has a
+        ``Content-Length`` header, and it comes before that body: one search for it is much
+        cheaper than looking for the blank line among hundreds of line ends."""
+        end = self._end
+        if end < 0:
+            raw = self.raw
+            at = raw.find(b"\nContent-Length: ")
+            end = -1 if at < 0 else raw.find(b"\n\n", at)
+            if end < 0:
+                end = len(raw)
+                while end and raw[end - 1] == 10:  # the blank line that ends the event
+                    end -= 1
+            self._end = end
+        return end
+
     def get(self, name: str, default: str | None = None) -> str | None:
-        first, inner = _plain_key(name)
+        keys = _PLAIN_KEYS.get(name) or _plain_key(name)
         raw = self.raw
-        if raw.startswith(first):
-            start = len(first)
+        if raw.startswith(keys[0]):
+            start = len(keys[0])
         else:
-            at = raw.find(inner, 0, self._head_end)
+            inner = keys[1]
+            end = self._end
+            at = raw.find(inner, 0, end if end >= 0 else self._head_end)
             if at < 0:
                 return default
             start = at + len(inner)
-        stop = raw.find(b"\n", start, self._head_end)
+        stop = raw.find(b"\n", start)
         if stop < 0:
-            stop = self._head_end
+            stop = len(raw)
         value = raw[start:stop]
         if b"%" in value:
             return unquote(value.decode("utf-8", "replace"), errors="replace")
@@ -348,14 +406,16 @@ class JsonEvent(Event):
         return None
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        key = _json_key(name)
+        key = _JSON_KEYS.get(name, _UNKNOWN)
+        if key is _UNKNOWN:
+            key = _json_key(name)
         raw = self.raw
         if key is not None and self._pairs is None:
             at = raw.find(key)
             if at < 0:
-                if raw.find(b"\\") < 0:
-                    return default
-            elif at == 0 or raw[at - 1] != 92:  # not preceded by a backslash
+                # A key needing no escape is written as is: absent from the bytes, absent.
+                return default
+            if at == 0 or raw[at - 1] != 92:  # not preceded by a backslash
                 start = at + len(key)
                 if raw[start : start + 1] == b'"':
                     stop = raw.find(b'"', start + 1)
