@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from decimal import Decimal
@@ -12,7 +13,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from rating import statements
+from rating import aggregates, statements
 from rating.operator_prices import price_items, set_price
 from rating.pipeline import RatingSetup, rate_period
 from smartnumbers.audit import Actor
@@ -148,7 +149,36 @@ def statement(
                f"({built.payout_option}, due {built.due_on.isoformat()}), owner costs {format_chf(built.owner_cost)}")
 
 
+def dashboard(
+    account: Annotated[str, typer.Option(help="The account's name.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """The account's dashboard: revenue yesterday, today, this month and year, the month's
+    forecast, traffic per number, and the top callers (withheld callers never listed)."""
+    settings = load_settings()
+    with transaction() as session:
+        found = statements.account_named(session, account)
+        board = aggregates.dashboard(session, found.id, dt.datetime.now(dt.UTC), settings.zone)
+    if as_json:
+        typer.echo(json.dumps(board, indent=2, default=str))
+        return
+    revenue = board["revenue"]
+    typer.echo("  ".join(f"{key} {format_chf(revenue[key])}" for key in ("yesterday", "today", "month", "year"))
+               + f"  forecast {format_chf(board['forecast_month'])} ({board['forecast_method']})")
+    table = Table("number", "calls", "answered", "unanswered", "revenue")
+    for row in board["by_number"]:
+        table.add_row(format_swiss(row["key"]), str(row["calls"]), str(row["answered"]), str(row["unanswered"]),
+                      format_chf(row["revenue"]))
+    console().print(table)
+    top = Table("caller", "number", "calls", "revenue", "")
+    for row in board["top_callers_month"][:20]:
+        top.add_row(format_swiss(row["caller"]), format_swiss(row["number"]), str(row["calls"]),
+                    format_chf(row["revenue"]), "new" if row["new"] else "regular")
+    console().print(top)
+
+
 def register(cli: typer.Typer) -> None:
     cli.add_typer(pricelist_cli, name="pricelist")
     cli.command("rate")(rate)
     cli.command("statement")(statement)
+    cli.command("dashboard")(dashboard)

@@ -123,7 +123,7 @@ class BuiltStatement:
         return self.payfast_due if self.payout_option == "payfast" else self.standard_due
 
 
-def _account(session: Session, name: str) -> Account:
+def account_named(session: Session, name: str) -> Account:
     account = session.scalar(select(Account).where(Account.name == name))
     if account is None:
         raise InputError(f"account: no account named {name!r}")
@@ -134,7 +134,7 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
     """The account's statement for the period: the issued one as it was, or a draft of what
     is unbilled up to the period's end."""
     period_bounds(period, settings.zone)  # refuses a malformed period
-    account = _account(session, account_name)
+    account = account_named(session, account_name)
     issued = session.scalar(select(Statement).where(Statement.account_id == account.id, Statement.period == period))
     if issued is not None:
         calls = RatedCall.statement_id == issued.id

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from smartnumbers.db import async_session_factory, make_async_engine
 from smartnumbers.settings import Settings
-from sync import api, json_cdr
+from sync import api, dashboard, json_cdr
 from sync.auth import require_token
 from sync.keys import ENGINE, SESSIONS, SETTINGS
 
@@ -24,5 +24,6 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     app.add_routes(api.routes)
     app.add_routes(json_cdr.routes)
+    app.add_routes(dashboard.routes)
     app.cleanup_ctx.append(json_cdr.sweeper)
     return app
