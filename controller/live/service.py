@@ -119,6 +119,7 @@ class LiveControl:
         self.clock = clock
         self.recent: deque[SwitchResult] = deque(maxlen=200)
         self.on_switch: Callable[[SwitchResult], None] | None = None
+        self.resyncs = 0  # snapshots taken in (and acted on), for the NOC's view of the link
         self._books: dict[str, NumberTariffs] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -166,6 +167,7 @@ class LiveControl:
                     await (self._after_answer(call.call_id) if self.automatic else self._load(call))
 
         await asyncio.gather(*(one(call) for call in rebuilt))
+        self.resyncs += 1
 
     async def settle(self) -> None:
         """Until every action started so far has finished."""
