@@ -1,0 +1,280 @@
+"""Rendering a ``NumberDialplan`` into FreeSWITCH XML through the Jinja2 templates of
+``dialplan_templates/`` (autoescaped): the same extensions for a deployed file and for a
+mod_xml_curl answer.
+
+Every string that enters the XML is built here from checked parts: each value that came from
+a person (a number, a SIP URI, a blacklist pattern) is matched against a narrow pattern once
+more before it is placed, so a value that slipped past validation stops the render instead of
+changing what the switch does. Jinja's escaping then keeps the XML structure intact.
+
+How FreeSWITCH evaluates what is written here (FACTS.md section 1, mod_dialplan_xml.c):
+``timezone`` is set inline first, so ``wday`` (1 = Sunday), ``minute-of-day`` (1-based,
+ranges inclusive) and ``year``/``mon``/``mday`` follow the number's zone; ``date-time`` is
+never used (it compares server-local time). Time attributes and ``field`` never share a
+condition, because there the field's result overrides the time's. Moments (the end of a
+temporary blacklist entry, a port date) are compared as epoch seconds from ``${strepoch()}``,
+which no time zone touches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from controller.announcements import NOTICES, file_name
+from controller.dialplan.view import OUTSIDE, Announcement, Hunt, NumberDialplan, TimeRule
+from smartnumbers.models import CallerIdPolicy, DestinationKind, Language, OutsideAction
+from smartnumbers.routing import _SIP_URI
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan_templates"
+CARRIER_CONTEXT = "carrier"
+RINGBACK = "%(1000,4000,425)"  # the Swiss ring tone: 425 Hz, 1 s on, 4 s off
+LIMIT_REALM = "smartnumbers"
+
+_E164 = re.compile(r"^\+[1-9][0-9]{5,14}$")
+_PREFIX = re.compile(r"^\+[0-9]{2,14}$")
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_SOUNDS = re.compile(r"^/[A-Za-z0-9_./-]{0,200}$")
+_DESCRIPTION = re.compile(r"^[a-z,]+ [0-9]{2}:[0-9]{2}-[0-9]{2}:[0-9]{2}$|^outside every slot$")
+
+
+class UnsafeValue(ValueError):
+    """A value about to enter the dialplan does not have the shape it must have."""
+
+
+def _checked(value: str, pattern: re.Pattern[str], what: str) -> str:
+    if not isinstance(value, str) or not pattern.match(value):
+        raise UnsafeValue(f"{what}: {str(value)[:60]!r} may not enter the dialplan")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """Where the switch finds things: the announcements folder as the switch sees it, the
+    gateway PSTN destinations leave through, the SIP profile VoIP destinations are called on."""
+
+    sounds_dir: str
+    gateway: str = "carrier"
+    sip_profile: str = "carrier"
+
+    def __post_init__(self) -> None:
+        _checked(self.sounds_dir, _SOUNDS, "sounds folder")
+        _checked(self.gateway, _NAME, "gateway")
+        _checked(self.sip_profile, _NAME, "SIP profile")
+
+
+# --- expressions -----------------------------------------------------------------------------------
+
+
+def context_name(e164: str) -> str:
+    return "sn_" + _checked(e164, _E164, "number")[1:]
+
+
+def number_expression(e164: str) -> str:
+    """The forms a carrier sends a called number in: +41..., 0041..., 41..., 0... (national)."""
+    digits = _checked(e164, _E164, "number")[1:]
+    forms = rf"^(?:\+|00)?{digits}$"
+    if digits.startswith("41"):
+        forms += rf"|^0{digits[2:]}$"
+    return forms
+
+
+def caller_expression(numbers: tuple[str, ...], prefixes: tuple[str, ...]) -> str:
+    """Callers as carriers present them (+41..., 0041..., 41..., 0...) against E.164 numbers and prefixes."""
+    international = [_checked(n, _E164, "blacklist number")[1:] for n in numbers]
+    international += [_checked(p, _PREFIX, "blacklist prefix")[1:] + "[0-9]*" for p in prefixes]
+    national = [item[2:] for item in international if item.startswith("41")]
+    expression = r"^(?:\+|00)?(?:" + "|".join(international) + ")$"
+    if national:
+        expression += "|^0(?:" + "|".join(national) + ")$"
+    return expression
+
+
+def epoch_before(moment: dt.datetime) -> str:
+    """A regular expression matching the ten-digit epoch seconds before ``moment``."""
+    limit = int(moment.timestamp())
+    text = f"{limit:010d}"
+    if len(text) != 10 or limit <= 1_000_000_000:
+        raise UnsafeValue(f"moment {moment.isoformat()} is out of the ten-digit epoch range")
+    branches = []
+    for i, digit in enumerate(text):
+        if digit != "0":
+            low = "0" if i else "1"
+            if int(digit) - 1 >= int(low):
+                rest = f"[0-9]{{{9 - i}}}" if i < 9 else ""
+                branches.append(f"{text[:i]}[{low}-{int(digit) - 1}]{rest}")
+    return "^(?:" + "|".join(branches) + ")$"
+
+
+def freeswitch_weekdays(iso_days: frozenset[int]) -> str:
+    """ISO weekdays (1 = Monday) as FreeSWITCH counts them (1 = Sunday)."""
+    return ",".join(str(d % 7 + 1) for d in sorted(iso_days, key=lambda d: d % 7))
+
+
+def time_attributes(rule: TimeRule) -> dict[str, str]:
+    attributes: dict[str, str] = {}
+    if rule.day is not None:
+        attributes |= {"year": str(rule.day.year), "mon": str(rule.day.month), "mday": str(rule.day.day)}
+    else:
+        attributes["wday"] = freeswitch_weekdays(rule.weekdays)
+    if not (rule.first == 0 and rule.last == 1439):
+        attributes["minute-of-day"] = f"{rule.first + 1}-{rule.last + 1}"
+    return attributes
+
+
+# --- actions -----------------------------------------------------------------------------------------
+
+
+def _dial_target(kind: DestinationKind, target: str, options: RenderOptions) -> str:
+    if kind is DestinationKind.PSTN:
+        return f"sofia/gateway/{options.gateway}/{_checked(target, _E164, 'destination')}"
+    return f"sofia/{options.sip_profile}/{_checked(target, _SIP_URI, 'SIP destination')}"
+
+
+def _caller_id_variables(n: NumberDialplan) -> list[str]:
+    """The caller-ID the destination sees (FACTS.md section 3): privacy flags alone leave From
+    visible, so a withheld call also sets From to anonymous and sends no identity header."""
+    if n.caller_id is CallerIdPolicy.SMART_NUMBER:
+        return [f"origination_caller_id_number={_checked(n.e164, _E164, 'number')}"]
+    if n.caller_id is CallerIdPolicy.FIXED:
+        return [f"origination_caller_id_number={_checked(n.caller_id_number or '', _E164, 'caller-ID')}"]
+    if n.caller_id is CallerIdPolicy.WITHHELD:
+        return ["origination_caller_id_name=Anonymous", "origination_caller_id_number=anonymous",
+                "origination_privacy=hide_name:hide_number", "sip_cid_type=none",
+                "sip_from_display=Anonymous", "sip_from_uri=sip:anonymous@anonymous.invalid"]
+    return []
+
+
+def dial_string(n: NumberDialplan, hunt: Hunt, options: RenderOptions) -> str:
+    """One bridge through the hunt's destinations in order, each with its own ring timeout;
+    ``|`` moves on at busy, no answer (``leg_timeout``) and failure (FACTS.md section 2)."""
+    common = ["ignore_early_media=true", *_caller_id_variables(n)]
+    legs = [f"[leg_timeout={int(d.ring_timeout_s)}]{_dial_target(d.kind, d.target, options)}"
+            for d in hunt.destinations]
+    return "{" + ",".join(common) + "}" + "|".join(legs)
+
+
+def sound(options: RenderOptions, announcement: Announcement) -> str:
+    return f"{options.sounds_dir.rstrip('/')}/{file_name(announcement.text, announcement.language)}"
+
+
+def notice(reason: str, language: Language) -> Announcement:
+    return Announcement(NOTICES[reason][language], language)
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    application: str
+    data: str = ""
+    inline: bool = False
+
+
+def _hunt_actions(n: NumberDialplan, hunt: Hunt, options: RenderOptions) -> list[Action]:
+    actions = [Action("set", f"smart_slot={hunt.label}"),
+               Action("set", f"smart_slot_name={_checked(hunt.description, _DESCRIPTION, 'slot')}")]
+    if n.price is not None:
+        actions += [Action("pre_answer"), Action("playback", sound(options, n.price)),
+                    Action("set", "smart_price_announced=true")]
+    actions += [
+        Action("set", f"ringback={RINGBACK}"),
+        Action("bridge", dial_string(n, hunt, options)),
+        Action("set", "smart_outcome=nobody_answered"),
+        Action("pre_answer"),
+        Action("playback", sound(options, notice("nobody", n.language))),
+        Action("hangup", "NO_ANSWER"),
+    ]
+    return actions
+
+
+def _outside_actions(n: NumberDialplan, options: RenderOptions) -> list[Action]:
+    if n.outside is OutsideAction.FALLBACK and n.fallback is not None:
+        return _hunt_actions(n, n.fallback, options)
+    actions = [Action("set", "smart_slot=outside"), Action("set", "smart_outcome=outside_hours")]
+    if n.outside is OutsideAction.ANNOUNCEMENT and n.outside_announcement is not None:
+        actions += [Action("pre_answer"), Action("playback", sound(options, n.outside_announcement))]
+    return actions + [Action("hangup", "CALL_REJECTED")]
+
+
+def _refusal(reason: str, outcome: str, cause: str, n: NumberDialplan, options: RenderOptions) -> list[Action]:
+    """A notice in early media (free for the caller), then the cause."""
+    return [Action("set", f"smart_outcome={outcome}"), Action("pre_answer"),
+            Action("playback", sound(options, notice(reason, n.language))), Action("hangup", cause)]
+
+
+@dataclass(frozen=True, slots=True)
+class Extensions:
+    """What the template lays out, every string final."""
+
+    context: str
+    number: str
+    destination: str
+    prelude: list[Action]
+    unavailable: tuple[str | None, list[Action]] | None
+    blocks: list[tuple[str | None, str, list[Action]]]
+    admission: list[Action]
+    rules: list[tuple[dict[str, str], str]]
+    hunts: list[tuple[str, list[Action]]]
+    outside: list[Action]
+
+
+def extensions(n: NumberDialplan, options: RenderOptions) -> Extensions:
+    number = _checked(n.e164, _E164, "number")
+    _checked(n.zone, re.compile(r"^[A-Za-z_]+/[A-Za-z_]+$"), "time zone")
+    prelude = [
+        Action("set", f"timezone={n.zone}", inline=True),
+        Action("export", f"smart_number={number}", inline=True),
+        Action("export", f"smart_account={int(n.account_id)}"),
+    ]
+    if n.tariff_code is not None:
+        prelude.append(Action("export", f"smart_tariff_code={int(n.tariff_code)}"))
+    if n.tariff_version is not None:
+        prelude.append(Action("export", f"smart_tariff_version={int(n.tariff_version)}"))
+    prelude += [Action("set", "hangup_after_bridge=true"), Action("set", "continue_on_fail=true"),
+                Action("set", "sip_ignore_remote_cause=true")]
+    unavailable = None
+    if n.unavailable is not None:
+        until = epoch_before(n.unavailable.until) if n.unavailable.until is not None else None
+        cause = "CALL_REJECTED" if n.unavailable.reason == "suspended" else "UNALLOCATED_NUMBER"
+        unavailable = (until, _refusal(n.unavailable.reason, n.unavailable.reason, cause, n, options))
+    blocks = [
+        (epoch_before(b.until) if b.until is not None else None, caller_expression(b.numbers, b.prefixes),
+         _refusal("blocked", "blacklisted", "CALL_REJECTED", n, options))
+        for b in n.blocks if b.numbers or b.prefixes
+    ]
+    admission = [Action("limit", f"hash {LIMIT_REALM} {number} {int(n.max_calls)} !USER_BUSY")]
+    rules = [(time_attributes(rule), rule.target) for rule in n.rules]
+    hunts = [(hunt.label, _hunt_actions(n, hunt, options)) for hunt in n.hunts if hunt.destinations]
+    return Extensions(context_name(number), number, number_expression(number), prelude, unavailable, blocks,
+                      admission, rules, hunts, _outside_actions(n, options))
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def number_file(n: NumberDialplan, options: RenderOptions) -> str:
+    """The number's own context, as a file in the dialplan include folder."""
+    return environment().get_template("number_file.xml.j2").render(x=extensions(n, options), OUTSIDE=OUTSIDE)
+
+
+def xml_curl_document(n: NumberDialplan, options: RenderOptions, context: str) -> str:
+    """The same extensions as the file, as mod_xml_curl's answer for the requested context."""
+    _checked(context, _NAME, "context")
+    return environment().get_template("xml_curl.xml.j2").render(x=extensions(n, options), context=context,
+                                                                OUTSIDE=OUTSIDE)
+
+
+NOT_FOUND = environment().get_template("not_found.xml.j2").render()
