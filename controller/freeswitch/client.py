@@ -87,6 +87,7 @@ class LinkMetrics:
     disconnects: int = 0
     protocol_errors: int = 0
     commands_timed_out: int = 0
+    resyncs: int = 0
     last_event_at: float | None = None  # time.time()
     last_heartbeat_at: float | None = None
     session_count: int | None = None  # from HEARTBEAT's Session-Count
@@ -440,6 +441,10 @@ class EventSocketClient:
         frame = await self._command("api " + _check_command(command), timeout)
         return frame.body.decode("utf-8", "replace")
 
+    async def _api_bytes(self, command: str, timeout: float | None = None) -> bytes:
+        frame = await self._command("api " + _check_command(command), timeout)
+        return frame.body
+
     async def bgapi(self, command: str, timeout: float | None = None) -> str:
         """Run ``bgapi <command>``; resolves with the BACKGROUND_JOB's body when the job ends."""
         wire = self._require_wire()
@@ -571,16 +576,15 @@ class EventSocketClient:
     async def _resync(self) -> None:
         """Read the live legs back and queue them as one ``Resync`` (FACTS 7)."""
         try:
-            channels = await self.api(translate.show_channels_command())
-            calls = await self.api(translate.show_calls_command())
-            rows = translate.rows(channels)
-            partner = translate.partners(calls)
+            # bytes straight to the JSON decoder: the listings of 10,000 calls are ~40 MB
+            rows = translate.rows(await self._api_bytes(translate.show_channels_command()))
+            partner = translate.partners(await self._api_bytes(translate.show_calls_command()))
             window = asyncio.Semaphore(self.resync_window)
             legs: list[LiveLeg] = []
 
             async def one(row: dict[str, str]) -> None:
                 async with window:
-                    dump = await self.api(translate.dump_command(row["uuid"]))
+                    dump = await self._api_bytes(translate.dump_command(row["uuid"]))
                 if translate.api_failed(dump):
                     return  # gone between the listing and the dump
                 leg = translate.live_leg(row, partner, dump, self.node)
@@ -589,6 +593,7 @@ class EventSocketClient:
 
             await asyncio.gather(*(one(row) for row in rows if row.get("uuid")))
             self._queue.force(Resync(self.node, legs))
+            self.metrics.resyncs += 1
             log.info("node %s: resynchronised %d live legs", self.node, len(legs))
         except (EventSocketError, ValueError) as exc:
             log.warning("node %s: resync failed (%s); dropping the link to retry", self.node, exc)

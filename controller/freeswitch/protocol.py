@@ -125,10 +125,11 @@ class FrameReader:
     the next call; it never waits, so the socket is always drained at once.
     """
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_buffer", "_need")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
+        self._need = 0  # bytes the partial frame in the buffer needs at least
 
     @property
     def pending(self) -> int:
@@ -141,9 +142,12 @@ class FrameReader:
         buffer = self._buffer
         if buffer:
             buffer += data
+            if len(buffer) < self._need:
+                return []  # a big body still arriving: no copy, no rescan
             view: bytes = bytes(buffer)
         else:
             view = data
+        self._need = 0
         frames: list = []
         pos = 0
         size = len(view)
@@ -159,6 +163,7 @@ class FrameReader:
                     start = match.end()
                     length = int(match.group(1))
                     if start + length > size:
+                        self._need = start + length - pos
                         break
                     content_type = types[match.group(2)]
                     make = events.get(content_type) if events else None
@@ -191,6 +196,7 @@ class FrameReader:
                     pos = start
                     continue
                 if start + length > size:
+                    self._need = start + length - pos
                     break
                 append(Frame(head, view[start : start + length], content_type, headers))
                 pos = start + length

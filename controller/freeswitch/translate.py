@@ -346,17 +346,33 @@ def routing_request(form: Mapping[str, str], node: str | None = None) -> Routing
 # -- resynchronisation after a reconnect (FACTS 7) --------------------------------------------
 
 
-def rows(show_json: str) -> list[dict[str, str]]:
-    """The rows of a ``show ... as json`` reply (``{"row_count": 0}`` when empty)."""
+# The columns of ``show channels``/``show detailed_calls`` the resync reads; a listing of
+# 20,000 legs has about 40 columns a row, and keeping them all would cost ~100 MB.
+RESYNC_COLUMNS = frozenset(
+    {"uuid", "direction", "created_epoch", "cid_num", "initial_cid_num", "dest", "initial_dest", "callstate", "call_uuid", "b_uuid"}
+)
+
+
+def _slim_row(row: dict) -> dict:
+    if "uuid" not in row and "row_count" in row:
+        return row  # the outer object
+    return {k: str(v) for k, v in row.items() if k in RESYNC_COLUMNS}
+
+
+def rows(show_json: str | bytes, columns: frozenset[str] | None = RESYNC_COLUMNS) -> list[dict[str, str]]:
+    """The rows of a ``show ... as json`` reply (``{"row_count": 0}`` when empty), keeping
+    only ``columns`` (all of them with None)."""
     text = show_json.strip()
-    if not text.startswith("{"):
+    if not text.startswith(b"{" if isinstance(text, bytes) else "{"):
         raise ValueError(f"not a show ... as json reply: {text[:80]!r}")
-    data = json.loads(text)
+    data = json.loads(text, object_hook=_slim_row if columns is RESYNC_COLUMNS else None)
+    if columns is not None and columns is not RESYNC_COLUMNS:
+        data["rows"] = [{k: v for k, v in row.items() if k in columns} for row in data.get("rows") or []]
     found = data.get("rows") or []
     return [{str(k): str(v) for k, v in row.items()} for row in found if isinstance(row, dict)]
 
 
-def partners(detailed_calls_json: str) -> dict[str, str]:
+def partners(detailed_calls_json: str | bytes) -> dict[str, str]:
     """Each bridged leg's partner, from ``show detailed_calls as json`` (``uuid``/``b_uuid``)."""
     partner: dict[str, str] = {}
     for row in rows(detailed_calls_json):
@@ -367,13 +383,14 @@ def partners(detailed_calls_json: str) -> dict[str, str]:
     return partner
 
 
-def live_leg(row: Mapping[str, str], partner: Mapping[str, str], dump_text: str | None, node: str) -> LiveLeg | None:
+def live_leg(row: Mapping[str, str], partner: Mapping[str, str], dump_text: str | bytes | None, node: str) -> LiveLeg | None:
     """One leg from its ``show channels`` row and its ``uuid_dump <uuid> json`` (the only
     source of the product's channel variables); None if the row names no leg."""
     leg_id = row.get("uuid", "")
     if not leg_id:
         return None
-    dump = JsonEvent(dump_text.encode()) if dump_text and dump_text.lstrip().startswith("{") else None
+    raw = dump_text.encode() if isinstance(dump_text, str) else dump_text
+    dump = JsonEvent(raw) if raw and raw.lstrip().startswith(b"{") else None
     hide = dump.get("Caller-Privacy-Hide-Number") if dump else None
     number = (dump.get("Caller-Orig-Caller-ID-Number") if dump else None) or row.get("initial_cid_num") or row.get("cid_num")
     answered = row.get("callstate") in ("ACTIVE", "HELD") or bool(
@@ -394,8 +411,8 @@ def live_leg(row: Mapping[str, str], partner: Mapping[str, str], dump_text: str 
 
 
 def live_legs(
-    channels_json: str,
-    detailed_calls_json: str,
+    channels_json: str | bytes,
+    detailed_calls_json: str | bytes,
     dumps: Mapping[str, str],
     node: str,
 ) -> list[LiveLeg]:
@@ -419,6 +436,8 @@ def dump_command(leg_id: str) -> str:
     return f"uuid_dump {leg_id} json"
 
 
-def api_failed(reply: str) -> bool:
+def api_failed(reply: str | bytes) -> bool:
     """FreeSWITCH answers a failed api command with ``-ERR ...`` (or ``-USAGE``)."""
-    return reply.startswith("-ERR") or reply.startswith("-USAGE")
+    if isinstance(reply, bytes):
+        return reply.startswith((b"-ERR", b"-USAGE"))
+    return reply.startswith(("-ERR", "-USAGE"))
