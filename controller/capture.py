@@ -132,21 +132,33 @@ def store_legs(
     stored.new_legs = [leg for leg in leg_ids if leg not in known]
     touched = {by_leg[leg]["call_id"] for leg in stored.new_legs}
     if touched:
-        built, new = build_calls(session, touched)
+        in_hand = {arrival.record.leg_id: arrival.record for arrival in arrivals}
+        built, new = build_calls(session, touched, in_hand)
         stored.built_calls, stored.new_calls = built, new
         if rate is not None and new:
             rate(session, new)
     return stored
 
 
-def build_calls(session: Session, call_ids: Iterable[str]) -> tuple[list[str], list[str]]:
-    """(Re)build the records of the calls whose A-leg is stored; returns (built, new)."""
+def build_calls(
+    session: Session, call_ids: Iterable[str], in_hand: dict[str, LegRecord] | None = None
+) -> tuple[list[str], list[str]]:
+    """(Re)build the records of the calls whose A-leg is stored; returns (built, new).
+    Legs ``in_hand`` (the batch just stored) are not read back from the database."""
     wanted = list(call_ids)
+    in_hand = in_hand or {}
     legs: dict[str, dict[str, LegRecord]] = {}
     for chunk in _chunks(wanted, 500):
-        for record in session.scalars(select(CapturedLeg.record).where(CapturedLeg.call_id.in_(chunk))):
-            leg = leg_from_json(record)
-            legs.setdefault(leg.call_id, {})[leg.leg_id] = leg
+        stored_ids = session.execute(select(CapturedLeg.call_id, CapturedLeg.leg_id)
+                                     .where(CapturedLeg.call_id.in_(chunk))).all()
+        for call_id, leg_id in stored_ids:
+            if leg_id in in_hand:
+                legs.setdefault(call_id, {})[leg_id] = in_hand[leg_id]
+        elsewhere = [leg_id for _, leg_id in stored_ids if leg_id not in in_hand]
+        for part in _chunks(elsewhere, 500):
+            for record in session.scalars(select(CapturedLeg.record).where(CapturedLeg.leg_id.in_(part))):
+                leg = leg_from_json(record)
+                legs.setdefault(leg.call_id, {})[leg.leg_id] = leg
     complete = [call for call in wanted if call in legs.get(call, {})]
     if not complete:
         return [], []

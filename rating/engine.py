@@ -159,8 +159,10 @@ def _rate_segments(
         else:
             price = terms.price_per_minute
             fixed = terms.price_per_call
-            fixed += sum((fee.amount for fee in terms.one_off_fees if fee.at_s <= length), ZERO)
-            fixed += sum((fee.amount * (length // fee.every_s) for fee in terms.recurring_fees), ZERO)
+            if terms.one_off_fees:
+                fixed += sum((fee.amount for fee in terms.one_off_fees if fee.at_s <= length), ZERO)
+            if terms.recurring_fees:
+                fixed += sum((fee.amount * (length // fee.every_s) for fee in terms.recurring_fees), ZERO)
         rated.append(
             RatedSegment(
                 terms.tariff_version_id, terms.code, segment.start_s, length, billed, time_charge(price, billed), fixed
@@ -171,8 +173,11 @@ def _rate_segments(
 
 def _uncapped(range_class: RangeClass, rated: Sequence[RatedSegment]) -> Decimal:
     """The caller's exact charge before the per-call cap (090x fixed charges already capped)."""
-    time = sum((s.time_charge for s in rated), ZERO)
-    fixed = sum((s.fixed_charge for s in rated), ZERO)
+    if len(rated) == 1:  # the common case, without the generators
+        time, fixed = rated[0].time_charge + ZERO, rated[0].fixed_charge + ZERO
+    else:
+        time = sum((s.time_charge for s in rated), ZERO)
+        fixed = sum((s.fixed_charge for s in rated), ZERO)
     if range_class is RangeClass.PREMIUM:
         fixed = min(fixed, PREMIUM_MAX_FIXED_PER_CALL)
     return time + fixed
