@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     # Each node's folder of CDRs mod_json_cdr failed to post (its err-log-dir, a local path or
     # a mounted volume), by node name; the sweeper reads them.
     cdr_error_folders: dict[str, str] = {}
+    # Dialplans: each node's include folder for the rendered per-number files (a local path or
+    # a mounted volume), by node name; the folder announcements are written to, and the same
+    # folder as the switches see it (default: the same path); the gateway PSTN destinations
+    # leave through and the SIP profile VoIP destinations are called on (freeswitch_conf/).
+    dialplan_folders: dict[str, str] = {}
+    sounds_folder: str = "var/sounds"
+    switch_sounds_folder: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_./-]{0,200}$")
+    pstn_gateway: str = Field(default="carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    sip_profile: str = Field(default="carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     @field_validator("database_url")
     @classmethod
