@@ -494,7 +494,7 @@ class EventSocketClient:
             self._set_state(LinkState.UP)
             self._up.set()
             watchdog = asyncio.create_task(self._watch(wire))
-            resync = asyncio.create_task(self._resync()) if self.resync else None
+            resync = asyncio.create_task(self._resync(wire)) if self.resync else None
             try:
                 await asyncio.shield(wire.closed)
             finally:
@@ -573,7 +573,7 @@ class EventSocketClient:
         self.metrics.connects += 1
         return wire
 
-    async def _resync(self) -> None:
+    async def _resync(self, wire: _Wire) -> None:
         """Read the live legs back and queue them as one ``Resync`` (FACTS 7)."""
         try:
             # bytes straight to the JSON decoder: the listings of 10,000 calls are ~40 MB
@@ -596,8 +596,9 @@ class EventSocketClient:
             self.metrics.resyncs += 1
             log.info("node %s: resynchronised %d live legs", self.node, len(legs))
         except (EventSocketError, ValueError) as exc:
-            log.warning("node %s: resync failed (%s); dropping the link to retry", self.node, exc)
-            self.drop_connection()
+            if self._wire is wire:  # never the next connection's
+                log.warning("node %s: resync failed (%s); dropping the link to retry", self.node, exc)
+                wire._close(ConnectionLost(f"resync failed: {exc}"))
 
     async def _watch(self, wire: _Wire) -> None:
         """Liveness: FreeSWITCH sends HEARTBEAT every 20 s; silence means a dead link."""
