@@ -19,7 +19,6 @@ from controller.freeswitch.protocol import Event, JsonEvent
 
 HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
 _VARIABLE = "variable_"
-_MULTI_VALUE = ("originate_causes", "originated_legs")
 
 
 def is_hangup_complete(event: Event) -> bool:
@@ -29,14 +28,13 @@ def is_hangup_complete(event: Event) -> bool:
 def leg_from_hangup(event: Event, node: str) -> LegRecord:
     """The neutral record of the leg a CHANNEL_HANGUP_COMPLETE closes."""
     variables: dict[str, object] = {}
-    for key, value in event.items():
-        if key.startswith(_VARIABLE):
-            variables.setdefault(key[len(_VARIABLE):], value)
-    if isinstance(event, JsonEvent):
-        for name in _MULTI_VALUE:
-            values = event.values(_VARIABLE + name)
-            if values:
-                variables[name] = values
+    if isinstance(event, JsonEvent):  # one JSON decode; multi-value variables stay arrays
+        skip = len(_VARIABLE)
+        variables = {key[skip:]: value for key, value in json.loads(event.raw).items() if key.startswith(_VARIABLE)}
+    else:
+        for key, value in event.items():
+            if key.startswith(_VARIABLE):
+                variables.setdefault(key[len(_VARIABLE):], value)
     variables["uuid"] = event.get("Unique-ID") or variables.get("uuid") or ""
     profile = {
         "orig_caller_id_number": event.get("Caller-Orig-Caller-ID-Number"),
