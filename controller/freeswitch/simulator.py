@@ -681,6 +681,43 @@ class FreeSwitchSimulator:
             return f"UP 0 years, 0 days\n{len(self._legs)} session(s) - peak {len(self._legs)}\n"
         return f"-ERR {command} Command not found!\n"
 
+    async def socket_call(self, host: str, port: int, scenario: str = "bridged", *, caller: str = "41791234567") -> None:
+        """A call whose dialplan runs ``socket host:port async full``: the simulator dials the
+        outbound server for the A-leg and obeys it until the call is over."""
+        script = self._scripts[scenario]
+        call = _Call(script, caller, int(time.time() * 1_000_000), None)
+        self._register(call)
+        first_execute = self._a_leg_execute(call)
+        stop = first_execute[0] if first_execute else 0
+        for index in range(stop):
+            self._advance(call, index)
+        call.position = stop
+        call.held = True
+        loop = asyncio.get_running_loop()
+        _, app = await loop.create_connection(lambda: _SocketApp(self, call), host, port)
+        await app.finished
+        self._calls.pop(call.a_leg, None)
+        for leg in call.legs:
+            self._legs.pop(leg, None)
+
+    def _a_leg_execute(self, call: _Call) -> tuple[int, int] | None:
+        """The script's first CHANNEL_EXECUTE and CHANNEL_EXECUTE_COMPLETE of the A-leg."""
+        execute = complete = None
+        for index, event in enumerate(call.script.events):
+            if event.leg_slot != 0:
+                continue
+            if event.name == "CHANNEL_EXECUTE" and execute is None:
+                execute = index
+            elif event.name == "CHANNEL_EXECUTE_COMPLETE" and execute is not None and complete is None:
+                complete = index
+        return None if execute is None or complete is None else (execute, complete)
+
+    def _channel_name(self, call: _Call) -> str:
+        for key, value in self._leg_pairs(call, 0, "CHANNEL_DATA"):
+            if key == "Channel-Name":
+                return str(value)
+        return ""
+
     def _leg_pairs(self, call: _Call, slot: int, name: str) -> list[tuple[str, object]]:
         index = call.last_event.get(slot, 0)
         return self._pairs(call, index, name)
@@ -770,6 +807,150 @@ class FreeSwitchSimulator:
                             return slot
                 return None
         return None
+
+
+class _SocketApp(asyncio.Protocol):
+    """The ``socket`` application of one channel, dialling an outbound Event Socket server
+    and obeying it as FreeSWITCH does (FACTS 8): only that channel's events (myevents),
+    ``+OK`` to sendmsg before the application runs, linger notices and timeouts."""
+
+    def __init__(self, sim: FreeSwitchSimulator, call: _Call) -> None:
+        self.sim = sim
+        self.call = call
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.format: str | None = None
+        self.linger: int | None = None
+        self.finished = asyncio.get_running_loop().create_future()
+        self.hung_up = False
+        self.pending_complete: tuple[int, dict[str, str]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def reply(self, text: str) -> None:
+        self.write(f"Content-Type: command/reply\nReply-Text: {text}\n\n".encode())
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while b"\n\n" in self.buffer:
+            block, self.buffer = self.buffer.split(b"\n\n", 1)
+            lines = block.decode("utf-8", "replace").split("\n")
+            headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+            self.command(lines[0].strip(), headers)
+
+    def send_event(self, index: int, overrides: dict[str, str] | None = None) -> None:
+        if self.format is None:
+            return
+        pairs = self.sim._pairs(self.call, index)
+        if overrides:
+            present = {k for k, _ in pairs}
+            pairs = [(k, overrides.get(k, v)) for k, v in pairs]
+            pairs += [(k, v) for k, v in overrides.items() if k not in present]
+        event = self.call.script.events[index]
+        self.write(_encode(self.format, pairs, event.body))
+
+    def command(self, line: str, headers: dict[str, str]) -> None:
+        sim, call = self.sim, self.call
+        word, _, rest = line.partition(" ")
+        if word == "connect":
+            pairs = sim._leg_pairs(call, 0, "CHANNEL_DATA")
+            block = "".join(f"{k}: {_plain_value(v)}\n" for k, v in pairs)
+            block += "Content-Type: command/reply\nReply-Text: %2BOK%0A\nSocket-Mode: async\nControl: full\n\n"
+            self.write(block.encode())
+        elif word == "myevents":
+            self.format = "json" if rest.strip() == "json" else "plain"
+            self.reply("+OK Events Enabled")
+        elif word == "linger":
+            self.linger = int(rest) if rest.strip().isdigit() else -1
+            self.reply(f"+OK will linger {rest.strip()} seconds" if rest.strip() else "+OK will linger")
+        elif word == "getvar":
+            value = sim._api(f"uuid_getvar {call.a_leg} {rest.strip()}")
+            self.reply(value)
+        elif word == "api":
+            body = sim._api(rest).encode()
+            self.write(b"Content-Type: api/response\nContent-Length: %d\n\n" % len(body) + body)
+        elif word == "sendmsg":
+            self.reply("+OK")  # async: queued, the application runs afterwards
+            asyncio.get_running_loop().call_soon(self.message, headers)
+        elif word == "exit":
+            self.reply("+OK bye")
+            self.goodbye()
+        else:
+            self.reply("-ERR command not found")
+
+    def message(self, headers: dict[str, str]) -> None:
+        kind = headers.get("call-command", "")
+        if kind == "execute":
+            template = self.sim._a_leg_execute(self.call)
+            if template is None:
+                return
+            app = headers.get("execute-app-name", "")
+            arg = headers.get("execute-app-arg", "")
+            overrides = {"Application": app, "Application-Data": arg, "Application-UUID": headers.get("Event-UUID", "")}
+            self.send_event(template[0], overrides)
+            if app == "set" and "=" in arg:
+                name, _, value = arg.partition("=")
+                self.call.variables.setdefault(0, {})[name] = value
+            overrides["Application-Response"] = "_none_"
+            if app == "bridge":
+                # a bridge completes when the call ends
+                self.play(self.call.script.hold_after or 0)
+                self.pending_complete = (template[1], overrides)
+                return
+            self.send_event(template[1], overrides)
+        elif kind == "hangup":
+            self.play(len(self.call.script.events))
+            if self.pending_complete is not None:
+                self.send_event(*self.pending_complete)
+                self.pending_complete = None
+            self.hang_up_done()
+
+    def play(self, until: int) -> None:
+        """Advance the call's script, sending the controlled (A) leg's events only."""
+        call = self.call
+        while call.position < min(until, len(call.script.events)):
+            index = call.position
+            call.position += 1
+            self.sim._advance(call, index)
+            if call.script.events[index].leg_slot == 0:
+                self.send_event(index)
+
+    def hang_up_done(self) -> None:
+        if self.hung_up:
+            return
+        self.hung_up = True
+        self.sim._calls.pop(self.call.a_leg, None)
+        for leg in self.call.legs:
+            self.sim._legs.pop(leg, None)
+        if self.linger is None:
+            self.goodbye()
+            return
+        notice = (
+            f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {self.call.a_leg}\n"
+            f"Content-Disposition: linger\nChannel-Name: {self.sim._channel_name(self.call)}\n"
+            f"Linger-Time: {self.linger}\nContent-Length: 0\n\n"
+        )
+        self.write(notice.encode())
+        if self.linger > 0:
+            asyncio.get_running_loop().call_later(self.linger + 0.5, self.goodbye)
+
+    def goodbye(self) -> None:
+        notice = (
+            f"Content-Type: text/disconnect-notice\nControlled-Session-UUID: {self.call.a_leg}\n"
+            f"Content-Disposition: disconnect\nContent-Length: {len(GOODBYE)}\n\n"
+        ).encode() + GOODBYE
+        self.write(notice)
+        if self.transport is not None:
+            self.transport.close()
 
 
 def _listing(rows: list[dict[str, str]]) -> str:
