@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from controller.freeswitch import translate
 from controller.freeswitch.client import EventSocketClient, EventSocketError, Resync
+from controller.freeswitch.hangup_capture import HangupCapture
 from controller.freeswitch.protocol import JsonEvent
 from controller.live.control import ControlFailed, Tone
 from controller.live.segments import variable
@@ -105,12 +106,15 @@ class FreeSwitchCallControl:
         return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
 
 
-async def follow(client: EventSocketClient, live: LiveControl) -> None:
-    """Feed one node's events and resyncs to live control, in arrival order, until cancelled."""
+async def follow(client: EventSocketClient, live: LiveControl, capture: HangupCapture | None = None) -> None:
+    """Feed one node's events and resyncs to live control, in arrival order, until cancelled;
+    each leg's hangup goes to ``capture`` first, to be stored raw."""
     async for item in client.events():
         if isinstance(item, Resync):
             await live.on_resync(item.node, item.legs)
             continue
+        if capture is not None:
+            capture.offer(item, client.node)
         event = translate.call_event(item, client.node)
         if event is not None:
             live.on_event(event)

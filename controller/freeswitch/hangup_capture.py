@@ -1,0 +1,85 @@
+"""The Event Socket path of capture: each leg's CHANNEL_HANGUP_COMPLETE, taken off a node's
+event stream as it arrives and stored with the switch's own bytes, before anything is
+derived from it.
+
+``offer`` is called by the node's event pump for every event and returns at once; ``run``
+stores what was offered in batches, in a worker thread (translation, compression and the
+database stay off the event loop). A batch that fails to store is kept and retried: the legs
+are not dropped, and the backstops (the CDR post and the swept file) deliver them anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from controller.capture import ArrivedLeg, Stored
+from controller.freeswitch.leg_records import is_hangup_complete, leg_from_hangup, raw_event
+from controller.freeswitch.protocol import Event
+from smartnumbers.models import LegSource
+
+log = logging.getLogger(__name__)
+
+
+class HangupCapture:
+    def __init__(self, store: Callable[[list[ArrivedLeg]], Stored], *, batch: int = 500,
+                 retry_s: float = 1.0) -> None:
+        self._store = store
+        self._batch = batch
+        self._retry_s = retry_s
+        self._waiting: deque[tuple[Event, str]] = deque()
+        self._wake = asyncio.Event()
+        self.stored = 0
+        self.failures = 0
+
+    def offer(self, event: Event, node: str) -> bool:
+        """Keep the event if it is a leg's hangup; True when it was."""
+        if not is_hangup_complete(event):
+            return False
+        self._waiting.append((event, node))
+        self._wake.set()
+        return True
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def _translate(self, items: list[tuple[Event, str]]) -> list[ArrivedLeg]:
+        arrivals = []
+        for event, node in items:
+            try:
+                arrivals.append(ArrivedLeg(leg_from_hangup(event, node), LegSource.EVENT, raw_event(event)))
+            except ValueError as exc:  # a hangup without a leg id: nothing to key it by
+                log.error("node %s: hangup event not stored: %s", node, exc)
+        return arrivals
+
+    def _store_batch(self, items: list[tuple[Event, str]]) -> int:
+        arrivals = self._translate(items)
+        if arrivals:
+            self._store(arrivals)
+        return len(arrivals)
+
+    async def drain(self) -> None:
+        """Store everything offered so far (one batch after another)."""
+        while self._waiting:
+            items = [self._waiting.popleft() for _ in range(min(self._batch, len(self._waiting)))]
+            try:
+                self.stored += await asyncio.to_thread(self._store_batch, items)
+            except Exception:
+                self._waiting.extendleft(reversed(items))
+                self.failures += 1
+                raise
+
+    async def run(self) -> None:
+        """Store offered hangups until cancelled; a failed batch is retried after a pause."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("storing hangup events failed; retrying in %.1f s", self._retry_s)
+                await asyncio.sleep(self._retry_s)
+                self._wake.set()
