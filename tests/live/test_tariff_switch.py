@@ -211,3 +211,14 @@ async def test_switch_on_unanswered_call_is_refused(rig, numbers_in_db):
     rig.live.on_event(LegCreated("vm", "ringing-1", "ringing-1", datetime.now(UTC), direction=LegDirection.INBOUND,
                                  caller=normalise_caller("41791234567"), destination="0901234567"))
     assert (await rig.live.switch_tariff("ringing-1", 12)).outcome is Outcome.NOT_ANSWERED
+
+
+def test_hangup_second_keeps_talk_time_within_the_allowed_seconds():
+    from datetime import timedelta
+
+    base = datetime(2026, 11, 27, 12, 0, 0, tzinfo=UTC)
+    # answered at .54: second 6 runs by 6.99 at the latest, 6.45 s of talk at most
+    assert hangup_epoch(base + timedelta(milliseconds=540), 6) == int(base.timestamp()) + 6
+    # answered on the second: second 5, since second 6 could end at 6.99 s of talk
+    assert hangup_epoch(base, 6) == int(base.timestamp()) + 5
+    assert hangup_epoch(base + timedelta(microseconds=1), 6) == int(base.timestamp()) + 6
