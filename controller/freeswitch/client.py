@@ -445,6 +445,13 @@ class EventSocketClient:
         frame = await self._command("api " + _check_command(command), timeout)
         return frame.body
 
+    async def refresh_sessions(self) -> int | None:
+        """Read the session count now (``api status``) rather than wait for a HEARTBEAT."""
+        count = translate.sessions_in_status(await self.api("status"))
+        if count is not None:
+            self.metrics.session_count = count
+        return count
+
     async def bgapi(self, command: str, timeout: float | None = None) -> str:
         """Run ``bgapi <command>``; resolves with the BACKGROUND_JOB's body when the job ends."""
         wire = self._require_wire()

@@ -9,6 +9,7 @@ on the neutral form, so a second switch only needs a second module like this one
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
@@ -434,6 +435,15 @@ def show_calls_command() -> str:
 
 def dump_command(leg_id: str) -> str:
     return f"uuid_dump {leg_id} json"
+
+
+_SESSIONS = re.compile(r"^(\d+) session\(s\) - peak", re.MULTILINE)
+
+
+def sessions_in_status(status: str) -> int | None:
+    """The current session count in ``api status`` (``2 session(s) - peak 2, ...``)."""
+    match = _SESSIONS.search(status)
+    return int(match.group(1)) if match else None
 
 
 def api_failed(reply: str | bytes) -> bool:

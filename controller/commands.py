@@ -1,0 +1,81 @@
+"""The controller's commands at the ``smartnumbers`` command line (NOC staff)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from controller.nodes import NodeRegistry, NodeStatus
+from smartnumbers.settings import load_settings
+
+
+def _probe(seconds: float) -> list[NodeStatus]:
+    """Connect to every node in the settings for a moment and report what each one says."""
+    from controller.freeswitch.client import EventSocketClient, LinkState
+
+    settings = load_settings()
+
+    def connect(node) -> EventSocketClient:
+        return EventSocketClient(
+            node.host, node.port, node.password, node=node.name, resync=False, command_timeout=min(5.0, seconds)
+        )
+
+    async def run() -> list[NodeStatus]:
+        registry = NodeRegistry(settings.freeswitch_nodes, connect)
+        await registry.start()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        pending = dict(registry.links)
+        while pending and loop.time() < deadline:
+            for name, link in list(pending.items()):
+                if link.state is LinkState.UP:
+                    try:
+                        await link.refresh_sessions()
+                    except Exception:  # noqa: BLE001 - the state column tells the story
+                        pass
+                    del pending[name]
+                elif link.state is LinkState.REFUSED:
+                    del pending[name]
+            await asyncio.sleep(0.05)
+        statuses = registry.snapshot()
+        await registry.stop()
+        return statuses
+
+    return asyncio.run(run())
+
+
+def nodes(
+    seconds: Annotated[float, typer.Option(help="how long to wait for each node")] = 3.0,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a node")] = False,
+) -> None:
+    """Each FreeSWITCH node: its state, since when, its session count and its last event."""
+    statuses = _probe(seconds)
+    if as_json:
+        for status in statuses:
+            typer.echo(json.dumps({
+                "name": status.name, "address": status.address, "state": status.state,
+                "since": status.since.isoformat(), "sessions": status.session_count,
+                "last_event_at": status.last_event_at.isoformat() if status.last_event_at else None,
+                "error": status.last_error,
+            }))
+        return
+    table = Table("node", "address", "state", "since (UTC)", "sessions", "last event (UTC)", "error")
+    for status in statuses:
+        table.add_row(
+            status.name, status.address, status.state, status.since.strftime("%Y-%m-%d %H:%M:%S"),
+            "-" if status.session_count is None else str(status.session_count),
+            status.last_event_at.strftime("%Y-%m-%d %H:%M:%S") if status.last_event_at else "-",
+            status.last_error or "",
+        )
+    Console().print(table)
+    if not statuses:
+        typer.echo("no FreeSWITCH nodes in the settings (SMARTNUMBERS_FREESWITCH_NODES)")
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command("nodes")(nodes)
