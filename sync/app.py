@@ -6,7 +6,7 @@ from aiohttp import web
 
 from smartnumbers.db import async_session_factory, make_async_engine
 from smartnumbers.settings import Settings
-from sync import api, dashboard, json_cdr
+from sync import api, dashboard, json_cdr, live
 from sync.auth import require_token
 from sync.keys import ENGINE, SESSIONS, SETTINGS
 
@@ -23,6 +23,7 @@ def build_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_database)
     app.add_routes(api.routes)
+    app.add_routes(live.routes)
     app.add_routes(json_cdr.routes)
     app.add_routes(dashboard.routes)
     app.cleanup_ctx.append(json_cdr.sweeper)

@@ -1,0 +1,112 @@
+"""The JSON API for live calls: an account's calls in progress, and a tariff switch by a
+client (the same switch as an agent's code, answered by HTTP instead of a tone).
+
+Tenants stay apart: a call is the account's when the account sees the call's smart number
+(``accounts.visible_numbers``); any other call answers 404, exactly like one that does not
+exist or has ended. The serve process puts its ``LiveControl`` under ``LIVE``; without it
+(no switch configured) the routes answer 503."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.orm import Session
+
+from controller.live.registry import LiveCall
+from controller.live.service import LiveControl, Outcome
+from smartnumbers import accounts
+from smartnumbers.models import Account
+from sync.api import json_error
+from sync.keys import ACCOUNT_ID, SESSIONS
+
+LIVE = web.AppKey("live", LiveControl)
+
+routes = web.RouteTableDef()
+
+_STATUS = {
+    Outcome.SWITCHED: 200,
+    Outcome.UNCHANGED: 200,
+    Outcome.NO_SUCH_CALL: 404,
+    Outcome.NO_SUCH_CODE: 422,
+    Outcome.NOT_ANSWERED: 409,
+    Outcome.ANNOUNCING: 409,
+    Outcome.OVER_CAP: 409,
+    Outcome.SWITCH_FAILED: 502,
+}
+
+
+def _live(request: web.Request) -> LiveControl:
+    live = request.app.get(LIVE)
+    if live is None:
+        raise json_error(web.HTTPServiceUnavailable, "live call control is not running (no switch configured)")
+    return live
+
+
+async def _visible_numbers(request: web.Request) -> set[str]:
+    account_id = request[ACCOUNT_ID]
+
+    def load(session: Session) -> set[str]:
+        return {n.e164 for n in accounts.visible_numbers(session, session.get(Account, account_id))}
+
+    async with request.app[SESSIONS]() as session:
+        return await session.run_sync(load)
+
+
+def call_document(live: LiveControl, call: LiveCall) -> dict[str, Any]:
+    charge = live.charge(call)
+    return {
+        "call_id": call.call_id,
+        "number": call.number,
+        "caller": None if call.caller.withheld else call.caller.e164,
+        "caller_withheld": call.caller.withheld,
+        "started_at": call.created_at.isoformat(),
+        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
+        "answered_by": call.agent,
+        "failed_attempts": [{"destination": a.destination, "cause": a.cause} for a in call.failed_attempts],
+        "tariff_code": call.code,
+        "segments": [{"code": s.code, "start_s": s.start_s, "announcement_s": s.announcement_s}
+                     for s in call.segments],
+        "charge": str(charge) if charge is not None else None,
+        "cost_cap_at": call.cap_at,
+    }
+
+
+def _mine(call: LiveCall | None, numbers: set[str], live: LiveControl) -> bool:
+    if call is None:
+        return False
+    book = live.book(call.call_id)
+    return (book.e164 if book is not None else call.number) in numbers
+
+
+@routes.get("/api/v1/calls")
+async def list_calls(request: web.Request) -> web.Response:
+    live = _live(request)
+    numbers = await _visible_numbers(request)
+    calls = [call_document(live, c) for c in live.calls if _mine(c, numbers, live)]
+    return web.json_response({"calls": calls})
+
+
+@routes.post("/api/v1/calls/{call_id}/tariff")
+async def switch_tariff(request: web.Request) -> web.Response:
+    """Body ``{"code": 12}``: switch the call to tariff 12, announced to the caller first when
+    its price is above CHF 2."""
+    live = _live(request)
+    call_id = request.match_info["call_id"]
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        raise json_error(web.HTTPBadRequest, "expected a JSON body like {\"code\": 12}") from None
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code, int) or isinstance(code, bool) or not 1 <= code <= 90:
+        raise json_error(web.HTTPBadRequest, "code: a whole number from 1 to 90")
+    if not _mine(live.calls.get(call_id), await _visible_numbers(request), live):
+        raise json_error(web.HTTPNotFound, "no such call")
+    result = await live.switch_tariff(call_id, code)
+    document: dict[str, Any] = {"outcome": result.outcome.value, "code": code}
+    if result.segment is not None:
+        document["segment"] = {"code": result.segment.code, "start_s": result.segment.start_s,
+                               "announcement_s": result.segment.announcement_s}
+    document["cost_cap_at"] = result.cap_at
+    return web.json_response(document, status=_STATUS[result.outcome])

@@ -1,0 +1,71 @@
+"""The live-call API: an account lists and switches its own calls only."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from smartnumbers import accounts
+from smartnumbers.models import Account
+from smartnumbers.settings import load_settings
+from sync.app import build_app
+from sync.live import LIVE
+from tests.live.conftest import NUMBER
+
+
+@pytest.fixture
+def tokens(session, numbers_in_db) -> dict[str, str]:
+    issued = {name: accounts.add_token(session, session.get(Account, account_id), "portal").secret
+              for name, account_id in numbers_in_db.items()}
+    session.commit()
+    return issued
+
+
+@pytest.fixture
+async def api(rig, tokens):
+    app = build_app(load_settings())
+    app[LIVE] = rig.live
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+async def test_an_account_switches_its_own_call(api, rig, tokens, numbers_in_db):
+    a_leg = await rig.answered_call(NUMBER, numbers_in_db["owner"])
+    rig.clock.talk(rig.live.calls.get(a_leg).answered_at, 40.2)
+    reply = await api.post(f"/api/v1/calls/{a_leg}/tariff", json={"code": 12}, headers=bearer(tokens["owner"]))
+    assert reply.status == 200
+    body = await reply.json()
+    assert body["outcome"] == "switched"
+    assert body["segment"] == {"code": 12, "start_s": 44, "announcement_s": 4}
+    assert rig.switch.variable(a_leg, "smart_tariff_segments") == "1@0;12@44+4"
+    # a client asked: the answer is HTTP, the agent hears no tone
+    assert not [b for b in rig.switch.broadcasts if b[1].startswith("tone_stream")]
+    listed = await (await api.get("/api/v1/calls", headers=bearer(tokens["owner"]))).json()
+    [call] = listed["calls"]
+    assert call["call_id"] == a_leg and call["tariff_code"] == 12 and call["charge"] == "1.50"
+
+
+async def test_another_account_can_neither_see_nor_switch_the_call(api, rig, tokens, numbers_in_db):
+    a_leg = await rig.answered_call(NUMBER, numbers_in_db["owner"])
+    listed = await (await api.get("/api/v1/calls", headers=bearer(tokens["other"]))).json()
+    assert listed == {"calls": []}
+    reply = await api.post(f"/api/v1/calls/{a_leg}/tariff", json={"code": 12}, headers=bearer(tokens["other"]))
+    assert reply.status == 404
+    assert rig.switch.variable(a_leg, "smart_tariff_segments") is None
+
+
+async def test_refusals_answer_with_their_reason(api, rig, tokens, numbers_in_db):
+    a_leg = await rig.answered_call(NUMBER, numbers_in_db["owner"])
+    rig.clock.talk(rig.live.calls.get(a_leg).answered_at, 20)
+    owner = bearer(tokens["owner"])
+    unknown = await api.post(f"/api/v1/calls/{a_leg}/tariff", json={"code": 55}, headers=owner)
+    assert unknown.status == 422 and (await unknown.json())["outcome"] == "no_such_code"
+    for bad in ({"code": 0}, {"code": "12"}, {"code": 91}, [12]):
+        assert (await api.post(f"/api/v1/calls/{a_leg}/tariff", json=bad, headers=owner)).status == 400
+    assert (await api.post("/api/v1/calls/nonexistent/tariff", json={"code": 12}, headers=owner)).status == 404
+    assert (await api.post(f"/api/v1/calls/{a_leg}/tariff", json={"code": 12})).status == 401
+    assert rig.switch.variable(a_leg, "smart_tariff_segments") is None
