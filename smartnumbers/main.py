@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from controller import cdr_commands
+from controller.dialplan import commands as dialplan_commands
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
 from smartnumbers.errors import InputError
@@ -40,6 +41,7 @@ def build_cli() -> typer.Typer:
     domain_commands.register(cli)
     cdr_commands.register(cli)
     rating_commands.register(cli)
+    dialplan_commands.register(cli)
     return cli
 
 

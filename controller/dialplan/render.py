@@ -21,10 +21,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from controller.announcements import NOTICES, file_name
 from controller.dialplan.view import OUTSIDE, Announcement, Hunt, NumberDialplan, TimeRule
@@ -32,6 +34,7 @@ from smartnumbers.models import CallerIdPolicy, DestinationKind, Language, Outsi
 from smartnumbers.routing import _SIP_URI
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan_templates"
+FREESWITCH_CONF = Path(__file__).resolve().parents[2] / "freeswitch_conf"
 CARRIER_CONTEXT = "carrier"
 RINGBACK = "%(1000,4000,425)"  # the Swiss ring tone: 425 Hz, 1 s on, 4 s off
 LIMIT_REALM = "smartnumbers"
@@ -217,14 +220,15 @@ class Extensions:
     unavailable: tuple[str | None, list[Action]] | None
     blocks: list[tuple[str | None, str, list[Action]]]
     admission: list[Action]
-    rules: list[tuple[dict[str, str], str]]
+    rules: Markup
     hunts: list[tuple[str, list[Action]]]
     outside: list[Action]
 
 
 def extensions(n: NumberDialplan, options: RenderOptions) -> Extensions:
     number = _checked(n.e164, _E164, "number")
-    _checked(n.zone, re.compile(r"^[A-Za-z_]+/[A-Za-z_]+$"), "time zone")
+    if n.zone not in zone_names():
+        raise UnsafeValue(f"time zone {n.zone[:40]!r} is not in the switch's timezones.conf.xml")
     prelude = [
         Action("set", f"timezone={n.zone}", inline=True),
         Action("export", f"smart_number={number}", inline=True),
@@ -247,10 +251,17 @@ def extensions(n: NumberDialplan, options: RenderOptions) -> Extensions:
         for b in n.blocks if b.numbers or b.prefixes
     ]
     admission = [Action("limit", f"hash {LIMIT_REALM} {number} {int(n.max_calls)} !USER_BUSY")]
-    rules = [(time_attributes(rule), rule.target) for rule in n.rules]
+    rules = rules_xml(n.rules)
     hunts = [(hunt.label, _hunt_actions(n, hunt, options)) for hunt in n.hunts if hunt.destinations]
     return Extensions(context_name(number), number, number_expression(number), prelude, unavailable, blocks,
                       admission, rules, hunts, _outside_actions(n, options))
+
+
+@functools.cache
+def zone_names() -> frozenset[str]:
+    """The zones the switch knows (freeswitch_conf's timezones.conf.xml, which it loads)."""
+    root = ET.parse(FREESWITCH_CONF / "autoload_configs" / "timezones.conf.xml").getroot()
+    return frozenset(zone.get("name") for zone in root.iter("zone"))
 
 
 @functools.cache
@@ -265,16 +276,28 @@ def environment() -> jinja2.Environment:
     )
 
 
-def number_file(n: NumberDialplan, options: RenderOptions) -> str:
+@functools.lru_cache(maxsize=4096)
+def rules_xml(rules: tuple[TimeRule, ...]) -> Markup:
+    """The time rules as extensions; shared by every number with the same hours and holidays."""
+    return Markup(environment().get_template("time_rules.xml.j2").render(
+        rules=[(time_attributes(rule), rule.target) for rule in rules]))
+
+
+def extensions_xml(n: NumberDialplan, options: RenderOptions) -> str:
+    """The number's extensions: one rendering, placed in a file and in mod_xml_curl's answers."""
+    return environment().get_template("extensions.xml.j2").render(x=extensions(n, options), OUTSIDE=OUTSIDE)
+
+
+def number_file(n: NumberDialplan, options: RenderOptions, body: str | None = None) -> str:
     """The number's own context, as a file in the dialplan include folder."""
-    return environment().get_template("number_file.xml.j2").render(x=extensions(n, options), OUTSIDE=OUTSIDE)
+    return environment().get_template("number_file.xml.j2").render(
+        number=n.e164, context=context_name(n.e164), body=Markup(body or extensions_xml(n, options)))
 
 
-def xml_curl_document(n: NumberDialplan, options: RenderOptions, context: str) -> str:
+def xml_curl_document(body: str, context: str) -> str:
     """The same extensions as the file, as mod_xml_curl's answer for the requested context."""
     _checked(context, _NAME, "context")
-    return environment().get_template("xml_curl.xml.j2").render(x=extensions(n, options), context=context,
-                                                                OUTSIDE=OUTSIDE)
+    return environment().get_template("xml_curl.xml.j2").render(context=context, body=Markup(body))
 
 
 NOT_FOUND = environment().get_template("not_found.xml.j2").render()

@@ -12,6 +12,7 @@ evaluator ``smartnumbers.routing.decide``; tests/dialplan proves they agree minu
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
@@ -125,14 +126,6 @@ class NumberDialplan:
 # --- the weekly plan as time rules ---------------------------------------------------------------
 
 
-def _holidays(spec: PlanSpec, years: range) -> set[dt.date]:
-    days = set(spec.extra_holidays)
-    if spec.holiday_canton:
-        for year in years:
-            days.update(canton_holidays(spec.holiday_canton, year))
-    return days
-
-
 def _starting_weekday(day: dt.date, holidays: set[dt.date], rule: HolidayRule) -> int | None:
     """Whose slots start on ``day``: its own weekday, Sunday's, or none (closed)."""
     if day not in holidays:
@@ -180,22 +173,32 @@ def weekly_rules(slots: tuple[SlotSpec, ...]) -> list[TimeRule]:
 
 def time_rules(spec: PlanSpec, today: dt.date) -> tuple[TimeRule, ...]:
     """Dated rules for every day the holidays change (whole days, outside included), then the
-    weekly rules; the first that holds decides."""
-    years = range(today.year, today.year + HOLIDAY_YEARS)
-    holidays = _holidays(spec, years)
-    horizon_start = dt.date(today.year, 1, 1)
+    weekly rules; the first that holds decides. They depend on the slots' days and hours and
+    the holidays only, which many numbers share, so they are computed once per such shape."""
+    shape = tuple(SlotSpec(s.weekdays, s.start_minute, s.end_minute, ()) for s in spec.slots)
+    return _time_rules(shape, spec.holiday_canton, spec.holiday_rule, spec.extra_holidays, today.year)
+
+
+@functools.lru_cache(maxsize=4096)
+def _time_rules(slots: tuple[SlotSpec, ...], canton: str | None, rule: HolidayRule,
+                extra: tuple[dt.date, ...], year: int) -> tuple[TimeRule, ...]:
+    holidays = set(extra)
+    if canton:
+        for y in range(year, year + HOLIDAY_YEARS):
+            holidays.update(canton_holidays(canton, y))
+    horizon_start = dt.date(year, 1, 1)
     special = sorted({d for h in holidays for d in (h, h + dt.timedelta(days=1)) if d >= horizon_start})
     rules: list[TimeRule] = []
     for day in special:
-        own = day_schedule(spec.slots, (day - dt.timedelta(days=1)).isoweekday(), day.isoweekday())
+        own = day_schedule(slots, (day - dt.timedelta(days=1)).isoweekday(), day.isoweekday())
         actual = day_schedule(
-            spec.slots,
-            _starting_weekday(day - dt.timedelta(days=1), holidays, spec.holiday_rule),
-            _starting_weekday(day, holidays, spec.holiday_rule),
+            slots,
+            _starting_weekday(day - dt.timedelta(days=1), holidays, rule),
+            _starting_weekday(day, holidays, rule),
         )
         if actual != own:
             rules += [TimeRule(first, last, target, day=day) for first, last, target in actual]
-    return tuple(rules + weekly_rules(spec.slots))
+    return tuple(rules + weekly_rules(slots))
 
 
 # --- from the domain model -----------------------------------------------------------------------

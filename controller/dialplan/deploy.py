@@ -1,0 +1,157 @@
+"""Deploying rendered dialplans: one file per number in each node's include folder, written
+atomically, then ``reloadxml`` on every node over its Event Socket.
+
+A file is written to a temporary name in the same folder and renamed over the old one, so
+FreeSWITCH, which may reload at any moment, reads either the old file or the new one, never
+half of one. The folder remembers what it last wrote, so a change to one number rewrites one
+file and a full deploy of unchanged numbers writes nothing. File work runs in an executor:
+the event loop never waits on a disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+_FILE = re.compile(r"^sn_[0-9]{6,15}\.xml$")
+
+
+class Switch(Protocol):
+    """What deployment needs of a node's Event Socket link (``EventSocketClient`` has it)."""
+
+    async def api(self, command: str, timeout: float | None = None) -> str: ...
+
+
+def file_for(context: str) -> str:
+    name = f"{context}.xml"
+    if not _FILE.match(name):
+        raise ValueError(f"{name!r} is not a number's dialplan file")
+    return name
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=16).digest()
+
+
+class DialplanFolder:
+    """One node's include folder: ``sn_<digits>.xml`` per number, nothing else touched."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._known: dict[str, bytes] | None = None  # file name -> digest of what is on disk
+
+    def _inventory(self) -> dict[str, bytes]:
+        if self._known is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._known = {}
+            for entry in os.scandir(self.path):
+                if _FILE.match(entry.name):
+                    self._known[entry.name] = b""  # unknown content: compared on first write
+        return self._known
+
+    def write(self, files: Mapping[str, str | None], *, complete: bool = False) -> tuple[int, int]:
+        """Write ``files`` (name -> content, None to remove); with ``complete`` every other
+        number's file is removed too. Returns (written, removed); unchanged files are left."""
+        known = self._inventory()
+        written = removed = 0
+        folder = str(self.path)
+        for name, text in files.items():
+            if text is None:
+                removed += self._remove(name)
+                continue
+            digest = _digest(text)
+            previous = known.get(name)
+            if previous == digest:
+                continue
+            target = os.path.join(folder, name)
+            if previous == b"":
+                try:
+                    with open(target, encoding="utf-8") as existing:
+                        if _digest(existing.read()) == digest:
+                            known[name] = digest
+                            continue
+                except OSError:
+                    pass
+            temporary = os.path.join(folder, f".{name}.tmp")
+            with open(temporary, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(temporary, target)
+            known[name] = digest
+            written += 1
+        if complete:
+            for name in [n for n in known if n not in files]:
+                removed += self._remove(name)
+        if written or removed:
+            directory = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the renames themselves survive a crash of the host
+            finally:
+                os.close(directory)
+        return written, removed
+
+    def _remove(self, name: str) -> int:
+        known = self._inventory()
+        try:
+            os.unlink(os.path.join(self.path, name))
+        except FileNotFoundError:
+            pass
+        return 1 if known.pop(name, None) is not None else 0
+
+
+@dataclass
+class NodeDeployment:
+    name: str
+    folder: DialplanFolder | None
+    switch: Switch | None
+
+
+@dataclass
+class DeployReport:
+    written: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    reloaded: dict[str, str] = field(default_factory=dict)  # node -> "+OK ..." or the error
+
+    @property
+    def changed(self) -> bool:
+        return any(self.written.values()) or any(self.removed.values())
+
+
+class Deployment:
+    """Every node's folder and switch: files first, then ``reloadxml`` where something changed."""
+
+    def __init__(self, nodes: list[NodeDeployment], reload_timeout: float = 30.0) -> None:
+        self.nodes = nodes
+        self.reload_timeout = reload_timeout
+
+    async def publish(self, files: Mapping[str, str | None], *, complete: bool = False,
+                      force_reload: bool = False) -> DeployReport:
+        report = DeployReport()
+        loop = asyncio.get_running_loop()
+        for node in self.nodes:
+            if node.folder is not None:
+                written, removed = await loop.run_in_executor(None, lambda f=node.folder: f.write(files,
+                                                                                                complete=complete))
+                report.written[node.name], report.removed[node.name] = written, removed
+        if report.changed or force_reload:
+            results = await asyncio.gather(*(self._reload(node) for node in self.nodes if node.switch is not None))
+            report.reloaded.update(results)
+        return report
+
+    async def _reload(self, node: NodeDeployment) -> tuple[str, str]:
+        try:
+            reply = (await node.switch.api("reloadxml", timeout=self.reload_timeout)).strip()
+        except Exception as exc:  # noqa: BLE001 - one node down must not stop the others
+            log.warning("node %s: reloadxml failed: %s", node.name, exc)
+            return node.name, f"-ERR {type(exc).__name__}: {exc}"
+        if not reply.startswith("+OK"):
+            log.warning("node %s: reloadxml answered %r", node.name, reply)
+        return node.name, reply

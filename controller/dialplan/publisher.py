@@ -1,0 +1,141 @@
+"""Publishing dialplans: numbers read from the database, rendered once, and the one rendering
+put into the xml_curl table and into every node's files, then ``reloadxml``.
+
+One source, two deliveries: the table and the files hold the same extensions because they are
+the same string. A number whose stored data breaks a rule (a destination the fraud rule now
+forbids) is withdrawn from both, so the switch refuses its calls rather than ring it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controller import announcements
+from controller.dialplan import render, view
+from controller.dialplan.deploy import DeployReport, DialplanFolder, Deployment, NodeDeployment, Switch, file_for
+from controller.dialplan.table import DialplanTable
+from smartnumbers.db import utcnow
+from smartnumbers.errors import InputError
+from smartnumbers.models import Language, SmartNumber
+from smartnumbers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def spoken(n: view.NumberDialplan) -> list[tuple[str, Language]]:
+    """Every announcement the number's extensions play, as (text, language)."""
+    items = [render.notice("nobody", n.language)]
+    if n.unavailable is not None:
+        items.append(render.notice(n.unavailable.reason, n.language))
+    if n.blocks:
+        items.append(render.notice("blocked", n.language))
+    items += [a for a in (n.price, n.outside_announcement) if a is not None]
+    return [(a.text, a.language) for a in items]
+
+
+@dataclass
+class PublishReport:
+    rendered: int = 0
+    withdrawn: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    announcements_made: int = 0
+    deploy: DeployReport | None = None
+
+
+def render_all(dialplans: dict[str, view.NumberDialplan | InputError], options: render.RenderOptions
+               ) -> tuple[dict[str, str], dict[str, str]]:
+    """Bodies of the numbers that render, and the errors of those that do not."""
+    bodies: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for e164, n in dialplans.items():
+        if isinstance(n, InputError):
+            errors[e164] = str(n)
+            continue
+        try:
+            bodies[e164] = render.extensions_xml(n, options)
+        except render.UnsafeValue as exc:
+            errors[e164] = str(exc)
+    return bodies, errors
+
+
+class DialplanPublisher:
+    """Reads, renders and publishes; the serve process keeps one, the CLI makes one per command."""
+
+    def __init__(self, sessions: Callable[[], Session], options: render.RenderOptions, zone: ZoneInfo,
+                 deployment: Deployment, table: DialplanTable | None = None, sounds_folder: Path | None = None) -> None:
+        self.sessions = sessions
+        self.options = options
+        self.zone = zone
+        self.deployment = deployment
+        self.table = table if table is not None else DialplanTable()
+        self.sounds_folder = sounds_folder
+        self._lock = asyncio.Lock()  # one publication at a time: files and table move together
+
+    def load(self, e164s: Iterable[str] | None, now: dt.datetime) -> dict[str, view.NumberDialplan | InputError]:
+        with self.sessions() as session:
+            return view.load_dialplans(session, now, self.zone, e164s)
+
+    def all_numbers(self) -> list[str]:
+        with self.sessions() as session:
+            return list(session.scalars(select(SmartNumber.e164)))
+
+    async def publish(self, e164s: Iterable[str] | None = None, *, now: dt.datetime | None = None) -> PublishReport:
+        """Publish the given numbers (all numbers, and nothing else, when None)."""
+        complete = e164s is None
+        wanted = None if complete else sorted(set(e164s))
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            moment = now or utcnow()
+            dialplans = await loop.run_in_executor(None, self.load, wanted, moment)
+            bodies, errors = await loop.run_in_executor(None, render_all, dialplans, self.options)
+            report = PublishReport(rendered=len(bodies), errors=errors)
+            if self.sounds_folder is not None:
+                texts = [item for e164 in bodies for item in spoken(dialplans[e164])]
+                report.announcements_made = len(await announcements.ensure_async(self.sounds_folder, texts))
+            gone = set(errors) | (set(wanted) - set(dialplans) if wanted is not None else set())
+            for e164, message in errors.items():
+                log.error("dialplan of %s withdrawn: %s", e164, message)
+            report.withdrawn = sorted(gone)
+            files = await loop.run_in_executor(None, self._files, dialplans, bodies, gone)
+            report.deploy = await self.deployment.publish(files, complete=complete)
+            if complete:
+                self.table.replace_all(bodies)
+            else:
+                for e164, body in bodies.items():
+                    self.table.put(e164, body)
+                for e164 in gone:
+                    self.table.put(e164, None)
+            return report
+
+    def _files(self, dialplans, bodies: dict[str, str], gone: set[str]) -> dict[str, str | None]:
+        files: dict[str, str | None] = {
+            file_for(render.context_name(e164)): render.number_file(dialplans[e164], self.options, body)
+            for e164, body in bodies.items()}
+        files.update({file_for(render.context_name(e164)): None for e164 in gone})
+        return files
+
+
+def build_publisher(settings: Settings, sessions: Callable[[], Session], switches: Mapping[str, Switch],
+                    table: DialplanTable | None = None) -> DialplanPublisher:
+    """The publisher the settings describe: each node's folder and Event Socket link, the
+    announcements folder (as this host and as the switches see it), gateway and profile."""
+    if settings.timezone not in render.zone_names():
+        raise InputError(f"timezone {settings.timezone!r} is not in FreeSWITCH's timezones.conf.xml: "
+                         "the switch would compare its clock against garbage")
+    sounds = Path(settings.sounds_folder).resolve()
+    options = render.RenderOptions(settings.switch_sounds_folder or str(sounds), settings.pstn_gateway,
+                                   settings.sip_profile)
+    names = [node.name for node in settings.freeswitch_nodes]
+    names += [name for name in settings.dialplan_folders if name not in names]
+    nodes = [NodeDeployment(name, DialplanFolder(Path(settings.dialplan_folders[name]))
+                            if name in settings.dialplan_folders else None, switches.get(name)) for name in names]
+    return DialplanPublisher(sessions, options, settings.zone, Deployment(nodes), table, sounds)

@@ -1,0 +1,188 @@
+"""Scheduled changes applied at their moment, and every other change published within a second.
+
+A dated change is an APScheduler 3 job in the database (``SQLAlchemyJobStore``), with its
+moment in UTC: it survives a restart, a run missed while the application was down is made at
+start (no grace limit), and a date trigger in UTC fires once, also in the night the clocks go
+back. Applying is idempotent: a change is applied only while it is pending, in the transaction
+that marks it applied, so a job and the poller racing for it apply it once.
+
+A coarse poller (every half second, in memory) applies changes that are due (an immediate
+change made by the CLI or the API in another process), gives new dated changes their job, and
+republishes the numbers the audit trail says changed (plans, numbers, tariffs, blacklists).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from controller.dialplan.publisher import DialplanPublisher
+from smartnumbers.audit import Actor
+from smartnumbers.db import sync_url, utcnow
+from smartnumbers.errors import InputError
+from smartnumbers.models import (
+    ActorKind,
+    AuditEntry,
+    ChangeKind,
+    ChangeStatus,
+    ScheduledChange,
+    SmartNumber,
+)
+from smartnumbers.routing import PlanSpec, destination_policy, parse_destinations, parse_plan, spec_of, store_plan
+
+log = logging.getLogger(__name__)
+
+SCHEDULER = Actor(ActorKind.SYSTEM, "scheduler")
+JOB_TABLE = "dialplan_jobs"
+
+# APScheduler stores a job's function by its import path, so the job finds the running
+# schedule through this table (one entry per serve process, by name).
+_RUNNING: dict[str, ChangeSchedule] = {}
+
+
+def apply_change(session: Session, change_id: int, now: dt.datetime) -> str | None:
+    """Apply a pending change (in one transaction); the number it changed, or None if it was
+    not pending any more. A change that no longer passes the checks is marked failed."""
+    change = session.get(ScheduledChange, change_id, with_for_update=True)
+    if change is None or change.status is not ChangeStatus.PENDING:
+        return None
+    number = session.get(SmartNumber, change.number_id)
+    try:
+        policy = destination_policy(session, number)
+        if change.kind is ChangeKind.PLAN:
+            spec = parse_plan(change.payload.get("plan"), policy)
+        else:
+            if number.plan is None:
+                raise InputError("change: the number has no plan whose destinations could change")
+            current = spec_of(number.plan)
+            destinations = parse_destinations(change.payload.get("destinations"), policy, "destination")
+            slot = change.payload.get("slot")
+            if slot is None:
+                spec = PlanSpec(current.slots, current.outside_action, current.outside_announcement, destinations,
+                                current.holiday_canton, current.holiday_rule, current.extra_holidays)
+            else:
+                if not 1 <= slot <= len(current.slots):
+                    raise InputError(f"change: the plan has no slot {slot} any more")
+                slots = list(current.slots)
+                old = slots[slot - 1]
+                slots[slot - 1] = type(old)(old.weekdays, old.start_minute, old.end_minute, destinations)
+                spec = PlanSpec(tuple(slots), current.outside_action, current.outside_announcement, current.fallback,
+                                current.holiday_canton, current.holiday_rule, current.extra_holidays)
+        store_plan(session, SCHEDULER, number, spec)
+        change.status, change.applied_at = ChangeStatus.APPLIED, now
+    except InputError as exc:
+        change.status, change.error = ChangeStatus.FAILED, str(exc)
+        log.warning("scheduled change %s of %s failed: %s", change.id, number.e164, exc)
+    session.commit()
+    return number.e164
+
+
+async def run_change(schedule_name: str, change_id: int) -> None:
+    """The persisted job: apply one change and publish its number."""
+    schedule = _RUNNING.get(schedule_name)
+    if schedule is None:
+        raise RuntimeError(f"no running dialplan schedule {schedule_name!r}")
+    await schedule.apply(change_id)
+
+
+class ChangeSchedule:
+    def __init__(self, publisher: DialplanPublisher, sessions: Callable[[], Session], database_url: str, *,
+                 name: str = "dialplans", poll_interval: float = 0.5) -> None:
+        self.publisher = publisher
+        self.sessions = sessions
+        self.name = name
+        self.poll_interval = poll_interval
+        self.scheduler = AsyncIOScheduler(
+            jobstores={"default": SQLAlchemyJobStore(url=sync_url(database_url), tablename=JOB_TABLE),
+                       "memory": MemoryJobStore()},
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=dt.timezone.utc,
+        )
+        self._last_audit_id: int | None = None
+
+    # -- life cycle -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Apply what is due (missed while down), then run the jobs and the poller."""
+        _RUNNING[self.name] = self
+        loop = asyncio.get_running_loop()
+        self._last_audit_id = await loop.run_in_executor(None, self._newest_audit_id)
+        self.scheduler.start()
+        await self.poll()
+        self.scheduler.add_job(self.poll, "interval", seconds=self.poll_interval, id=f"{self.name}-poll",
+                               jobstore="memory", replace_existing=True, misfire_grace_time=1)
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        _RUNNING.pop(self.name, None)
+
+    # -- work -----------------------------------------------------------------------------------------
+
+    def job_id(self, change_id: int) -> str:
+        return f"{self.name}-change-{change_id}"
+
+    def schedule(self, change_id: int, at: dt.datetime) -> None:
+        """A dated change's persisted job, at its moment in UTC."""
+        self.scheduler.add_job(run_change, "date", run_date=at.astimezone(dt.timezone.utc),
+                               args=[self.name, change_id], id=self.job_id(change_id), replace_existing=True)
+
+    async def apply(self, change_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        e164 = await loop.run_in_executor(None, self._apply_in_session, change_id)
+        if e164 is not None:
+            await self.publisher.publish([e164])
+
+    def _apply_in_session(self, change_id: int) -> str | None:
+        with self.sessions() as session:
+            return apply_change(session, change_id, utcnow())
+
+    async def poll(self) -> None:
+        """Due changes applied, dated ones given a job, audited changes republished."""
+        loop = asyncio.get_running_loop()
+        due, dated, touched = await loop.run_in_executor(None, self._look)
+        for change_id in due:
+            await self.apply(change_id)
+        for change_id, at in dated:
+            if self.scheduler.get_job(self.job_id(change_id)) is None:
+                self.schedule(change_id, at)
+        if touched:
+            await self.publisher.publish(touched)
+
+    def _newest_audit_id(self) -> int:
+        with self.sessions() as session:
+            return session.scalar(select(func.max(AuditEntry.id))) or 0
+
+    def _look(self) -> tuple[list[int], list[tuple[int, dt.datetime]], list[str]]:
+        now = utcnow()
+        with self.sessions() as session:
+            pending = session.execute(select(ScheduledChange.id, ScheduledChange.apply_at).where(
+                ScheduledChange.status == ChangeStatus.PENDING).order_by(ScheduledChange.apply_at)).all()
+            entries = session.execute(select(AuditEntry.id, AuditEntry.entity, AuditEntry.entity_id,
+                                             AuditEntry.account_id, AuditEntry.actor).where(
+                AuditEntry.id > (self._last_audit_id or 0)).order_by(AuditEntry.id)).all()
+            touched: set[str] = set()
+            accounts: set[int] = set()
+            for entry_id, entity, entity_id, account_id, actor in entries:
+                self._last_audit_id = entry_id
+                if actor == str(SCHEDULER):
+                    continue  # published by whoever applied it
+                if entity in ("plan", "number"):
+                    touched.add(entity_id)
+                elif entity == "tariff":
+                    touched.add(entity_id.partition("#")[0])
+                elif entity == "blacklist" and account_id is not None:
+                    accounts.add(account_id)
+            if accounts:
+                touched.update(session.scalars(select(SmartNumber.e164).where(SmartNumber.account_id.in_(accounts))))
+        due = [change_id for change_id, at in pending if at <= now]
+        dated = [(change_id, at) for change_id, at in pending if at > now]
+        return due, dated, sorted(touched)

@@ -1,0 +1,231 @@
+"""One source, two deliveries: files written atomically and incrementally into every node's
+folder with ``reloadxml`` over the Event Socket (against the simulator), and the mod_xml_curl
+endpoint answered from memory with the same extensions; the CLI commands."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import json
+import os
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event
+
+from controller.dialplan import render
+from controller.dialplan.deploy import DialplanFolder
+from controller.dialplan.publisher import build_publisher
+from controller.dialplan.table import DialplanTable, called_number
+from controller.freeswitch.client import EventSocketClient
+from controller.freeswitch.simulator import FreeSwitchSimulator
+from smartnumbers import accounts, blacklist, numbers, routing, tariffs
+from smartnumbers.audit import Actor
+from smartnumbers.db import make_engine, session_factory
+from smartnumbers.models import ActorKind
+from smartnumbers.settings import FreeSwitchNode, load_settings
+from sync import xml_curl
+from sync.app import build_app
+from tests.dialplan import freeswitch_dialplan as fsd
+from tests.foundation.cli import invoke
+
+OPERATOR = Actor(ActorKind.CLI, "noc")
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+PASSWORD = "switch-secret-123"
+
+
+def office(session, number):
+    spec = routing.parse_plan({"slots": [{"days": "mon-sun", "start": "00:00", "end": "24:00", "destinations": [
+        {"target": "+41446681800", "ring_timeout": 20}, {"target": "sip:desk@pbx.example.com", "ring_timeout": 15}]}]},
+        routing.destination_policy(session, number))
+    routing.store_plan(session, OPERATOR, number, spec)
+
+
+@pytest.fixture
+def platform(session):
+    account = accounts.add_account(session, "Acme AG")
+    premium = numbers.add_number(session, OPERATOR, "0900 123 456", account, caller_id_policy="smart_number")
+    tariffs.set_tariff(session, OPERATOR, premium, 1, tariffs.TariffTerms(Decimal("3.50")),
+                       valid_from=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    free = numbers.add_number(session, OPERATOR, "0800 555 666", account)
+    for n in (premium, free):
+        office(session, n)
+    session.commit()
+    return {"premium": premium, "free": free, "account": account}
+
+
+@pytest.fixture
+async def switch():
+    sim = FreeSwitchSimulator(heartbeat_interval=0)
+    await sim.start()
+    client = EventSocketClient("127.0.0.1", sim.port, "ClueCon", node="fs1", subscription="event plain HEARTBEAT",
+                               resync=False)
+    link = asyncio.create_task(client.run())
+    await client.wait_up(5)
+    yield sim, client
+    await client.stop()
+    link.cancel()
+    await asyncio.gather(link, return_exceptions=True)
+    await sim.stop()
+
+
+def settings_for(db_url, tmp_path, **extra):
+    return load_settings(database_url=db_url, dialplan_folders={"fs1": str(tmp_path / "fs1"),
+                                                                "fs2": str(tmp_path / "fs2")},
+                         sounds_folder=str(tmp_path / "sounds"), switch_http_password=PASSWORD, **extra)
+
+
+async def test_deploy_writes_each_number_once_per_node_then_reloads_every_node(db_url, platform, tmp_path, switch):
+    sim, client = switch
+    settings = settings_for(db_url, tmp_path)
+    engine = make_engine(db_url)
+    publisher = build_publisher(settings, session_factory(engine), {"fs1": client})
+    report = await publisher.publish()
+    assert report.rendered == 2 and report.errors == {}
+    assert report.deploy.written == {"fs1": 2, "fs2": 2} and report.deploy.reloaded["fs1"].startswith("+OK")
+    assert sorted(os.listdir(tmp_path / "fs1")) == ["sn_41800555666.xml", "sn_41900123456.xml"]
+    assert report.announcements_made == 2  # the price (de) and the "nobody answered" notice
+    assert "api reloadxml" in sim.commands
+
+    # unchanged: nothing written, no reload
+    sim.commands.clear()
+    again = await publisher.publish()
+    assert again.deploy.written == {"fs1": 0, "fs2": 0} and again.deploy.reloaded == {} and sim.commands == []
+
+    # one number changes: one file per node rewritten, the other untouched, one reload
+    untouched = (tmp_path / "fs1" / "sn_41800555666.xml").stat().st_mtime_ns
+    with session_factory(engine)() as session:
+        blacklist.add_entry(session, OPERATOR, accounts.find_account(session, "Acme AG"), "+4179*", "spam",
+                            number=numbers.find_number(session, "0900 123 456"))
+        session.commit()
+    one = await publisher.publish(["+41900123456"])
+    assert one.deploy.written == {"fs1": 1, "fs2": 1} and sim.commands == ["api reloadxml"]
+    assert (tmp_path / "fs1" / "sn_41800555666.xml").stat().st_mtime_ns == untouched
+    assert "blacklist_1" in (tmp_path / "fs2" / "sn_41900123456.xml").read_text()
+    assert not [p for p in (tmp_path / "fs1").iterdir() if p.name.endswith(".tmp")]
+    engine.dispose()
+
+
+async def test_a_deleted_number_and_stray_files_are_removed_by_a_full_deploy(db_url, platform, tmp_path):
+    settings = settings_for(db_url, tmp_path)
+    engine = make_engine(db_url)
+    publisher = build_publisher(settings, session_factory(engine), {})
+    (tmp_path / "fs1").mkdir()
+    (tmp_path / "fs1" / "sn_41848000000.xml").write_text("<include/>")
+    (tmp_path / "fs1" / "carrier.xml").write_text("<include/>")  # not a number's file: left alone
+    report = await publisher.publish()
+    assert report.deploy.removed["fs1"] == 1
+    assert sorted(os.listdir(tmp_path / "fs1")) == ["carrier.xml", "sn_41800555666.xml", "sn_41900123456.xml"]
+    engine.dispose()
+
+
+def test_a_reader_never_sees_half_a_file(tmp_path):
+    folder = DialplanFolder(tmp_path)
+    big = {"sn_41900123456.xml": "<include>" + "x" * 2_000_000 + "</include>"}
+    folder.write(big)
+    seen, stop = set(), threading.Event()
+
+    def read():
+        while not stop.is_set():
+            seen.add(len((tmp_path / "sn_41900123456.xml").read_text()))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    versions = ["<include>" + str(i) * (1_000_000 + i) + "</include>" for i in range(30)]
+    for text in versions:
+        folder.write({"sn_41900123456.xml": text})
+    stop.set()
+    reader.join()
+    assert seen <= {len(text) for text in [big["sn_41900123456.xml"], *versions]} and len(seen) > 1
+
+
+def test_called_numbers_in_every_carrier_form():
+    for dialled in ("+41900123456", "41900123456", "0041900123456", "0900123456"):
+        assert called_number(dialled) == "+41900123456"
+    for dialled in ("900123456", "+4190012345", "+419001234567", "0900 123 456", "+33900123456", ""):
+        assert called_number(dialled) is None
+
+
+def _fetch_form(destination: str, context: str = "carrier") -> dict[str, str]:
+    """A real mod_xml_curl request (FACTS.md section 5, 137 fields) for another number."""
+    path = SHARED / "freeswitch" / "facts" / "raw" / "item5-xml-curl" / "http" / "requests.jsonl"
+    if not path.exists():
+        pytest.skip(f"real xml_curl captures not found at {path}")
+    form = json.loads(path.read_text().splitlines()[0])["form"]
+    assert len(form) == 137
+    for key in list(form):
+        if form[key] == "7501":
+            form[key] = destination
+        if form[key] == "public":
+            form[key] = context
+    return form
+
+
+def _basic(user="freeswitch", password=PASSWORD):
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+async def test_xml_curl_answers_from_memory_the_same_extensions_as_the_file(db_url, platform, tmp_path):
+    settings = settings_for(db_url, tmp_path)
+    app = build_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        table = app[xml_curl.DIALPLANS]
+        for _ in range(100):
+            if len(table) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert len(table) == 2
+        queries = []
+        engine_hook = lambda *args: queries.append(args)  # noqa: E731
+        event.listen(__import__("sqlalchemy").engine.Engine, "before_cursor_execute", engine_hook)
+        try:
+            reply = await client.post("/freeswitch/dialplan", data=_fetch_form("0900123456"), headers=_basic())
+            text = await reply.text()
+        finally:
+            event.remove(__import__("sqlalchemy").engine.Engine, "before_cursor_execute", engine_hook)
+        routing_queries = [q for q in queries if any(t in q[2] for t in ("smart_number", "routing_plan", "blacklist"))]
+        assert reply.status == 200 and reply.content_type == "text/xml" and routing_queries == []
+        served = fsd.contexts(text)["carrier"]
+        on_disk = fsd.contexts((tmp_path / "fs1" / "sn_41900123456.xml").read_text())["sn_41900123456"]
+        assert served == on_disk
+        channel = fsd.Channel("0900123456", "+41791112233", dt.datetime(2026, 12, 2, 10, tzinfo=dt.timezone.utc).timestamp())
+        outcome = fsd.run(fsd.hunt(served, channel), channel)
+        assert outcome.answered.endpoint == "sofia/gateway/carrier/+41446681800" and outcome.pre_answered
+
+        # after the static dispatcher's transfer the context is the number's own
+        reply = await client.post("/freeswitch/dialplan", data=_fetch_form("+41900123456", "sn_41900123456"),
+                                  headers=_basic())
+        assert "sn_41900123456" in fsd.contexts(await reply.text())
+
+        for form in (_fetch_form("0900999999"), _fetch_form("0900123456", "default"), _fetch_form("12345"),
+                     {**_fetch_form("0900123456"), "section": "directory"}):
+            reply = await client.post("/freeswitch/dialplan", data=form, headers=_basic())
+            assert 'status="not found"' in await reply.text()
+
+        assert (await client.post("/freeswitch/dialplan", data=_fetch_form("0900123456"))).status == 401
+        wrong = await client.post("/freeswitch/dialplan", data=_fetch_form("0900123456"), headers=_basic(password="x" * 12))
+        assert wrong.status == 401
+
+
+def test_cli_render_deploy_and_diff(db_url, platform, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SMARTNUMBERS_DIALPLAN_FOLDERS", json.dumps({"fs1": str(tmp_path / "fs1")}))
+    monkeypatch.setenv("SMARTNUMBERS_SOUNDS_FOLDER", str(tmp_path / "sounds"))
+    one = invoke(capsys, "dialplan", "render", "0900 123 456")
+    assert one.code == 0 and '<context name="sn_41900123456">' in one.out
+    assert invoke(capsys, "dialplan", "render", "0900 999 999").code == 2
+    out = invoke(capsys, "dialplan", "render", "--out", str(tmp_path / "out"))
+    assert out.code == 0 and sorted(os.listdir(tmp_path / "out")) == ["sn_41800555666.xml", "sn_41900123456.xml"]
+
+    diff = invoke(capsys, "dialplan", "diff")
+    assert diff.code == 0 and diff.out.count("new") == 2 and "2 file(s) would change" in diff.out
+    deployed = invoke(capsys, "dialplan", "deploy")
+    assert deployed.code == 0 and "2 number(s) published" in deployed.out
+    assert "0 file(s) would change" in invoke(capsys, "dialplan", "diff").out
+    assert invoke(capsys, "route", "set", "0800 555 666", "--slot", "mon-fri 08:00-12:00 +41446681800/20").code == 0
+    diff = invoke(capsys, "dialplan", "diff", "--show")
+    assert "+41800555666" in diff.out and "changed" in diff.out and "1 file(s) would change" in diff.out
+    assert "+      <condition wday=" in diff.out or "+      <condition" in diff.out
