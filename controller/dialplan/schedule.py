@@ -21,7 +21,7 @@ from collections.abc import Callable
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from controller.dialplan.publisher import DialplanPublisher
@@ -50,10 +50,16 @@ _RUNNING: dict[str, ChangeSchedule] = {}
 
 def apply_change(session: Session, change_id: int, now: dt.datetime) -> str | None:
     """Apply a pending change (in one transaction); the number it changed, or None if it was
-    not pending any more. A change that no longer passes the checks is marked failed."""
-    change = session.get(ScheduledChange, change_id, with_for_update=True)
-    if change is None or change.status is not ChangeStatus.PENDING:
+    not pending any more. The change is claimed first by a conditional update, which only one
+    transaction can make (on SQLite as on PostgreSQL). A change that no longer passes the
+    checks is marked failed."""
+    claimed = session.execute(update(ScheduledChange).where(
+        ScheduledChange.id == change_id, ScheduledChange.status == ChangeStatus.PENDING).values(
+        status=ChangeStatus.APPLIED, applied_at=now)).rowcount
+    if claimed != 1:
+        session.rollback()
         return None
+    change = session.get(ScheduledChange, change_id, populate_existing=True)
     number = session.get(SmartNumber, change.number_id)
     try:
         policy = destination_policy(session, number)
@@ -77,9 +83,8 @@ def apply_change(session: Session, change_id: int, now: dt.datetime) -> str | No
                 spec = PlanSpec(tuple(slots), current.outside_action, current.outside_announcement, current.fallback,
                                 current.holiday_canton, current.holiday_rule, current.extra_holidays)
         store_plan(session, SCHEDULER, number, spec)
-        change.status, change.applied_at = ChangeStatus.APPLIED, now
     except InputError as exc:
-        change.status, change.error = ChangeStatus.FAILED, str(exc)
+        change.status, change.applied_at, change.error = ChangeStatus.FAILED, None, str(exc)
         log.warning("scheduled change %s of %s failed: %s", change.id, number.e164, exc)
     session.commit()
     return number.e164
@@ -167,13 +172,13 @@ class ChangeSchedule:
             pending = session.execute(select(ScheduledChange.id, ScheduledChange.apply_at).where(
                 ScheduledChange.status == ChangeStatus.PENDING).order_by(ScheduledChange.apply_at)).all()
             entries = session.execute(select(AuditEntry.id, AuditEntry.entity, AuditEntry.entity_id,
-                                             AuditEntry.account_id, AuditEntry.actor).where(
+                                             AuditEntry.account_id, AuditEntry.actor_kind, AuditEntry.actor).where(
                 AuditEntry.id > (self._last_audit_id or 0)).order_by(AuditEntry.id)).all()
             touched: set[str] = set()
             accounts: set[int] = set()
-            for entry_id, entity, entity_id, account_id, actor in entries:
+            for entry_id, entity, entity_id, account_id, actor_kind, actor in entries:
                 self._last_audit_id = entry_id
-                if actor == str(SCHEDULER):
+                if (actor_kind, actor) == (SCHEDULER.kind, SCHEDULER.name):
                     continue  # published by whoever applied it
                 if entity in ("plan", "number"):
                     touched.add(entity_id)
