@@ -12,11 +12,13 @@ from sqlalchemy.exc import DBAPIError
 
 from controller import cdr_commands
 from controller.dialplan import commands as dialplan_commands
+from controller.live import commands as live_commands
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
 from smartnumbers.errors import InputError
 from smartnumbers.settings import SettingsError, load_settings
 from sync.app import build_app
+from sync.live import live_control
 
 log = logging.getLogger("smartnumbers")
 
@@ -26,6 +28,7 @@ def serve() -> None:
     settings = load_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = build_app(settings)
+    app.cleanup_ctx.append(live_control)  # live call control on the configured switches
     web.run_app(app, host=settings.http_host, port=settings.http_port, print=lambda m: log.info(m.strip()))
 
 
@@ -41,6 +44,7 @@ def build_cli() -> typer.Typer:
     domain_commands.register(cli)
     cdr_commands.register(cli)
     rating_commands.register(cli)
+    live_commands.register(cli)
     dialplan_commands.register(cli)
     return cli
 

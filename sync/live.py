@@ -1,5 +1,6 @@
 """The JSON API for live calls: an account's calls in progress, and a tariff switch by a
-client (the same switch as an agent's code, answered by HTTP instead of a tone).
+client (the same switch as an agent's code, answered by HTTP instead of a tone); and
+``live_control``, which runs live call control in the serve process.
 
 Tenants stay apart: a call is the account's when the account sees the call's smart number
 (``accounts.visible_numbers``); any other call answers 404, exactly like one that does not
@@ -8,18 +9,23 @@ exist or has ended. The serve process puts its ``LiveControl`` under ``LIVE``; w
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from controller.freeswitch.call_control import FreeSwitchCallControl, follow
+from controller.freeswitch.client import EventSocketClient
 from controller.live.registry import LiveCall
-from controller.live.service import LiveControl, Outcome
+from controller.live.service import LiveControl, Outcome, database_tariffs
+from controller.live.voice import PriceVoice
 from smartnumbers import accounts
 from smartnumbers.models import Account
 from sync.api import json_error
-from sync.keys import ACCOUNT_ID, SESSIONS
+from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
 
 LIVE = web.AppKey("live", LiveControl)
 
@@ -35,6 +41,30 @@ _STATUS = {
     Outcome.OVER_CAP: 409,
     Outcome.SWITCH_FAILED: 502,
 }
+
+
+async def live_control(app: web.Application):
+    """A cleanup context of the serve process: one Event Socket connection per configured
+    node, each feeding live call control (``automatic``: it schedules the caps and takes the
+    agents' codes). Without nodes there is nothing to control and the routes answer 503."""
+    settings = app[SETTINGS]
+    if not settings.freeswitch_nodes:
+        yield
+        return
+    clients = [EventSocketClient(n.host, n.port, n.password, node=n.name) for n in settings.freeswitch_nodes]
+    sounds = Path(settings.sounds_folder)
+    live = LiveControl(controls={c.node: FreeSwitchCallControl(c) for c in clients},
+                       tariffs=database_tariffs(app[SESSIONS]),
+                       voice=PriceVoice(sounds, settings.switch_sounds_folder or str(sounds.resolve())))
+    app[LIVE] = live
+    tasks = [asyncio.create_task(c.run()) for c in clients] + [asyncio.create_task(follow(c, live)) for c in clients]
+    yield
+    for client in clients:
+        await client.stop()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await live.settle()
 
 
 def _live(request: web.Request) -> LiveControl:

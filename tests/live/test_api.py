@@ -69,3 +69,31 @@ async def test_refusals_answer_with_their_reason(api, rig, tokens, numbers_in_db
     assert (await api.post("/api/v1/calls/nonexistent/tariff", json={"code": 12}, headers=owner)).status == 404
     assert (await api.post(f"/api/v1/calls/{a_leg}/tariff", json={"code": 12})).status == 401
     assert rig.switch.variable(a_leg, "smart_tariff_segments") is None
+
+
+async def test_serve_runs_live_control_on_the_configured_nodes(db_url, numbers_in_db, tokens, monkeypatch, tmp_path):
+    """As ``smartnumbers serve`` wires it: the app connects to the node, schedules the cap of
+    an answered call and lists it to its owner."""
+    import json
+
+    from sync.live import live_control
+    from tests.live.conftest import until
+    from tests.live.switch import ControlledSwitch
+
+    switch = ControlledSwitch()
+    await switch.start()
+    monkeypatch.setenv("SMARTNUMBERS_FREESWITCH_NODES", json.dumps(
+        [{"name": "vm", "host": "127.0.0.1", "port": switch.port, "password": "ClueCon"}]))
+    monkeypatch.setenv("SMARTNUMBERS_SOUNDS_FOLDER", str(tmp_path / "sounds"))
+    app = build_app(load_settings())
+    app.cleanup_ctx.append(live_control)
+    try:
+        async with TestClient(TestServer(app)) as client:
+            live = app[LIVE]
+            await until(lambda: live.resyncs, "connected to the node")
+            a_leg = switch.place_smart_call(NUMBER, numbers_in_db["owner"])
+            await until(lambda: a_leg in switch.scheduled, "the cap is scheduled on the switch")
+            listed = await (await client.get("/api/v1/calls", headers=bearer(tokens["owner"]))).json()
+            assert [c["call_id"] for c in listed["calls"]] == [a_leg]
+    finally:
+        await switch.stop()
