@@ -382,14 +382,21 @@ def main() -> None:
         exact = all(r.get("exact") for r in runs)
         return statistics.median(r.get("events_per_s", 0.0) for r in runs), exact
 
+    def cpu_median(name: str, fmt: str) -> float:
+        return statistics.median(r.get("events_per_cpu_s", 0.0) for r in results[(name, fmt)])
+
     print(f"Event Socket ingest, {args.events:,} events a run, median of {args.runs} runs, events/s (socket -> handler)")
-    print(f"{'client':14} {'plain':>12} {'exact':>6} {'json':>12} {'exact':>6}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
+          "(wall-clock figures suffer when the machine is shared; per CPU-second figures less so)")
+    print(f"{'client':14} {'plain':>10} {'per cpu-s':>10} {'exact':>6} {'json':>10} {'per cpu-s':>10} {'exact':>6}")
     table = {}
     for name in ("smartnumbers", "greenswitch", "genesis"):
         plain, plain_ok = median(name, "plain")
         js, js_ok = median(name, "json")
         table[name] = (plain, plain_ok, js, js_ok)
-        print(f"{name:14} {plain:>12,.0f} {str(plain_ok):>6} {js:>12,.0f} {str(js_ok):>6}")
+        errors = {r.get("error") for fmt in ("plain", "json") for r in results[(name, fmt)] if r.get("error")}
+        print(f"{name:14} {plain:>10,.0f} {cpu_median(name, 'plain'):>10,.0f} {str(plain_ok):>6} "
+              f"{js:>10,.0f} {cpu_median(name, 'json'):>10,.0f} {str(js_ok):>6}" + (f"  {sorted(errors)}" if errors else ""))
     print(f"resident memory of the client with {memory['calls']:,} live calls ({memory['legs']:,} legs) resynchronised: {memory['rss_mb']:.1f} MB")
 
     ours = min(table["smartnumbers"][0], table["smartnumbers"][2])

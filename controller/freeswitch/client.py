@@ -463,6 +463,11 @@ class EventSocketClient:
             reply = frame.header("Reply-Text") or ""
             if reply.startswith("-ERR"):
                 raise CommandFailed(f"bgapi {command!r}: {reply}")
+            given = frame.header("Job-UUID")
+            if given and given != job:  # a switch that ignored our Job-UUID: follow its own
+                wire.jobs.pop(job, None)
+                wire.jobs[given] = waiter
+                job = given
             try:
                 event = await asyncio.wait_for(waiter, timeout or self.job_timeout)
             except TimeoutError:
@@ -498,6 +503,9 @@ class EventSocketClient:
                 await self._sleep_unless_stopping(delay)
                 continue
             attempt = 0
+            if self._stopping:  # stop() came while connecting
+                wire._close(None)
+                break
             self._set_state(LinkState.UP)
             self._up.set()
             watchdog = asyncio.create_task(self._watch(wire))

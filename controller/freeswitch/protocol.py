@@ -140,76 +140,94 @@ class FrameReader:
         """The frames completed by ``data``. With ``events`` (content type -> event class), an
         event frame comes back directly as its event (one object less per event)."""
         buffer = self._buffer
-        if buffer:
-            buffer += data
-            if len(buffer) < self._need:
-                return []  # a big body still arriving: no copy, no rescan
-            view: bytes = bytes(buffer)
-        else:
-            view = data
-        self._need = 0
         frames: list = []
-        pos = 0
+        view: bytes = data
+        offset = 0
+        try:
+            if buffer:
+                need = self._need
+                if need and len(buffer) + len(data) >= need:
+                    # Finish the pending frame with the head of ``data``, then read the rest of
+                    # ``data`` in place: no copy of the whole chunk.
+                    missing = need - len(buffer)
+                    buffer += data[:missing]
+                    pending = bytes(buffer)
+                    self._buffer = bytearray()
+                    self._need = 0
+                    done = self._scan(pending, 0, events, frames)
+                    if done < len(pending):
+                        view, offset = pending[done:] + data[missing:], 0
+                    else:
+                        offset = missing
+                else:
+                    buffer += data
+                    if len(buffer) < need:
+                        return []  # a big body still arriving: no copy, no rescan
+                    view = bytes(buffer)
+                    self._buffer = bytearray()
+                    self._need = 0
+            pos = self._scan(view, offset, events, frames)
+        except ProtocolError as exc:
+            self._buffer = bytearray()
+            self._need = 0
+            exc.frames = frames
+            raise
+        if pos < len(view):
+            self._buffer = bytearray(view[pos:])
+        return frames
+
+    def _scan(self, view: bytes, pos: int, events: dict[str, type[Event]] | None, frames: list) -> int:
+        """Append the complete frames of ``view`` from ``pos``; where the first incomplete one starts."""
         size = len(view)
         find = view.find
         event_frame = _EVENT_FRAME.match
         types = _CONTENT_TYPES
         append = frames.append
-        try:
-            while pos < size:
-                # Fast path, one regex call: "Content-Length: N\nContent-Type: text/event-x\n\n".
-                match = event_frame(view, pos)
-                if match is not None:
-                    start = match.end()
-                    length = int(match.group(1))
-                    if start + length > size:
-                        self._need = start + length - pos
-                        break
-                    content_type = types[match.group(2)]
-                    make = events.get(content_type) if events else None
-                    if make is not None:
-                        append(make(view[start : start + length]))
-                    else:
-                        append(Frame(view[pos : start - 2], view[start : start + length], content_type))
-                    pos = start + length
-                    continue
-                # Stray newlines between frames are tolerated (some peers send them).
-                while pos < size and view[pos] == 10:
-                    pos += 1
-                if pos >= size:
-                    break
-                end = find(b"\n\n", pos)
-                if end < 0:
-                    if size - pos > MAX_HEAD:
-                        raise ProtocolError(f"header block longer than {MAX_HEAD} bytes")
-                    break
-                head = view[pos:end]
-                headers, length = _parse_head(head)
-                content_type = None
-                for key, value in headers:
-                    if key == "Content-Type":
-                        content_type = value
-                        break
-                start = end + 2
-                if length <= 0:
-                    append(Frame(head, b"", content_type, headers))
-                    pos = start
-                    continue
+        while pos < size:
+            # Fast path, one regex call: "Content-Length: N\nContent-Type: text/event-x\n\n".
+            match = event_frame(view, pos)
+            if match is not None:
+                start = match.end()
+                length = int(match.group(1))
                 if start + length > size:
                     self._need = start + length - pos
                     break
-                append(Frame(head, view[start : start + length], content_type, headers))
+                content_type = types[match.group(2)]
+                make = events.get(content_type) if events else None
+                if make is not None:
+                    append(make(view[start : start + length]))
+                else:
+                    append(Frame(view[pos : start - 2], view[start : start + length], content_type))
                 pos = start + length
-        except ProtocolError as exc:
-            self._buffer = bytearray()
-            exc.frames = frames
-            raise
-        if pos >= size:
-            if buffer:
-                self._buffer = bytearray()
-        else:
-            self._buffer = bytearray(view[pos:]) if pos or not buffer else buffer
-        return frames
+                continue
+            # Stray newlines between frames are tolerated (some peers send them).
+            while pos < size and view[pos] == 10:
+                pos += 1
+            if pos >= size:
+                break
+            end = find(b"\n\n", pos)
+            if end < 0:
+                if size - pos > MAX_HEAD:
+                    raise ProtocolError(f"header block longer than {MAX_HEAD} bytes")
+                break
+            head = view[pos:end]
+            headers, length = _parse_head(head)
+            content_type = None
+            for key, value in headers:
+                if key == "Content-Type":
+                    content_type = value
+                    break
+            start = end + 2
+            if length <= 0:
+                append(Frame(head, b"", content_type, headers))
+                pos = start
+                continue
+            if start + length > size:
+                self._need = start + length - pos
+                break
+            append(Frame(head, view[start : start + length], content_type, headers))
+            pos = start + length
+        return pos
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -281,6 +299,10 @@ class Event:
     def variable(self, name: str, default: str | None = None) -> str | None:
         """A channel variable carried by the event (``variable_<name>``)."""
         return self.get("variable_" + name, default)
+
+    def starting_with(self, prefix: str) -> list[tuple[str, str]]:
+        """The headers whose names start with ``prefix`` (e.g. the product's variables)."""
+        return [(key, value) for key, value in self.items() if key.startswith(prefix)]
 
     def get_all(self, name: str) -> list[str]:
         return [value for key, value in self.items() if key == name]
@@ -371,6 +393,27 @@ class PlainEvent(Event):
                 pairs.append((name.decode("utf-8", "replace"), _decode_value(value)))
             self._pairs = pairs
         return pairs
+
+    def starting_with(self, prefix: str) -> list[tuple[str, str]]:
+        if self._pairs is not None:
+            return [(k, v) for k, v in self._pairs if k.startswith(prefix)]
+        raw = self.raw
+        end = self._head_end
+        key = prefix.encode("utf-8")
+        found = []
+        # every line start is either 0 or just after a "\n"; only matching lines are decoded
+        at = 0 if raw.startswith(key) else raw.find(b"\n" + key, 0, end) + 1
+        while 0 < at or (at == 0 and raw.startswith(key)):
+            stop = raw.find(b"\n", at)
+            if stop < 0 or stop > end:
+                stop = end
+            name, _, value = raw[at:stop].partition(b": ")
+            found.append((name.decode("utf-8", "replace"), _decode_value(value)))
+            nxt = raw.find(b"\n" + key, stop, end)
+            if nxt < 0:
+                break
+            at = nxt + 1
+        return found
 
     @property
     def body(self) -> str | None:

@@ -164,7 +164,7 @@ def _created(event: Event, node: str, leg: str, call: str, at: datetime) -> Call
         direction=_direction(event.get("Call-Direction")),
         caller=_event_caller(event),
         destination=event.get("Caller-Destination-Number") or "",
-        tags=_tags(event.items(), "variable_" + PRODUCT_PREFIX),
+        tags=_tags(event.starting_with("variable_" + PRODUCT_PREFIX), "variable_" + PRODUCT_PREFIX),
     )
 
 
@@ -175,7 +175,7 @@ def _answered(event: Event, node: str, leg: str, call: str, at: datetime) -> Cal
         call,
         at,
         direction=_direction(event.get("Call-Direction")),
-        tags=_tags(event.items(), "variable_" + PRODUCT_PREFIX),
+        tags=_tags(event.starting_with("variable_" + PRODUCT_PREFIX), "variable_" + PRODUCT_PREFIX),
     )
 
 
@@ -204,7 +204,7 @@ def _hung_up(event: Event, node: str, leg: str, call: str, at: datetime) -> Call
         answered_at=_utc_from_micros(event.get("variable_answer_uepoch")),
         duration_ms=_int(event.get("variable_mduration")) or 0,
         billed_ms=_int(event.get("variable_billmsec")) or 0,
-        tags=_tags(event.items(), "variable_" + PRODUCT_PREFIX),
+        tags=_tags(event.starting_with("variable_" + PRODUCT_PREFIX), "variable_" + PRODUCT_PREFIX),
     )
 
 

@@ -206,3 +206,10 @@ def test_garbage_is_a_protocol_error():
         FrameReader().feed(b"Content-Length: -5\nContent-Type: text/event-plain\n\n")
     with pytest.raises(ProtocolError):
         FrameReader().feed(b"x" * (2 << 20))
+
+
+def test_headers_by_prefix_agree_with_the_full_list(captures):
+    for path in (captures / "samples" / "bridge-call-9998" / "esl-plain.raw", captures / "samples" / "bridge-call-9998" / "esl-json.raw"):
+        for event in _events(path):
+            for prefix in ("variable_sip_", "Caller-", "Event-Name", "Nope"):
+                assert event.starting_with(prefix) == [(k, v) for k, v in event.items() if k.startswith(prefix)]
