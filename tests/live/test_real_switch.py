@@ -20,6 +20,7 @@ from decimal import Decimal
 import pytest
 
 from controller.calls import LegHungUp
+from controller.freeswitch import translate
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
 from controller.freeswitch.client import EventSocketClient
 from controller.live.segments import end_reason
@@ -120,7 +121,6 @@ async def test_agent_code_as_rfc2833_reaches_the_cdr(real):
     results: asyncio.Queue = asyncio.Queue()
     live.on_switch = results.put_nowait
     a_leg = await _call(client, live, caller, agent, "+41901234567")
-    control = FreeSwitchCallControl(client)
     await agent.press("*12")
     result = await asyncio.wait_for(results.get(), 15)
     assert result.outcome is Outcome.SWITCHED, result
@@ -129,9 +129,24 @@ async def test_agent_code_as_rfc2833_reaches_the_cdr(real):
     value = (await client.api(f"uuid_getvar {a_leg} smart_tariff_segments")).strip()
     assert value == f"1@0;12@{segment.start_s}+{segment.announcement_s}"
     assert (await client.api(f"uuid_getvar {a_leg} playback_terminators")).strip() == "none"
-    await control.hang_up(a_leg, "NORMAL_CLEARING")
-    await until(lambda: a_leg in ended, "the caller's leg has hung up")
-    assert ended[a_leg].tags["tariff_segments"] == value
+
+    # the controller dies right after the switch; the CDR still holds the segment
+    host, port, password = _target()
+    witness = EventSocketClient(host, port, password, node="witness", resync=False)
+    watching = asyncio.create_task(witness.run())
+    try:
+        await witness.wait_up(10)
+        await client.stop()
+        assert (await witness.api(f"uuid_kill {a_leg} NORMAL_CLEARING")).startswith("+OK")
+        async with asyncio.timeout(15):
+            while True:
+                event = translate.call_event(await witness.next_event(), "real")
+                if isinstance(event, LegHungUp) and event.leg_id == a_leg:
+                    break
+        assert event.tags["tariff_segments"] == value
+    finally:
+        await witness.stop()
+        watching.cancel()
 
 
 async def test_cost_cap_hangup_runs_on_the_switch(real):

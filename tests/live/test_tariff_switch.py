@@ -222,3 +222,25 @@ def test_hangup_second_keeps_talk_time_within_the_allowed_seconds():
     # answered on the second: second 5, since second 6 could end at 6.99 s of talk
     assert hangup_epoch(base, 6) == int(base.timestamp()) + 5
     assert hangup_epoch(base + timedelta(microseconds=1), 6) == int(base.timestamp()) + 6
+
+
+async def test_registry_keeps_the_failed_hunting_attempts(rig, numbers_in_db):
+    """The captured hunt: busy, then no answer, then answered by the third destination."""
+    a_leg = rig.switch.place_call("hunted", hold=True)
+    await until(lambda: (c := rig.live.calls.get(a_leg)) is not None and c.agent_leg, "answered after the hunt")
+    call = rig.live.calls.get(a_leg)
+    # the second destination's ring timeout (leg_timeout) ends its leg ALLOTTED_TIMEOUT
+    assert [(a.destination, a.cause) for a in call.failed_attempts] == [("a", "USER_BUSY"), ("b", "ALLOTTED_TIMEOUT")]
+    assert len(call.attempts) == 3 and call.attempts[call.agent_leg].cause == "NONE"
+    assert call.agent == "c"
+
+
+async def test_single_digits_do_not_switch_the_tariff(rig, numbers_in_db):
+    """Codes come from the switch's digit binding; the agent's relayed single digits (a call
+    without the binding, FACTS 4b capture 7401) change nothing."""
+    a_leg = rig.switch.place_call("dtmf")
+    await rig.switch.settle()
+    await until(lambda: rig.live.calls.get(a_leg) is None, "the call has ended")
+    await rig.live.settle()
+    assert rig.results.empty()
+    assert not [c for c in rig.switch.commands if c.startswith("api uuid_setvar")]
