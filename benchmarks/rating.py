@@ -181,11 +181,11 @@ def generate_calls(db: Database, total: int, statement_calls: int) -> tuple[int,
             "built_at) SELECT 'c' || lpad(g::text, 10, '0'), 'fs1', {number}, {number}, '+41900' || lpad(({number})::text, 6, '0'), "
             "CASE WHEN g % 10 = 0 THEN NULL ELSE '+4179' || lpad(((g * 7919) % {callers})::text, 7, '0') END, "
             "g % 10 = 0, CASE WHEN g % 10 = 0 THEN 'withheld' WHEN g % 3 = 0 THEN 'fixed' ELSE 'mobile' END, "
-            "{start} + g * interval '{step} milliseconds', "
-            "CASE WHEN g % 5 = 0 THEN NULL ELSE {start} + g * interval '{step} milliseconds' + interval '5 s' END, "
-            "{start} + g * interval '{step} milliseconds' + ((g * 37) % 900 + 5) * interval '1 s', g % 5 <> 0, 5, "
+            "{start} + (g - {first}) * interval '{step} milliseconds', "
+            "CASE WHEN g % 5 = 0 THEN NULL ELSE {start} + (g - {first}) * interval '{step} milliseconds' + interval '5 s' END, "
+            "{start} + (g - {first}) * interval '{step} milliseconds' + ((g * 37) % 900 + 5) * interval '1 s', g % 5 <> 0, 5, "
             "CASE WHEN g % 5 = 0 THEN 0 ELSE (g * 37) % 900 END, 'NORMAL_CLEARING', '[]', '[[1, 0, 0]]', now() "
-            "FROM generate_series({first}, {last}) g")
+            "FROM generate_series({first}::bigint, {last}::bigint) g")
         november = "timestamptz '2026-10-31 23:00:00+00'"
         month_ms = 30 * 86400 * 1000 // max(statement_calls, 1)
         conn.execute(text(common.format(number="1", callers=20000, start=november, step=month_ms,
@@ -205,6 +205,15 @@ def generate_calls(db: Database, total: int, statement_calls: int) -> tuple[int,
             "CASE WHEN number_id % 3 = 0 THEN c.amount * 6 / 10 / 40 / 10000 * 10000 ELSE 0 END, NULL, now() "
             "FROM (SELECT *, (CASE WHEN answered THEN 1000000 + (talk_s + 59) / 60 * 2500000 ELSE 0 END)::bigint "
             "AS amount FROM call_record) c"))
+        conn.execute(text(
+            "INSERT INTO traffic_hour (number_id, hour, account_id, calls, answered, payout) "
+            "SELECT c.number_id, date_trunc('hour', c.started_at), c.account_id, count(*), "
+            "sum(CASE WHEN c.answered THEN 1 ELSE 0 END), sum(r.payout) "
+            "FROM call_record c JOIN rated_call r USING (call_id) GROUP BY 1, 2, 3"))
+        conn.execute(text(
+            "INSERT INTO caller_month (number_id, caller_e164, period, account_id, calls, payout) "
+            "SELECT c.number_id, c.caller_e164, r.period, c.account_id, count(*), sum(r.payout) "
+            "FROM call_record c JOIN rated_call r USING (call_id) WHERE c.caller_e164 IS NOT NULL GROUP BY 1, 2, 3, 4"))
     with db.engine.connect() as conn:
         conn.execute(text("ANALYZE"))
         conn.commit()
@@ -223,14 +232,13 @@ def measure_statement(db: Database) -> tuple[float, int]:
 def measure_dashboard(db: Database, account_id: int, runs: int = 5) -> dict[str, float]:
     now = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)
     month = (dt.datetime(2026, 10, 31, 23, 0, tzinfo=dt.UTC), dt.datetime(2026, 11, 27, 23, 0, tzinfo=dt.UTC))
-    half_year = (dt.datetime(2026, 5, 31, 22, 0, tzinfo=dt.UTC), month[1])
     queries = {
         "revenue (yesterday, today, month, year)": lambda s: aggregates.revenue(s, account_id, now, ZONE),
         "by number (month)": lambda s: aggregates.by_number(s, account_id, *month),
         "by day (month)": lambda s: aggregates.by_day(s, account_id, *month, ZONE),
         "by hour (month)": lambda s: aggregates.by_hour(s, account_id, *month, ZONE),
-        "top 200 callers (month)": lambda s: aggregates.top_callers(s, account_id, *month),
-        "top 200 callers (six months)": lambda s: aggregates.top_callers(s, account_id, *half_year),
+        "top 200 callers (month)": lambda s: aggregates.top_callers(s, account_id, "2026-11", "2026-11", ZONE),
+        "top 200 callers (six months)": lambda s: aggregates.top_callers(s, account_id, "2026-06", "2026-11", ZONE),
     }
     timings = {}
     with db.sessions() as session:
@@ -271,7 +279,7 @@ def main() -> None:
         print(f"ingest into PostgreSQL: {ingest:,.0f} complete calls/s (A+B hangup events translated, raw "
               f"compressed, legs and call record stored; target {TARGETS['pg_ingest_cdrs_per_s']:,})", flush=True)
         with db.engine.begin() as conn:
-            conn.execute(text("TRUNCATE captured_leg, call_record CASCADE"))
+            conn.execute(text("TRUNCATE captured_leg, call_record, traffic_hour, caller_month CASCADE"))
         started = time.perf_counter()
         statement_account, typical = generate_calls(db, args.calls, args.statement_calls)
         print(f"generated {args.calls:,} rated call records in {time.perf_counter() - started:,.0f} s", flush=True)
@@ -289,12 +297,12 @@ def main() -> None:
                 print(f"  {name:<42} {ms:8.1f} ms (target < {TARGETS['dashboard_query_max_ms']:.0f} ms)")
     finally:
         db.drop()
-    typical_max = max(results[next(iter(results))].values())
+    slowest = max(max(timings.values()) for timings in results.values())
     print(json.dumps({
         "rate_calls_per_s": figure("rate_calls_per_s", rate, "calls/s"),
         "pg_ingest_cdrs_per_s": figure("pg_ingest_cdrs_per_s", ingest, "calls/s"),
         "statement_1m_calls_s": figure("statement_1m_calls_s", seconds, "s"),
-        "dashboard_query_max_ms": figure("dashboard_query_max_ms", typical_max, "ms"),
+        "dashboard_query_max_ms": figure("dashboard_query_max_ms", slowest, "ms"),
     }))
 
 

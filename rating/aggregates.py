@@ -1,11 +1,12 @@
 """What the portal's dashboard shows an account: revenue yesterday, today, this month and this
 year; by number, day and hour; answered and unanswered calls; the top callers.
 
-Revenue is the owner's share (``rated_call.payout``, excl. VAT, rounded per call), so the
-dashboard adds up to the statement. Sums run in the database over the account's calls
-(index ``account_id, started_at``); days and hours are Europe/Zurich: the database groups by
-UTC hour and hours are folded into local days here (Zurich's offsets are whole hours, so this
-is exact across the March and October changes). A withheld caller is never shown as a number.
+Revenue is the owner's share (``payout``, excl. VAT, rounded per call), so the dashboard adds
+up to the statement. The queries read the running sums kept as calls are rated
+(``rating.rollups``: per number and hour, per caller and month), not the calls themselves, so
+they stay fast however many calls an account has. Days and hours are Europe/Zurich: sums are
+kept per UTC hour and folded into local days here (Zurich's offsets are whole hours, so this is
+exact across the March and October changes). A withheld caller is never shown.
 """
 
 from __future__ import annotations
@@ -16,21 +17,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, and_, case, func, select, type_coerce
+from sqlalchemy import and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from rating import forecast
+from rating.pipeline import period_bounds
 from smartnumbers.db import Money
-from smartnumbers.models import CallRecord, RatedCall, SmartNumber
+from smartnumbers.models import CallerMonth, SmartNumber, TrafficHour
 
 ZERO = Decimal(0)
-
-
-def _utc_hour(session: Session):
-    """The call's start truncated to the UTC hour, as text both databases agree on."""
-    if session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.date_trunc("hour", func.timezone("UTC", CallRecord.started_at)), "YYYY-MM-DD HH24")
-    return func.strftime("%Y-%m-%d %H", CallRecord.started_at)
 
 
 def _money_sum(column):
@@ -50,28 +45,21 @@ class Revenue:
     year: Decimal
 
 
-def _calls(account_id: int, start: dt.datetime, end: dt.datetime, number_id: int | None = None) -> Select:
-    query = (select().select_from(CallRecord)
-             .outerjoin(RatedCall, RatedCall.call_id == CallRecord.call_id)
-             .where(CallRecord.account_id == account_id, CallRecord.started_at >= start, CallRecord.started_at < end))
-    return query.where(CallRecord.number_id == number_id) if number_id is not None else query
+def _hours(account_id: int, start: dt.datetime, end: dt.datetime):
+    return (TrafficHour.account_id == account_id, TrafficHour.hour >= start, TrafficHour.hour < end)
 
 
 def revenue(session: Session, account_id: int, now: dt.datetime, zone: ZoneInfo) -> Revenue:
     """Revenue of the calls started yesterday, today, this month and this year (local)."""
     today = now.astimezone(zone).date()
-    bounds = {
-        "yesterday": (today - dt.timedelta(days=1), today),
-        "today": (today, today + dt.timedelta(days=1)),
-        "month": (today.replace(day=1), today + dt.timedelta(days=1)),
-        "year": (today.replace(month=1, day=1), today + dt.timedelta(days=1)),
-    }
-    utc = {key: (_local_midnight(a, zone), _local_midnight(b, zone)) for key, (a, b) in bounds.items()}
-    started = CallRecord.started_at
-    sums = [_money_sum(case((and_(started >= a, started < b), RatedCall.payout), else_=None)) for a, b in utc.values()]
-    year_start = utc["year"][0]
-    row = session.execute(_calls(account_id, min(year_start, utc["yesterday"][0]), utc["today"][1])
-                          .add_columns(*sums)).one()
+    tomorrow = today + dt.timedelta(days=1)
+    bounds = ((today - dt.timedelta(days=1), today), (today, tomorrow), (today.replace(day=1), tomorrow),
+              (today.replace(month=1, day=1), tomorrow))
+    utc = [(_local_midnight(a, zone), _local_midnight(b, zone)) for a, b in bounds]
+    hour = TrafficHour.hour
+    sums = [_money_sum(case((and_(hour >= a, hour < b), TrafficHour.payout), else_=None)) for a, b in utc]
+    first = min(utc[0][0], utc[3][0])
+    row = session.execute(select(*sums).where(*_hours(account_id, first, utc[1][1]))).one()
     return Revenue(*(value or ZERO for value in row))
 
 
@@ -89,28 +77,24 @@ class Traffic:
         return self.calls - self.answered
 
 
-def _traffic_columns():
-    return (func.count(), func.sum(case((CallRecord.answered, 1), else_=0)), _money_sum(RatedCall.payout))
+_TRAFFIC = (func.sum(TrafficHour.calls), func.sum(TrafficHour.answered), _money_sum(TrafficHour.payout))
 
 
 def by_number(session: Session, account_id: int, start: dt.datetime, end: dt.datetime) -> list[Traffic]:
-    query = (_calls(account_id, start, end).join(SmartNumber, SmartNumber.id == CallRecord.number_id)
-             .add_columns(SmartNumber.e164, *_traffic_columns()).group_by(SmartNumber.e164).order_by(SmartNumber.e164))
-    return [Traffic(e164, count, answered or 0, amount or ZERO)
-            for e164, count, answered, amount in session.execute(query)]
+    query = (select(SmartNumber.e164, *_TRAFFIC).join(SmartNumber, SmartNumber.id == TrafficHour.number_id)
+             .where(*_hours(account_id, start, end)).group_by(SmartNumber.e164).order_by(SmartNumber.e164))
+    return [Traffic(e164, calls, answered, amount or ZERO) for e164, calls, answered, amount in session.execute(query)]
 
 
 def by_hour(session: Session, account_id: int, start: dt.datetime, end: dt.datetime, zone: ZoneInfo,
             number_id: int | None = None) -> list[Traffic]:
     """Per local hour (``2026-11-26 14``), hours without calls left out."""
-    hour = _utc_hour(session)
-    query = _calls(account_id, start, end, number_id).add_columns(hour, *_traffic_columns()).group_by(hour).order_by(hour)
-    rows = []
-    for key, count, answered, amount in session.execute(query):
-        instant = dt.datetime.strptime(key, "%Y-%m-%d %H").replace(tzinfo=dt.UTC)
-        rows.append(Traffic(instant.astimezone(zone).strftime("%Y-%m-%d %H"), count, answered or 0,
-                            amount or ZERO))
-    return rows
+    query = select(TrafficHour.hour, *_TRAFFIC).where(*_hours(account_id, start, end))
+    if number_id is not None:
+        query = query.where(TrafficHour.number_id == number_id)
+    query = query.group_by(TrafficHour.hour).order_by(TrafficHour.hour)
+    return [Traffic(hour.astimezone(zone).strftime("%Y-%m-%d %H"), calls, answered, amount or ZERO)
+            for hour, calls, answered, amount in session.execute(query)]
 
 
 def by_day(session: Session, account_id: int, start: dt.datetime, end: dt.datetime, zone: ZoneInfo,
@@ -131,28 +115,35 @@ class TopCaller:
     number: str
     calls: int
     revenue: Decimal
-    new: bool  # no call from this caller to this number before the period
+    new: bool  # no call from this caller to this number before the first month
 
 
-def top_callers(session: Session, account_id: int, start: dt.datetime, end: dt.datetime,
+def top_callers(session: Session, account_id: int, first_period: str, last_period: str, zone: ZoneInfo,
                 limit: int = 200) -> list[TopCaller]:
-    """The callers who brought the most revenue to each of the account's numbers in the period."""
-    revenue_sum = _money_sum(RatedCall.payout)
-    query = (_calls(account_id, start, end)
-             .join(SmartNumber, SmartNumber.id == CallRecord.number_id)
-             .where(CallRecord.caller_withheld.is_(False), CallRecord.caller_e164.is_not(None))
-             .add_columns(CallRecord.caller_e164, CallRecord.number_id, SmartNumber.e164, func.count(), revenue_sum)
-             .group_by(CallRecord.caller_e164, CallRecord.number_id, SmartNumber.e164)
-             .order_by(revenue_sum.desc().nulls_last(), func.count().desc(), CallRecord.caller_e164)
-             .limit(limit))
+    """The callers who brought each of the account's numbers the most revenue in the months
+    ``first_period`` to ``last_period`` (``2026-06``..``2026-11``)."""
+    in_months = (CallerMonth.account_id == account_id, CallerMonth.period >= first_period,
+                 CallerMonth.period <= last_period)
+    if first_period == last_period:  # one row a caller and number: read in revenue order off the index
+        calls, revenue_sum = CallerMonth.calls.label("calls"), CallerMonth.payout.label("revenue")
+        best = select(CallerMonth.caller_e164, CallerMonth.number_id, calls, revenue_sum).where(*in_months)
+    else:
+        calls, revenue_sum = func.sum(CallerMonth.calls).label("calls"), _money_sum(CallerMonth.payout).label("revenue")
+        best = (select(CallerMonth.caller_e164, CallerMonth.number_id, calls, revenue_sum).where(*in_months)
+                .group_by(CallerMonth.caller_e164, CallerMonth.number_id))
+    top = best.order_by(revenue_sum.desc(), calls.desc(), CallerMonth.caller_e164).limit(limit).subquery()
+    query = (select(top.c.caller_e164, top.c.number_id, SmartNumber.e164, top.c.calls, top.c.revenue)
+             .join(SmartNumber, SmartNumber.id == top.c.number_id)
+             .order_by(top.c.revenue.desc(), top.c.calls.desc(), top.c.caller_e164))
     rows = session.execute(query).all()
-    callers = {row[0] for row in rows}
+    period_bounds(first_period, zone)  # refuses a malformed month
     earlier = set()
+    callers = {row[0] for row in rows}
     if callers:
         earlier = set(session.execute(
-            select(CallRecord.caller_e164, CallRecord.number_id).distinct()
-            .where(CallRecord.account_id == account_id, CallRecord.started_at < start,
-                   CallRecord.caller_e164.in_(callers))
+            select(CallerMonth.caller_e164, CallerMonth.number_id).distinct()
+            .where(CallerMonth.account_id == account_id, CallerMonth.period < first_period,
+                   CallerMonth.caller_e164.in_(callers))
         ).tuples())
     return [TopCaller(caller, e164, count, amount or ZERO, (caller, number_id) not in earlier)
             for caller, number_id, e164, count, amount in rows]
@@ -175,15 +166,16 @@ def dashboard(session: Session, account_id: int, now: dt.datetime, zone: ZoneInf
     history = daily_revenue(session, account_id, history_start, today, zone)
     predicted = forecast.forecast_month(history, today, earned.today)
     period = _local_midnight(month_start, zone), tomorrow
+    this_month = month_start.strftime("%Y-%m")
     return {
         "revenue": _as_dict(earned),
         "forecast_month": predicted.total,
         "forecast_method": "weekday means of the last 8 weeks, scaled by the month's trend so far",
         "by_number": [_as_dict(t) | {"unanswered": t.unanswered} for t in by_number(session, account_id, *period)],
         "by_day": [_as_dict(t) | {"unanswered": t.unanswered} for t in by_day(session, account_id, *period, zone)],
-        "top_callers_month": [_as_dict(t) for t in top_callers(session, account_id, *period)],
+        "top_callers_month": [_as_dict(t) for t in top_callers(session, account_id, this_month, this_month, zone)],
         "top_callers_six_months": [_as_dict(t) for t in top_callers(
-            session, account_id, _local_midnight(six_months, zone), tomorrow)],
+            session, account_id, six_months.strftime("%Y-%m"), this_month, zone)],
     }
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from rating import rollups
 from rating.engine import CallUsage, rate_call
 from rating.price_list import PayoutOption, PriceList, PriceListEntry
 from rating.tariff import OneOffFee, RecurringFee, TariffSegment, TariffTerms
@@ -207,15 +208,24 @@ def rate_calls(session: Session, call_ids: Sequence[str], setup: RatingSetup) ->
         chunk = list(call_ids[start:start + 500])
         calls += session.scalars(select(CallRecord).where(CallRecord.call_id.in_(chunk)))
     book = TariffBook(session, (c.number_id for c in calls if c.number_id is not None))
-    rows, unrated = [], {}
+    rated, unrated = [], {}
     for call in calls:
         try:
-            rows.append(rate_record(call, book, setup))
+            rated.append((call, rate_record(call, book, setup)))
         except InputError as exc:
             unrated[call.call_id] = str(exc)
-    if rows:
-        session.execute(_insert(session).on_conflict_do_nothing(index_elements=["call_id"]), rows)
-    return RatingRun(len(rows), unrated)
+    return RatingRun(_insert_rated(session, rated), unrated)
+
+
+def _insert_rated(session: Session, rated: list[tuple[CallRecord, dict]]) -> int:
+    """Insert rated calls not rated yet and count them in the dashboard's sums; a call
+    already rated (by another path, concurrently) is left alone and not counted again."""
+    if not rated:
+        return 0
+    query = _insert(session).on_conflict_do_nothing(index_elements=["call_id"]).returning(RatedCall.call_id)
+    inserted = set(session.scalars(query, [row for _, row in rated]))
+    rollups.count_rated(session, [(call, row) for call, row in rated if call.call_id in inserted])
+    return len(inserted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +286,7 @@ def rate_period(
         calls = list(session.scalars(select(CallRecord).where(CallRecord.call_id.in_(chunk))))
         existing = {r.call_id: r for r in session.scalars(select(RatedCall).where(RatedCall.call_id.in_(chunk)))}
         book = TariffBook(session, (c.number_id for c in calls if c.number_id is not None))
-        fresh = []
+        fresh, revenue_changes = [], []
         for call in calls:
             if call.call_id in existing and not rerate:
                 continue
@@ -288,7 +298,7 @@ def rate_period(
             rated_count += 1
             old = existing.get(call.call_id)
             if old is None:
-                fresh.append(row)
+                fresh.append((call, row))
                 continue
             before = _billed(session, old) if old.statement_id else {k: getattr(old, k) for k in COMPARED}
             after = {key: row[key] for key in COMPARED}
@@ -304,13 +314,14 @@ def rate_period(
                     ))
                     changes.append(RatingChange(call.call_id, old.number_id, call.started_at, before, after, True))
                 continue
+            revenue_changes.append((call, row, row["payout"] - old.payout))
             for key, value in row.items():
                 setattr(old, key, value)
             old.rated_at = dt.datetime.now(dt.UTC)
             if before != after:
                 changes.append(RatingChange(call.call_id, old.number_id, call.started_at, before, after, False))
-        if fresh:
-            session.execute(_insert(session).on_conflict_do_nothing(index_elements=["call_id"]), fresh)
+        _insert_rated(session, fresh)
+        rollups.add_revenue(session, revenue_changes)
         session.flush()
         if progress:
             progress(min(offset + batch, len(ids)), len(ids))

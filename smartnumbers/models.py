@@ -570,3 +570,33 @@ class RatingAdjustment(Base):
     reason: Mapped[str] = mapped_column(String(200))
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statement.id", ondelete="RESTRICT"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrafficHour(Base):
+    """One number's calls and revenue in one hour (UTC), added to as calls are rated, so the
+    dashboard sums hours instead of calls."""
+
+    __tablename__ = "traffic_hour"
+    __table_args__ = (Index("ix_traffic_hour_account_hour", "account_id", "hour"),)
+
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    calls: Mapped[int] = mapped_column(Integer)
+    answered: Mapped[int] = mapped_column(Integer)
+    payout: Mapped[Decimal] = mapped_column(Money)
+
+
+class CallerMonth(Base):
+    """One caller's calls to one number in one month (Europe/Zurich) and the revenue they
+    brought: the top callers are read from here. Withheld callers are not kept."""
+
+    __tablename__ = "caller_month"
+    __table_args__ = (Index("ix_caller_month_account_period", "account_id", "period", "payout"),)
+
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), primary_key=True)
+    caller_e164: Mapped[str] = mapped_column(String(16), primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    calls: Mapped[int] = mapped_column(Integer)
+    payout: Mapped[Decimal] = mapped_column(Money)

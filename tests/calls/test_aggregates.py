@@ -51,15 +51,15 @@ def test_top_callers_new_and_regular_and_withheld_never_shown(session, shop):  #
     account, _, _ = shop
     store(
         session,
-        a_leg("0900123456", local("2026-09-10 10:00"), 60, caller="0791112233"),  # before: regular
+        a_leg("0900123456", local("2026-10-10 10:00"), 60, caller="0791112233"),  # before: regular
         a_leg("0900123456", local("2026-11-10 10:00"), 600, caller="0791112233"),
         a_leg("0900123456", local("2026-11-11 10:00"), 120, caller="0794445566"),  # new
         a_leg("0900123456", local("2026-11-12 10:00"), 900, caller=None),  # withheld
     )
-    top = aggregates.top_callers(session, account.id, local("2026-11-01 00:00"), local("2026-12-01 00:00"))
+    top = aggregates.top_callers(session, account.id, "2026-11", "2026-11", ZONE)
     assert [(t.caller, t.new) for t in top] == [("+41791112233", False), ("+41794445566", True)]
     assert top[0].revenue > top[1].revenue
-    six_months = aggregates.top_callers(session, account.id, local("2026-06-01 00:00"), local("2026-12-01 00:00"))
+    six_months = aggregates.top_callers(session, account.id, "2026-06", "2026-11", ZONE)
     assert [(t.caller, t.calls, t.new) for t in six_months][0] == ("+41791112233", 2, True)
 
 

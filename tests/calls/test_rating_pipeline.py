@@ -15,7 +15,7 @@ from rating.operator_prices import set_price
 from rating.pipeline import RatingSetup, rate_period, tariff_terms
 from rating.statement_pdf import render_html
 from smartnumbers import accounts, numbers, tariffs
-from smartnumbers.models import RatedCall, RatingAdjustment
+from smartnumbers.models import CallerMonth, CallRecord, RatedCall, RatingAdjustment, TrafficHour
 from smartnumbers.phone import CallerOrigin, RangeClass
 from smartnumbers.settings import load_settings
 from tests.calls.calls import a_leg, local, store
@@ -112,6 +112,13 @@ def test_a_correction_lists_every_changed_call_and_by_how_much(session, shop, ca
     assert sorted(D(c["caller_change"]) for c in changed) == [D("-1.50"), D("-1.00"), D("-1.00")]
     assert all(not c["adjustment"] for c in changed)
     assert invoke(capsys, "rate", "--period", "2026-11", "--rerate", "--json").json()["changed"] == []
+    session.expire_all()  # the dashboard's sums follow the correction
+    rated = list(session.scalars(select(RatedCall)))
+    assert session.scalar(select(func.sum(TrafficHour.calls))) == len(rated) == 5
+    payout = sum((r.payout for r in rated), D(0))
+    assert sum((h.payout for h in session.scalars(select(TrafficHour))), D(0)) == payout
+    assert sum((c.payout for c in session.scalars(select(CallerMonth))), D(0)) == sum(
+        (r.payout for r in rated if session.get(CallRecord, r.call_id).caller_e164), D(0))
 
 
 def test_an_issued_period_is_locked_and_a_correction_becomes_an_adjustment(session, shop):
