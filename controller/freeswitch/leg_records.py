@@ -9,6 +9,7 @@ variables to the neutral record is ``translate.leg_record``, used by both.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import parse_qs
@@ -19,6 +20,14 @@ from controller.freeswitch.protocol import Event, JsonEvent
 
 HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
 _VARIABLE = "variable_"
+# The variables ``translate.leg_record`` reads, and the product's own (found in the raw bytes,
+# so that the few hundred others of a hangup event are never looked at).
+_CDR_VARIABLES = (
+    "uuid", "originator", "call_uuid", "direction", "sip_from_user", "destination_number", "hostname",
+    "start_uepoch", "answer_uepoch", "end_uepoch", "mduration", "billmsec", "hangup_cause",
+    "hangup_cause_q850", "sip_hangup_disposition", "originate_causes", "privacy_hide_number", "sip_Privacy",
+)
+_PRODUCT_KEY = re.compile(rb'"variable_(' + translate.PRODUCT_PREFIX.encode() + rb'[A-Za-z0-9_]+)":')
 
 
 def is_hangup_complete(event: Event) -> bool:
@@ -29,8 +38,9 @@ def leg_from_hangup(event: Event, node: str) -> LegRecord:
     """The neutral record of the leg a CHANNEL_HANGUP_COMPLETE closes."""
     variables: dict[str, object] = {}
     if isinstance(event, JsonEvent):  # one JSON decode; multi-value variables stay arrays
-        skip = len(_VARIABLE)
-        variables = {key[skip:]: value for key, value in json.loads(event.raw).items() if key.startswith(_VARIABLE)}
+        document = json.loads(event.raw)
+        names = _CDR_VARIABLES + tuple(m.decode() for m in _PRODUCT_KEY.findall(event.raw))
+        variables = {name: document[_VARIABLE + name] for name in names if _VARIABLE + name in document}
     else:
         for key, value in event.items():
             if key.startswith(_VARIABLE):
