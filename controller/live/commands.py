@@ -26,7 +26,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from controller.calls import CallEvent, LegHungUp, LiveLeg
+from controller.calls import CallEvent, DigitPressed, LegHungUp, LiveLeg
 from controller.freeswitch import translate
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
 from controller.freeswitch.client import EventSocketClient, Resync
@@ -250,6 +250,8 @@ def event_line(event: CallEvent | LiveLeg) -> dict[str, Any]:
             line[name] = str(value) if name == "direction" else value
     if hasattr(event, "caller"):
         line["caller"] = event.caller.shown()
+    if isinstance(event, DigitPressed) and event.is_a_leg:
+        line["digit"] = "•"  # a caller's digits may be the age-check PIN: never printed
     if isinstance(event, LegHungUp):
         line["billed_ms"] = event.billed_ms
     return line

@@ -92,3 +92,17 @@ def test_without_a_node_the_commands_say_so(capsys, db_url, monkeypatch):
     monkeypatch.setenv("SMARTNUMBERS_FREESWITCH_NODES", "[]")
     result = invoke(capsys, "calls", "--once")
     assert result.code == 2 and "no FreeSWITCH node configured" in result.err
+
+
+def test_event_lines_hide_the_callers_digits():
+    from datetime import UTC, datetime
+
+    from controller.calls import DigitPressed
+    from controller.live.commands import event_line
+
+    at = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    caller = event_line(DigitPressed("vm", "a-leg", "a-leg", at, digit="4", via="media"))
+    agent = event_line(DigitPressed("vm", "b-leg", "a-leg", at, digit="4", via="media"))
+    assert caller["digit"] == "•" and agent["digit"] == "4"
+    assert caller == {"event": "DigitPressed", "at": at.isoformat(), "node": "vm", "call_id": "a-leg",
+                      "leg_id": "a-leg", "digit": "•"}
