@@ -15,6 +15,7 @@ import collections
 import enum
 import logging
 import random
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -212,6 +213,14 @@ class _Wire(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:  # room in the kernel for bursts while the loop is busy elsewhere
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+            except OSError:
+                pass
+        if hasattr(transport, "max_size"):
+            transport.max_size = 1 << 20  # fewer, larger reads: less loop overhead per event
 
     def data_received(self, data: bytes) -> None:
         self.last_data = time.monotonic()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from urllib.parse import unquote
 from xml.etree import ElementTree
 
 __all__ = [
@@ -265,11 +264,33 @@ def _json_key(name: str) -> bytes | None:
     return key
 
 
+_HEX = {f"{b:02x}".encode(): bytes([b]) for b in range(256)}
+_HEX.update({f"{b:02X}".encode(): bytes([b]) for b in range(256)})
+_HEX.update({f"{b:02x}".encode()[:1] + f"{b:02X}".encode()[1:]: bytes([b]) for b in range(256)})
+_HEX.update({f"{b:02X}".encode()[:1] + f"{b:02x}".encode()[1:]: bytes([b]) for b in range(256)})
+
+
+def _percent_decoded(raw: bytes) -> str:
+    """``%XX`` escapes to bytes, then UTF-8: what ``urllib.parse.unquote`` does, faster for
+    the few escapes a header value has. A ``%`` not followed by two hex digits stays."""
+    parts = raw.split(b"%")
+    out = [parts[0]]
+    hexes = _HEX
+    for part in parts[1:]:
+        byte = hexes.get(part[:2])
+        if byte is None:
+            out.append(b"%")
+            out.append(part)
+        else:
+            out.append(byte)
+            out.append(part[2:])
+    return b"".join(out).decode("utf-8", "replace")
+
+
 def _decode_value(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    if "%" in text:
-        return unquote(text, errors="replace")
-    return text
+    if b"%" in raw:
+        return _percent_decoded(raw)
+    return raw.decode("utf-8", "replace")
 
 
 class Event:
@@ -378,7 +399,7 @@ class PlainEvent(Event):
             stop = len(raw)
         value = raw[start:stop]
         if b"%" in value:
-            return unquote(value.decode("utf-8", "replace"), errors="replace")
+            return _percent_decoded(value)
         return value.decode("utf-8", "replace")
 
     def items(self) -> list[tuple[str, str]]:
@@ -466,7 +487,7 @@ class JsonEvent(Event):
                 return default
             if at == 0 or raw[at - 1] != 92:  # not preceded by a backslash
                 start = at + len(key)
-                if raw[start : start + 1] == b'"':
+                if start < len(raw) and raw[start] == 34:  # a string value
                     stop = raw.find(b'"', start + 1)
                     if stop > 0:
                         value = raw[start + 1 : stop]

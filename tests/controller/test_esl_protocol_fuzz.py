@@ -99,3 +99,13 @@ def test_json_lookup_agrees_with_the_json_decoder(values: list[tuple[str, str]])
         first = next(v for k, v in pairs if k == key)
         assert event.get(key) == first
     assert event.get("Unique-ID") == "real"
+
+
+@settings(FUZZ, max_examples=3000)
+@given(raw=st.text(alphabet="%0AaFz9gG2Ce", max_size=16).map(lambda t: t.encode()))
+def test_percent_decoding_is_urllibs(raw: bytes) -> None:
+    from urllib.parse import unquote
+
+    from controller.freeswitch.protocol import _percent_decoded
+
+    assert _percent_decoded(raw) == unquote(raw.decode(), errors="replace")
