@@ -12,7 +12,7 @@ fee; owners' costs (0800, 084x) are charged with VAT.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -75,7 +75,6 @@ class BuiltStatement:
     statement_id: int | None = None
     issued_at: dt.datetime | None = None
     zone_name: str = "Europe/Zurich"
-    _selection: Any = field(default=None, repr=False)
 
     @property
     def issued(self) -> bool:
@@ -123,6 +122,14 @@ class BuiltStatement:
         return self.payfast_due if self.payout_option == "payfast" else self.standard_due
 
 
+def _billed_by(statement_id: int | None, period: str):
+    """Which rated calls and adjustments a statement bills: those locked to it once issued;
+    for a draft, all not yet billed up to its period."""
+    if statement_id is not None:
+        return RatedCall.statement_id == statement_id, RatingAdjustment.statement_id == statement_id
+    return (RatedCall.statement_id.is_(None)) & (RatedCall.period <= period), RatingAdjustment.statement_id.is_(None)
+
+
 def account_named(session: Session, name: str) -> Account:
     account = session.scalar(select(Account).where(Account.name == name))
     if account is None:
@@ -136,12 +143,7 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
     period_bounds(period, settings.zone)  # refuses a malformed period
     account = account_named(session, account_name)
     issued = session.scalar(select(Statement).where(Statement.account_id == account.id, Statement.period == period))
-    if issued is not None:
-        calls = RatedCall.statement_id == issued.id
-        adjustments = RatingAdjustment.statement_id == issued.id
-    else:
-        calls = (RatedCall.statement_id.is_(None)) & (RatedCall.period <= period)
-        adjustments = RatingAdjustment.statement_id.is_(None)
+    calls, adjustments = _billed_by(issued.id if issued else None, period)
     query = (
         select(
             SmartNumber.e164, RatedCall.tariff_codes, SmartNumber.payout_option,
@@ -170,7 +172,6 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
         payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton),
         issued.id if issued else None, issued.issued_at if issued else None, settings.timezone,
     )
-    built._selection = (calls, adjustments)
     return built
 
 
@@ -182,7 +183,7 @@ def issue(session: Session, built: BuiltStatement) -> Statement:
                           owner_cost=built.owner_cost, payfast_fee=built.payfast_fee, due_on=built.due_on)
     session.add(statement)
     session.flush()
-    calls, adjustments = built._selection
+    calls, adjustments = _billed_by(None, built.period)
     session.execute(update(RatedCall).where(RatedCall.account_id == built.account.id, calls)
                     .values(statement_id=statement.id).execution_options(synchronize_session=False))
     session.execute(update(RatingAdjustment).where(RatingAdjustment.account_id == built.account.id, adjustments)

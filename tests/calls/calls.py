@@ -33,7 +33,3 @@ def a_leg(number: str, start: dt.datetime, talk_s: int, *, caller: str | None = 
 def store(session, *legs: LegRecord) -> capture.Stored:
     arrivals = [capture.ArrivedLeg(leg, LegSource.EVENT, repr(leg).encode()) for leg in legs]
     return capture.store_legs(session, arrivals, capture.rating_with(PAYFAST_PERCENT, ZONE))
-
-
-def local(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=ZONE).astimezone(dt.UTC)

@@ -11,14 +11,13 @@ from sqlalchemy import select
 from rating import aggregates
 from rating.forecast import backtest, forecast_month, generated_history
 from smartnumbers.models import RatedCall
-from tests.calls.calls import a_leg, local, store
-from tests.calls.conftest import ZONE
-from tests.calls.test_rating_pipeline import shop  # noqa: F401  (fixture)
+from tests.calls.calls import a_leg, store
+from tests.calls.conftest import ZONE, local
 
 D = Decimal
 
 
-def test_revenue_by_period_number_day_and_hour(session, shop):  # noqa: F811
+def test_revenue_by_period_number_day_and_hour(session, shop):
     account, _, _ = shop
     store(
         session,
@@ -47,7 +46,7 @@ def test_revenue_by_period_number_day_and_hour(session, shop):  # noqa: F811
     assert sum((n.revenue for n in numbers.values()), D(0)) == revenue.year
 
 
-def test_top_callers_new_and_regular_and_withheld_never_shown(session, shop):  # noqa: F811
+def test_top_callers_new_and_regular_and_withheld_never_shown(session, shop):
     account, _, _ = shop
     store(
         session,
@@ -74,7 +73,7 @@ def test_the_forecast_follows_the_method_and_its_back_test_error_is_small():
     assert forecast.month_to_date == D("1000.00") and forecast.trend == 1 and forecast.total == D("3000.00")
 
 
-def test_the_dashboard_at_the_command_line_and_over_the_api(session, shop, db_url, capsys):  # noqa: F811
+def test_the_dashboard_at_the_command_line_and_over_the_api(session, shop, db_url, capsys):
     account, _, _ = shop
     now = dt.datetime.now(dt.UTC)
     store(session, a_leg("0900123456", now - dt.timedelta(minutes=30), 90, caller="0791112233"),
@@ -90,7 +89,7 @@ def test_the_dashboard_at_the_command_line_and_over_the_api(session, shop, db_ur
     assert D(board["forecast_month"]) >= D(board["revenue"]["today"]) and "8 weeks" in board["forecast_method"]
 
 
-async def test_the_dashboard_api_shows_only_the_tokens_account(session, shop, db_url):  # noqa: F811
+async def test_the_dashboard_api_shows_only_the_tokens_account(session, shop, db_url):
     from aiohttp.test_utils import TestClient, TestServer
 
     from smartnumbers import accounts as accounts_module

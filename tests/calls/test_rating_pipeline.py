@@ -6,45 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 
 from rating import statements
 from rating.money import VAT_RATE, to_rappen
-from rating.operator_prices import set_price
 from rating.pipeline import RatingSetup, rate_period, tariff_terms
 from rating.statement_pdf import render_html
-from smartnumbers import accounts, numbers, tariffs
+from smartnumbers import tariffs
 from smartnumbers.models import CallerMonth, CallRecord, RatedCall, RatingAdjustment, TrafficHour
-from smartnumbers.phone import CallerOrigin, RangeClass
 from smartnumbers.settings import load_settings
-from tests.calls.calls import a_leg, local, store
-from tests.calls.conftest import PAYFAST_PERCENT, ZONE
-from tests.calls.test_capture import OPERATOR
+from tests.calls.calls import a_leg, store
+from tests.calls.conftest import OPERATOR, PAYFAST_PERCENT, ZONE, local
 from tests.foundation.cli import invoke
 
 D = Decimal
-
-
-@pytest.fixture
-def shop(session):
-    """A VAT-registered owner with a 0900 (dynamic tariffs 1 and 7, PayFast) and a 0844."""
-    account = accounts.add_account(session, "Hotline AG")
-    account.vat_registered = True
-    premium = numbers.add_number(session, OPERATOR, "0900 123 456", account, payout_option="payfast")
-    shared = numbers.add_number(session, OPERATOR, "0844 123 456", account)
-    valid = local("2026-10-01 00:00")
-    tariffs.set_tariff(session, OPERATOR, premium, 1, tariffs.TariffTerms(D("2.50"), D("1.00")), valid_from=valid)
-    tariffs.set_tariff(session, OPERATOR, premium, 7, tariffs.TariffTerms(
-        D("4.90"), fees=(tariffs.Fee(D("5.00"), every_s=600),), first_unit_s=30, next_unit_s=6), valid_from=valid)
-    tariffs.set_tariff(session, OPERATOR, shared, 1, tariffs.TariffTerms(D("0.08")), valid_from=valid)
-    for origin in CallerOrigin:
-        set_price(session, OPERATOR, RangeClass.PREMIUM, origin, interconnection_per_minute=D("0.05"),
-                  payout_share_percent=D("70"))
-        set_price(session, OPERATOR, RangeClass.SHARED_COST, origin, interconnection_per_minute=D("0.02"),
-                  owner_per_minute=D("0.20"))
-    session.flush()
-    return account, premium, shared
 
 
 def november_calls(session):
