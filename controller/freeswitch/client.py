@@ -454,6 +454,14 @@ class EventSocketClient:
         frame = await self._command("api " + _check_command(command), timeout)
         return frame.body
 
+    async def alive(self, leg_ids: list[str]) -> set[str]:
+        """Which legs exist right now (``uuid_exists`` reads the live session). A resync's
+        listing comes from the switch's asynchronously written scoreboard and can miss legs
+        answered moments before, so a leg known from events but absent there is checked here
+        before it is given up."""
+        answers = await asyncio.gather(*(self.api(f"uuid_exists {leg}") for leg in leg_ids))
+        return {leg for leg, answer in zip(leg_ids, answers) if answer.strip() == "true"}
+
     async def refresh_sessions(self) -> int | None:
         """Read the session count now (``api status``) rather than wait for a HEARTBEAT."""
         count = translate.sessions_in_status(await self.api("status"))

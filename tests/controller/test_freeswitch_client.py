@@ -280,3 +280,8 @@ def test_backoff_grows_with_jitter_and_is_capped():
     assert all(0.25 <= d <= 30 for d in delays)
     assert delays[-1] >= 15  # capped near 30, not 0.5 * 2**10
     assert len({round(client._backoff(5), 6) for _ in range(10)}) > 1  # jitter
+
+
+async def test_legs_missing_from_a_listing_are_checked_live(sim, link):
+    held = sim.hold_calls(1)
+    assert await link.alive([held[0], "00000000-0000-0000-0000-000000000000"]) == {held[0]}

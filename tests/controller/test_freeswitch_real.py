@@ -77,6 +77,10 @@ async def test_a_forced_drop_mid_call_is_survived_and_the_call_read_back(link):
     async with asyncio.timeout(15):
         while link.metrics.resyncs < 1:
             await asyncio.sleep(0.05)
+        # ``show channels`` is served from the switch's asynchronously written sqlite
+        # scoreboard: a leg can be missing from it for a few hundred ms after its answer.
+        while leg not in await link.api("show channels as json"):
+            await asyncio.sleep(0.05)
     before = link.metrics.resyncs
     link.drop_connection()  # the socket dies under the client, as on a network failure
     async with asyncio.timeout(15):
