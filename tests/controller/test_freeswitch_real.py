@@ -16,6 +16,7 @@ import pytest
 from controller.calls import LegAnswered, LegCreated, LegHungUp
 from controller.freeswitch import translate
 from controller.freeswitch.client import EventSocketClient, LinkState, Resync
+from controller.freeswitch.outbound import ControlledCall, OutboundServer
 
 pytestmark = pytest.mark.freeswitch
 
@@ -103,6 +104,39 @@ async def test_commands_answer_like_the_captures(link):
     assert await link.api("no_such_command") == "-ERR no_such_command Command not found!\n"
     assert await link.command("no_such_esl_command") == "-ERR command not found"
     assert (await link.api("reloadxml")).startswith("+OK")
+
+
+async def test_the_outbound_socket_controls_a_call(link):
+    """A loopback call whose A-leg runs ``socket 127.0.0.1:<port> async full``."""
+    seen: dict[str, object] = {}
+    finished = asyncio.Event()
+
+    async def handle(call: ControlledCall) -> None:
+        try:
+            seen["mode"] = call.channel.get("Socket-Mode")
+            seen["number"] = call.variable("smart_number")
+            done = await call.execute("set", "smart_from_socket=yes", wait=True, timeout=10)
+            seen["set"] = done.get("Application")
+            seen["var"] = await call.getvar("smart_from_socket")
+            assert await call.hangup() == "+OK"
+            seen["events"] = [event.name async for event in call.stream()]
+            seen["lingering"] = call.lingering
+        finally:
+            finished.set()
+
+    server = OutboundServer(handle, host="127.0.0.1", port=0, linger_seconds=2)
+    await server.start()
+    try:
+        target = f"127.0.0.1:{server.port} async full"
+        result = await link.bgapi(f"originate {{smart_number=+41800111222}}loopback/9196/default '&socket({target})'", timeout=20)
+        assert result.startswith("+OK"), result
+        await asyncio.wait_for(finished.wait(), 20)
+    finally:
+        await server.stop()
+    assert seen["mode"] == "async" and seen["number"] == "+41800111222"
+    assert seen["set"] == "set" and seen["var"] == "yes"
+    assert "CHANNEL_HANGUP_COMPLETE" in seen["events"]
+    assert seen["lingering"] is True
 
 
 @pytest.mark.skipif(
