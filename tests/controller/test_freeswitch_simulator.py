@@ -197,3 +197,19 @@ async def test_a_wrong_password_is_refused_like_freeswitch(sim):
     assert [f.content_type for f in frames] == ["auth/request", "command/reply", "text/disconnect-notice"]
     assert frames[1].header("Reply-Text") == "-ERR invalid"
     w.close()
+
+
+async def test_traffic_places_every_scenario_in_turn(sim):
+    listener = RawListener(sim.port)
+    await listener.open("event json CHANNEL_CREATE CHANNEL_HANGUP_COMPLETE")
+    await sim.traffic(rate=0, count=len(SCENARIOS) * 2, scenarios=SCENARIOS)
+    await sim.settle()
+    await listener.drain()
+    events = listener.events()
+    inbound = [e for e in events if e.name == "CHANNEL_CREATE" and e.get("Call-Direction") == "inbound"]
+    assert len(inbound) == len(SCENARIOS) * 2
+    created = {e.get("Unique-ID") for e in events if e.name == "CHANNEL_CREATE"}
+    completed = {e.get("Unique-ID") for e in events if e.name == "CHANNEL_HANGUP_COMPLETE"}
+    assert created == completed  # every leg of every call ended
+    assert sim.live_calls == 0
+    listener.close()
