@@ -82,6 +82,11 @@ class FreeSwitchCallControl:
             # An empty value unsets the variable (``uuid_setvar <uuid> <name>``).
             await self._api(f"uuid_setvar {leg} {name} {text}".rstrip())
 
+    async def recorded(self, call_id: str, tag: str) -> str | None:
+        name = _checked(variable(tag), _VARIABLE, "variable")
+        value = (await self._api(f"uuid_getvar {_checked(call_id, _LEG, 'call')} {name}")).strip()
+        return None if value in ("", "_undef_") else value
+
     async def schedule_hangup(self, call_id: str, at_epoch: int, cause: str) -> None:
         leg = _checked(call_id, _LEG, "call")
         if not isinstance(at_epoch, int) or isinstance(at_epoch, bool) or not 1_000_000_000 <= at_epoch < 10**10:

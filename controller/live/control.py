@@ -38,6 +38,9 @@ class CallControl(Protocol):
         """Write product variables (``tag`` -> ``smart_<tag>``) onto the caller's channel,
         where they reach its CDR."""
 
+    async def recorded(self, call_id: str, tag: str) -> str | None:
+        """A product variable as the caller's channel holds it now (None when unset)."""
+
     async def schedule_hangup(self, call_id: str, at_epoch: int, cause: str) -> None:
         """Replace any hangup scheduled for the call by one at a whole epoch second, kept by
         the switch itself (it holds while the controller is away)."""

@@ -291,6 +291,14 @@ class LiveControl:
         book = await self._load(call)
         if book is None or code not in book.codes:
             return SwitchResult(Outcome.NO_SUCH_CODE, call_id, code)
+        control = self.controls[call.node]
+        try:
+            # The channel holds the truth: another controller (a NOC command, a restarted
+            # serve process) may have switched this call since our last look.
+            current = await control.recorded(call_id, SEGMENTS_TAG)
+        except ControlFailed:
+            return SwitchResult(Outcome.NO_SUCH_CALL, call_id, code)
+        self.calls.note(call_id, {SEGMENTS_TAG: current or ""})
         now = self.clock()
         elapsed_ms = max(0, (_micros(now) - _micros(call.answered_at)) // 1000)
         segments = call.segments
@@ -324,7 +332,6 @@ class LiveControl:
             within = seconds_within_cap(rated, book.cap)
             if within is not None and within <= start:
                 return SwitchResult(Outcome.OVER_CAP, call_id, code)
-        control = self.controls[call.node]
         try:
             if spoken is not None:
                 await control.announce_to_caller(call_id, spoken.sound)

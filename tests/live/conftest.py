@@ -100,6 +100,10 @@ class Rig:
         await self.live.settle()
         return a_leg
 
+    async def switch_api(self, command: str) -> str:
+        """A command as another controller would send it."""
+        return self.switch._api(command)
+
     async def code(self, a_leg: str, digits: str) -> SwitchResult:
         self.switch.press_code(a_leg, digits)
         return await asyncio.wait_for(self.results.get(), 10)

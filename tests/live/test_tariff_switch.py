@@ -78,7 +78,7 @@ async def test_code_above_two_francs_is_announced_to_the_caller_first(rig, numbe
     # old tariff until 40 s, 3 s announcement (+0.5 s lead) free, code 12 from 44 s
     assert rig.switch.variable(a_leg, "smart_tariff_segments") == "1@0;12@44+4"
     assert tones(rig, agent) == [CONFIRM]
-    setvars = [c for c in rig.switch.commands if "smart_tariff_segments" in c]
+    setvars = [c for c in rig.switch.commands if c.startswith("api uuid_setvar") and "smart_tariff_segments" in c]
     broadcast = next(i for i, c in enumerate(rig.switch.commands) if c.startswith("api uuid_broadcast " + a_leg))
     assert rig.switch.commands.index(setvars[0]) > broadcast  # announced before it applies
 
@@ -244,3 +244,14 @@ async def test_single_digits_do_not_switch_the_tariff(rig, numbers_in_db):
     await rig.live.settle()
     assert rig.results.empty()
     assert not [c for c in rig.switch.commands if c.startswith("api uuid_setvar")]
+
+
+async def test_a_switch_made_elsewhere_is_read_back_before_the_next(rig, numbers_in_db):
+    """Another controller (a NOC command) switched the call: the next switch builds on the
+    segments the channel holds, not on what this registry last saw."""
+    a_leg = await rig.answered_call(NUMBER, numbers_in_db["owner"])
+    call = rig.live.calls.get(a_leg)
+    assert (await rig.switch_api(f"uuid_setvar {a_leg} smart_tariff_segments 1@0;13@31")) == "+OK\n"
+    rig.clock.talk(call.answered_at, 50.0)
+    assert (await rig.code(a_leg, "*12")).outcome is Outcome.SWITCHED
+    assert rig.switch.variable(a_leg, "smart_tariff_segments") == "1@0;13@31;12@54+4"
