@@ -6,7 +6,7 @@ from aiohttp import web
 
 from smartnumbers.db import async_session_factory, make_async_engine
 from smartnumbers.settings import Settings
-from sync import api, dashboard, json_cdr, live, xml_curl
+from sync import api, dashboard, json_cdr, live, statements, xml_curl
 from sync.auth import require_token
 from sync.keys import ENGINE, SESSIONS, SETTINGS
 
@@ -26,6 +26,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(live.routes)
     app.add_routes(json_cdr.routes)
     app.add_routes(dashboard.routes)
+    app.add_routes(statements.routes)
     app.cleanup_ctx.append(json_cdr.sweeper)
     app.add_routes(xml_curl.routes)
     app.cleanup_ctx.append(xml_curl.dialplans)

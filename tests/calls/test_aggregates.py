@@ -107,3 +107,25 @@ async def test_the_dashboard_api_shows_only_the_tokens_account(session, shop, db
         foreign = await (await client.get("/api/v1/dashboard", headers={"Authorization": f"Bearer {theirs}"})).json()
     assert D(own["revenue"]["today"]) > 0 and len(own["by_number"]) == 1
     assert D(foreign["revenue"]["today"]) == 0 and foreign["by_number"] == []
+
+
+async def test_the_statement_over_the_api_as_json_and_pdf(session, shop, db_url):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from smartnumbers import accounts as accounts_module
+    from smartnumbers.settings import load_settings
+    from sync.app import build_app
+
+    account, _, _ = shop
+    store(session, a_leg("0900123456", local("2026-11-10 10:00"), 60))
+    token = accounts_module.add_token(session, account, "portal").secret
+    session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    async with TestClient(TestServer(build_app(load_settings(database_url=db_url)))) as client:
+        document = await (await client.get("/api/v1/statements/2026-11", headers=headers)).json()
+        pdf = await client.get("/api/v1/statements/2026-11/pdf", headers=headers)
+        body = await pdf.read()
+        bad = await client.get("/api/v1/statements/November/pdf", headers=headers)
+    assert document["account"] == account.name and D(document["payout"]) > 0 and not document["issued"]
+    assert pdf.status == 200 and pdf.content_type == "application/pdf" and body.startswith(b"%PDF")
+    assert bad.status == 400

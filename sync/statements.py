@@ -1,0 +1,44 @@
+"""An account's monthly statement over the API, as JSON or PDF. The PDF is rendered in an
+executor: WeasyPrint takes a CPU for a while and the event loop must keep serving."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from rating import statements
+from rating.statement_pdf import render
+from smartnumbers.errors import InputError
+from smartnumbers.models import Account
+from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
+
+routes = web.RouteTableDef()
+
+
+async def _build(request: web.Request) -> statements.BuiltStatement:
+    account_id, month, settings = request[ACCOUNT_ID], request.match_info["month"], request.app[SETTINGS]
+
+    def build(session) -> statements.BuiltStatement:
+        return statements.build_statement(session, session.get(Account, account_id).name, month, settings)
+
+    async with request.app[SESSIONS]() as session:
+        try:
+            return await session.run_sync(build)
+        except InputError as exc:
+            raise web.HTTPBadRequest(text=json.dumps({"error": str(exc)}), content_type="application/json") from None
+
+
+@routes.get("/api/v1/statements/{month}")
+async def show_statement(request: web.Request) -> web.Response:
+    built = await _build(request)
+    return web.json_response(statements.statement_dict(built), dumps=lambda value: json.dumps(value, default=str))
+
+
+@routes.get("/api/v1/statements/{month}/pdf")
+async def statement_pdf(request: web.Request) -> web.Response:
+    built = await _build(request)
+    pdf = await asyncio.get_running_loop().run_in_executor(None, render, built)
+    return web.Response(body=pdf, content_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="statement-{built.period}.pdf"'})
