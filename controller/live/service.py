@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
 from controller.calls import CallEvent, LegAnswered, LegHungUp, LiveLeg, ProductSignal
 from controller.live.book import NumberTariffs, number_tariffs
 from controller.live.control import CallControl, ControlFailed, Tone
@@ -267,6 +269,8 @@ class LiveControl:
             return None
         rated = _rated_segments(book, segments)
         if rated is None:
+            log.error("call %s: a tariff code of %s has no version in force at answer; NO cost cap scheduled",
+                      call.call_id, format_segments(segments))
             return None
         control = self.controls[call.node]
         talk_s = seconds_within_cap(rated, book.cap)
@@ -356,7 +360,7 @@ def _rated_segments(book: NumberTariffs, segments: tuple[Segment, ...]) -> tuple
     return tuple(rated)
 
 
-def database_tariffs(sessions) -> TariffSource:
+def database_tariffs(sessions: async_sessionmaker) -> TariffSource:
     """A tariff source reading the database (``async_sessionmaker``), once per answered call."""
     async def load(number: str, answered_at: datetime) -> NumberTariffs | None:
         async with sessions() as session:
