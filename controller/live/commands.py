@@ -124,10 +124,7 @@ def call_row(live: LiveControl, call: LiveCall) -> dict[str, Any]:
 
 
 def _shown_number(number: str) -> str:
-    try:
-        return format_swiss(number) if number.startswith("+") else number
-    except ValueError:
-        return number
+    return format_swiss(number) if number.startswith("+") else number
 
 
 def calls_table(live: LiveControl, zone) -> Table:

@@ -9,7 +9,7 @@ the A-leg's own win over what a B-leg inherited.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,7 +19,6 @@ from controller.calls import (
     LegCreated,
     LegHungUp,
     LegsBridged,
-    LegsUnbridged,
     LiveLeg,
 )
 from controller.live.segments import CAP_AT_TAG, Segment, segments_of
@@ -112,10 +111,6 @@ class LiveCalls:
     def get(self, call_id: str) -> LiveCall | None:
         return self._calls.get(call_id)
 
-    def of_account(self, account_ids: Iterable[int]) -> list[LiveCall]:
-        wanted = set(account_ids)
-        return [call for call in self._calls.values() if call.account_id in wanted]
-
     def apply(self, event: CallEvent) -> LiveCall | None:
         """Take one event; the call it touched (None when it ended or is unknown)."""
         call = self._calls.get(event.call_id)
@@ -142,8 +137,6 @@ class LiveCalls:
             attempt = call.attempts.get(event.other_leg_id)
             if attempt is not None:
                 attempt.cause = ANSWERED
-        elif isinstance(event, LegsUnbridged):
-            pass  # the agent stays the one who answered; the call ends with the A-leg
         elif isinstance(event, LegHungUp):
             if event.is_a_leg:
                 del self._calls[event.call_id]

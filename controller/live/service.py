@@ -27,7 +27,6 @@ import enum
 import logging
 import math
 import re
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,7 +121,6 @@ class LiveControl:
         self.voice = voice
         self.automatic = automatic
         self.clock = clock
-        self.recent: deque[SwitchResult] = deque(maxlen=200)
         self.on_switch: Callable[[SwitchResult], None] | None = None
         self.resyncs = 0  # snapshots taken in (and acted on), for the NOC's view of the link
         self._books: dict[str, NumberTariffs] = {}
@@ -218,7 +216,6 @@ class LiveControl:
                     await self.controls[call.node].tone_to_agent(agent_leg, Tone.CONFIRM if result.ok else Tone.REFUSED)
                 except ControlFailed as exc:
                     log.warning("call %s: no tone for the agent (%s)", call_id, exc)
-        self.recent.append(result)
         if self.on_switch is not None:
             self.on_switch(result)
         return result
