@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+from urllib.parse import urlencode
 from decimal import Decimal
 
 import pytest
@@ -58,6 +59,10 @@ async def test_posted_cdrs_are_stored_once_and_answered_only_when_committed(sess
         bad = await client.post("/freeswitch/cdr", data=b'{"no": "variables"}',
                                 headers={**auth, "Content-Type": "application/json"})
         assert bad.status == 400
+        encoded = await client.post(  # ``encode=true``: the same CDR as a form field (FACTS 6)
+            f"/freeswitch/cdr?uuid={A_LEG}", data=urlencode({"cdr": (cdr_folder(captures) / f"{A_LEG}.cdr.json").read_text()}),
+            headers={**auth, "Content-Type": "application/x-www-form-urlencoded"})
+        assert encoded.status == 200 and (await encoded.json())["new"] is False
         mismatch = await client.post("/freeswitch/cdr?uuid=not-this-leg",
                                      data=(cdr_folder(captures) / f"{A_LEG}.cdr.json").read_bytes(),
                                      headers={**auth, "Content-Type": "application/json"})
