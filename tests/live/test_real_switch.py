@@ -164,3 +164,40 @@ async def test_cost_cap_hangup_runs_on_the_switch(real):
     assert 0 <= cdr.at.timestamp() - call.cap_at < 1.5
     assert end_reason(cdr.tags, cdr.cause, cdr.at) == "cost_cap"
     assert cdr.tags["cost_cap"] == "1.00"
+
+
+async def test_caller_hears_the_whole_price_before_the_new_tariff_starts(real):
+    """The caller's own ``*`` does not cut the announcement short (``playback_terminators``),
+    and the announcement has ended by the second the new segment starts from."""
+    client, live, caller, agent, ended = real
+    results: asyncio.Queue = asyncio.Queue()
+    live.on_switch = results.put_nowait
+    host, port, password = _target()
+    witness = EventSocketClient(host, port, password, node="witness", resync=False,
+                                subscription="event plain PLAYBACK_START PLAYBACK_STOP")
+    watching = asyncio.create_task(witness.run())
+    try:
+        await witness.wait_up(10)
+        a_leg = await _call(client, live, caller, agent, "+41901234567")
+        call = live.calls.get(a_leg)
+        await agent.press("*12")
+        result = await asyncio.wait_for(results.get(), 15)
+        assert result.outcome is Outcome.SWITCHED, result
+        await caller.press("*")
+        playback: dict[str, datetime] = {}
+        async with asyncio.timeout(20):
+            while "PLAYBACK_STOP" not in playback:
+                event = await witness.next_event()
+                if event.get("Unique-ID") == a_leg and event.get("Event-Name") in ("PLAYBACK_START", "PLAYBACK_STOP"):
+                    stamp = int(event.get("Event-Date-Timestamp"))
+                    playback[event.get("Event-Name")] = datetime.fromtimestamp(stamp / 1_000_000, UTC)
+                    status = event.get("Playback-Status")
+        assert status == "done"  # not "break": the caller's * was ignored
+        segment = result.segment
+        announced = call.answered_at + timedelta(seconds=segment.announced_at_s)
+        starts = call.answered_at + timedelta(seconds=segment.start_s)
+        assert announced <= playback["PLAYBACK_START"] and playback["PLAYBACK_STOP"] <= starts
+        await FreeSwitchCallControl(client).hang_up(a_leg, "NORMAL_CLEARING")
+    finally:
+        await witness.stop()
+        watching.cancel()
