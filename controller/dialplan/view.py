@@ -67,13 +67,14 @@ class Announcement:
 @dataclass(frozen=True, slots=True)
 class TimeRule:
     """From ``first`` to ``last`` (minutes of the local day, both included) on the given
-    weekdays (ISO) or on one date, calls go to ``target``: a slot label or ``OUTSIDE``."""
+    weekdays (ISO) or on the given dates (all of one year), calls go to ``target``: a slot
+    label or ``OUTSIDE``."""
 
     first: int
     last: int
     target: str
     weekdays: frozenset[int] = frozenset()
-    day: dt.date | None = None
+    days: tuple[dt.date, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +189,7 @@ def _time_rules(slots: tuple[SlotSpec, ...], canton: str | None, rule: HolidayRu
             holidays.update(canton_holidays(canton, y))
     horizon_start = dt.date(year, 1, 1)
     special = sorted({d for h in holidays for d in (h, h + dt.timedelta(days=1)) if d >= horizon_start})
-    rules: list[TimeRule] = []
+    dated: dict[tuple[int, int, int, str], list[dt.date]] = {}
     for day in special:
         own = day_schedule(slots, (day - dt.timedelta(days=1)).isoweekday(), day.isoweekday())
         actual = day_schedule(
@@ -197,7 +198,10 @@ def _time_rules(slots: tuple[SlotSpec, ...], canton: str | None, rule: HolidayRu
             _starting_weekday(day, holidays, rule),
         )
         if actual != own:
-            rules += [TimeRule(first, last, target, day=day) for first, last, target in actual]
+            for first, last, target in actual:
+                dated.setdefault((day.year, first, last, target), []).append(day)
+    # Dates never overlap, so the same run on several dates of a year is one rule (a yday list).
+    rules = [TimeRule(first, last, target, days=tuple(days)) for (_, first, last, target), days in dated.items()]
     return tuple(rules + weekly_rules(slots))
 
 

@@ -1,0 +1,351 @@
+"""Dialplans at scale: the figures of issue 4 beside their targets, measured in one run.
+
+- ``render_deploy_100k_s``: 100,000 numbers (office hours, nights, around the clock, with
+  canton holidays; three destinations each, every number its own) rendered from their
+  in-memory dialplans and written as one file each into a node's include folder, then
+  ``reloadxml`` issued (to the FreeSWITCH simulator; the switch's own reload time is printed
+  separately when a real one was measured);
+- ``single_change_ms``: one number's destinations changed in the database, then the whole path
+  of a change: read from the database, rendered, its file rewritten (atomically) in two nodes'
+  folders that hold the 100,000 files, ``reloadxml`` answered by every node; median of 30;
+- ``xml_curl_throughput_ratio`` and ``xml_curl_p99_ms``: 64 concurrent mod_xml_curl fetches
+  (the real 137-field form of FACTS.md section 5, for random numbers of the 100,000) against
+  the application's endpoint (authentication middleware, in-memory table) and, in the same
+  run, against a bare aiohttp handler returning a fixed document; each server in its own
+  process, the load from this one.
+
+    .venv/bin/python benchmarks/dialplan.py [--numbers 100000] [--fetches 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime as dt
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from controller.dialplan import render, view  # noqa: E402
+from controller.dialplan.deploy import DialplanFolder, Deployment, NodeDeployment, file_for  # noqa: E402
+from controller.dialplan.publisher import build_publisher, render_parallel  # noqa: E402
+from controller.dialplan.table import DialplanTable  # noqa: E402
+from controller.freeswitch.client import EventSocketClient  # noqa: E402
+from controller.freeswitch.simulator import FreeSwitchSimulator  # noqa: E402
+from smartnumbers.models import CallerIdPolicy, Language, OutsideAction  # noqa: E402
+from smartnumbers.routing import DestinationPolicy, parse_plan  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+PASSWORD = "benchmark-switch-password"
+POLICY = DestinationPolicy(False, lambda e164: False)
+SHAPES = [
+    {"slots": [{"days": "mon-fri", "start": "08:00", "end": "12:00"}, {"days": "mon-fri", "start": "13:00", "end": "18:00"}],
+     "canton": "ZH", "rule": "closed", "outside": "announcement"},
+    {"slots": [{"days": "mon-thu", "start": "20:00", "end": "06:00"}, {"days": "fri", "start": "18:00", "end": "24:00"}],
+     "canton": "BE", "rule": "as_sunday", "outside": "reject"},
+    {"slots": [{"days": "mon-sun", "start": "00:00", "end": "24:00"}], "canton": "GE", "rule": "closed",
+     "outside": "reject"},
+    {"slots": [{"days": "mon-sat", "start": "07:30", "end": "19:30"}], "canton": "TI", "rule": "as_sunday",
+     "outside": "fallback"},
+]
+
+
+def number_dialplan(i: int, today: dt.date) -> view.NumberDialplan:
+    """The i-th of the numbers: 0900 000 000 + i, its own destinations, one of the shapes."""
+    e164 = f"+41900{i:06d}"
+    shape = SHAPES[i % len(SHAPES)]
+    destinations = [{"target": f"+4144{i:07d}", "ring_timeout": 20}, {"target": f"sip:d{i}@pbx{i % 97}.example.com",
+                                                                       "ring_timeout": 15},
+                    {"target": f"+4179{i:07d}", "ring_timeout": 30}]
+    outside = {"action": shape["outside"]}
+    if shape["outside"] == "announcement":
+        outside["announcement"] = "Wir sind ab 8 Uhr wieder da."
+    if shape["outside"] == "fallback":
+        outside["destinations"] = [{"target": f"+4158{i:07d}", "ring_timeout": 25}]
+    spec = parse_plan({"slots": [{**s, "destinations": destinations} for s in shape["slots"]], "outside": outside,
+                       "holidays": {"canton": shape["canton"], "rule": shape["rule"]}}, POLICY)
+    return view.NumberDialplan(
+        e164=e164, account_id=1 + i // 10, zone="Europe/Zurich", language=list(Language)[i % 4], unavailable=None,
+        blocks=(view.CallerBlock(("+41791112233",), ("+4176",), None),) if i % 5 == 0 else (), max_calls=30,
+        tariff_code=1, tariff_version=1,
+        price=view.Announcement(f"Dieser Anruf kostet {2 + i % 8} Franken pro Minute.", Language.DE),
+        caller_id=(CallerIdPolicy.CALLER, CallerIdPolicy.SMART_NUMBER, CallerIdPolicy.WITHHELD)[i % 3],
+        caller_id_number=None, rules=view.time_rules(spec, today),
+        hunts=tuple(view.Hunt(str(k), s.describe(), s.destinations) for k, s in enumerate(spec.slots, 1)),
+        outside=spec.outside_action,
+        outside_announcement=view.Announcement(spec.outside_announcement, Language.DE)
+        if spec.outside_announcement else None,
+        fallback=view.Hunt(view.FALLBACK, "outside every slot", spec.fallback)
+        if spec.outside_action is OutsideAction.FALLBACK else None)
+
+
+def render_files(dialplans: list[view.NumberDialplan], options) -> tuple[dict[str, str], dict[str, str]]:
+    """What the publisher does for a full deploy: bodies on every core, then the files."""
+    bodies, errors = render_parallel({n.e164: n for n in dialplans}, options)
+    assert not errors, errors
+    files = {file_for(render.context_name(n.e164)): render.number_file(n, options, bodies[n.e164]) for n in dialplans}
+    return bodies, files
+
+
+# --- deployment --------------------------------------------------------------------------------------
+
+
+async def measure_render_deploy(dialplans, options, folder: Path) -> tuple[float, dict, DialplanTable]:
+    sim = FreeSwitchSimulator(heartbeat_interval=0)
+    await sim.start()
+    client = EventSocketClient("127.0.0.1", sim.port, "ClueCon", node="fs1", subscription="event plain HEARTBEAT",
+                               resync=False)
+    link = asyncio.create_task(client.run())
+    await client.wait_up(5)
+    try:
+        deployment = Deployment([NodeDeployment("fs1", DialplanFolder(folder), client)])
+        loop = asyncio.get_running_loop()
+        start = time.perf_counter()
+        bodies, files = await loop.run_in_executor(None, render_files, dialplans, options)
+        rendered = time.perf_counter() - start
+        report = await deployment.publish(files, complete=True)
+        total = time.perf_counter() - start
+        table = DialplanTable()
+        table.replace_all(bodies)
+        assert report.written["fs1"] == len(dialplans) and report.reloaded["fs1"].startswith("+OK")
+        return total, {"render_s": rendered, "write_reload_s": total - rendered,
+                       "bytes": sum(len(t) for t in files.values())}, table
+    finally:
+        await client.stop()
+        link.cancel()
+        await asyncio.gather(link, return_exceptions=True)
+        await sim.stop()
+
+
+async def measure_single_change(folders: list[Path], runs: int = 30) -> list[float]:
+    """The whole path of one change, through the publisher, against folders of 100,000 files."""
+    from decimal import Decimal
+
+    from smartnumbers import accounts, numbers, routing, tariffs
+    from smartnumbers.audit import Actor
+    from smartnumbers.db import make_engine, session_factory
+    from smartnumbers.migrate import upgrade
+    from smartnumbers.models import ActorKind
+    from smartnumbers.settings import load_settings
+
+    work = Path(tempfile.mkdtemp(prefix="dialplan-bench-db-"))
+    url = f"sqlite:///{work / 'smartnumbers.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    operator = Actor(ActorKind.CLI, "bench")
+    sessions = session_factory(engine)
+    with sessions() as session:
+        account = accounts.add_account(session, "Bench AG")
+        n = numbers.add_number(session, operator, "0900 000 007", account, caller_id_policy="smart_number")
+        tariffs.set_tariff(session, operator, n, 1, tariffs.TariffTerms(Decimal("3.50")),
+                           valid_from=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+        session.commit()
+    sims, clients, links = [], {}, []
+    for k, _ in enumerate(folders):
+        sim = FreeSwitchSimulator(heartbeat_interval=0)
+        await sim.start()
+        client = EventSocketClient("127.0.0.1", sim.port, "ClueCon", node=f"fs{k + 1}",
+                                   subscription="event plain HEARTBEAT", resync=False)
+        links.append(asyncio.create_task(client.run()))
+        await client.wait_up(5)
+        sims.append(sim)
+        clients[f"fs{k + 1}"] = client
+    settings = load_settings(database_url=url, dialplan_folders={f"fs{k + 1}": str(f) for k, f in enumerate(folders)},
+                             sounds_folder=str(work / "sounds"))
+    publisher = build_publisher(settings, sessions, clients)
+    for node in publisher.deployment.nodes:
+        node.folder._inventory()  # the serve process knows its folders long before a change
+    timings = []
+    try:
+        for run in range(runs + 1):
+            with sessions() as session:
+                number = numbers.find_number(session, "0900 000 007")
+                spec = routing.parse_plan({"slots": [{"days": "mon-fri", "start": "08:00", "end": "18:00",
+                                                      "destinations": [{"target": f"+4144{run:07d}",
+                                                                        "ring_timeout": 20}]}]},
+                                          routing.destination_policy(session, number))
+                routing.store_plan(session, operator, number, spec)
+                session.commit()
+            start = time.perf_counter()
+            report = await publisher.publish(["+41900000007"])
+            elapsed = time.perf_counter() - start
+            assert all(v == 1 for v in report.deploy.written.values()), report.deploy
+            assert all(r.startswith("+OK") for r in report.deploy.reloaded.values())
+            if run:  # the first run makes the announcements with espeak-ng
+                timings.append(elapsed * 1000)
+    finally:
+        for client in clients.values():
+            await client.stop()
+        for link in links:
+            link.cancel()
+        await asyncio.gather(*links, return_exceptions=True)
+        for sim in sims:
+            await sim.stop()
+        engine.dispose()
+        shutil.rmtree(work, ignore_errors=True)
+    return timings
+
+
+# --- mod_xml_curl --------------------------------------------------------------------------------------
+
+
+def _serve(kind: str, port: int, table: DialplanTable | None, ready) -> None:
+    """A server process: the application's endpoint, or the bare handler."""
+    if kind == "bare":
+        document = render.NOT_FOUND.replace('status="not found"', 'status="fixed"')
+
+        async def fixed(request: web.Request) -> web.Response:
+            await request.post()
+            return web.Response(text=document, content_type="text/xml")
+
+        app = web.Application()
+        app.router.add_post("/freeswitch/dialplan", fixed)
+    else:
+        from smartnumbers.settings import load_settings
+        from sync import xml_curl
+        from sync.app import build_app
+
+        settings = load_settings(database_url=f"sqlite:///{tempfile.mkdtemp()}/unused.db",
+                                 switch_http_password=PASSWORD)
+        app = build_app(settings)
+        app[xml_curl.DIALPLANS] = table
+    ready.set()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch_bodies(count: int, numbers: int) -> list[bytes]:
+    """Real-shaped mod_xml_curl requests (137 fields), each for a random number of the table."""
+    path = SHARED / "freeswitch" / "facts" / "raw" / "item5-xml-curl" / "http" / "requests.jsonl"
+    form = json.loads(path.read_text().splitlines()[0])["form"]
+    keys = [k for k, v in form.items() if v == "7501"]
+    bodies = []
+    rng = random.Random(4)
+    for _ in range(count):
+        dialled = f"0900{rng.randrange(numbers):06d}"
+        bodies.append(urllib.parse.urlencode({**form, **{k: dialled for k in keys}}).encode())
+    return bodies
+
+
+async def load(port: int, bodies: list[bytes], concurrency: int = 64) -> tuple[float, list[float], int]:
+    headers = {"Authorization": "Basic " + base64.b64encode(f"freeswitch:{PASSWORD}".encode()).decode(),
+               "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "freeswitch-xml/1.0"}
+    url = f"http://127.0.0.1:{port}/freeswitch/dialplan"
+    latencies: list[float] = []
+    found = 0
+    queue = list(reversed(bodies))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        for body in bodies[:200]:  # warm-up
+            async with session.post(url, data=body, headers=headers) as reply:
+                await reply.read()
+
+        async def worker():
+            nonlocal found
+            while queue:
+                body = queue.pop()
+                start = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as reply:
+                    text = await reply.text()
+                latencies.append((time.perf_counter() - start) * 1000)
+                assert reply.status == 200, reply.status
+                found += "<context" in text
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return len(bodies) / elapsed, latencies, found
+
+
+def measure_xml_curl(table: DialplanTable, fetches: int, numbers: int) -> dict:
+    bodies = fetch_bodies(fetches, numbers)
+    context = multiprocessing.get_context("fork")
+    results = {}
+    for kind in ("bare", "app"):
+        port = _free_port()
+        ready = context.Event()
+        process = context.Process(target=_serve, args=(kind, port, table if kind == "app" else None, ready),
+                                  daemon=True)
+        process.start()
+        ready.wait(30)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        try:
+            throughput, latencies, found = asyncio.run(load(port, bodies))
+        finally:
+            process.terminate()
+            process.join(10)
+        latencies.sort()
+        results[kind] = {"per_s": throughput, "p50_ms": statistics.median(latencies),
+                         "p99_ms": latencies[int(len(latencies) * 0.99) - 1], "found": found}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--numbers", type=int, default=100_000)
+    parser.add_argument("--fetches", type=int, default=20_000)
+    args = parser.parse_args()
+    today = dt.date(2026, 11, 27)
+    options = render.RenderOptions("/var/lib/smartnumbers/sounds")
+    work = Path(tempfile.mkdtemp(prefix="dialplan-bench-"))
+    try:
+        start = time.perf_counter()
+        dialplans = [number_dialplan(i, today) for i in range(args.numbers)]
+        built = time.perf_counter() - start
+        total, parts, table = asyncio.run(measure_render_deploy(dialplans, options, work / "fs1"))
+        shutil.copytree(work / "fs1", work / "fs2")
+        changes = asyncio.run(measure_single_change([work / "fs1", work / "fs2"]))
+        fetch = measure_xml_curl(table, args.fetches, args.numbers)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    single = statistics.median(changes)
+    ratio = fetch["app"]["per_s"] / fetch["bare"]["per_s"]
+    print(f"numbers                          {args.numbers:>12,}")
+    print(f"dialplans built in memory        {built:>12.2f} s   (from the model; not part of the figure)")
+    print(f"render                           {parts['render_s']:>12.2f} s")
+    print(f"write files + reloadxml          {parts['write_reload_s']:>12.2f} s   ({parts['bytes'] / 1e6:.0f} MB)")
+    print(f"render + deploy                  {total:>12.2f} s   target < 10 s")
+    print(f"one change (db -> 2 nodes)       {single:>12.1f} ms  median of {len(changes)}, "
+          f"max {max(changes):.1f} ms; target < 50 ms")
+    for kind, label in (("bare", "bare aiohttp handler"), ("app", "xml_curl endpoint")):
+        r = fetch[kind]
+        print(f"{label:<32} {r['per_s']:>12,.0f} /s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms")
+    print(f"xml_curl / bare throughput       {ratio:>12.2f}     target >= 0.5; p99 target < 5 ms "
+          f"({fetch['app']['found']} of {args.fetches} fetches found their number)")
+    print(json.dumps({
+        "render_deploy_100k_s": {"value": round(total, 2), "unit": "s", "target": 10, "meets_target": total < 10},
+        "single_change_ms": {"value": round(single, 1), "unit": "ms", "target": 50, "meets_target": single < 50},
+        "xml_curl_throughput_ratio": {"value": round(ratio, 2), "unit": "ratio", "target": 0.5,
+                                      "meets_target": ratio >= 0.5},
+        "xml_curl_p99_ms": {"value": round(fetch["app"]["p99_ms"], 2), "unit": "ms", "target": 5,
+                            "meets_target": fetch["app"]["p99_ms"] < 5},
+    }))
+
+
+if __name__ == "__main__":
+    main()
