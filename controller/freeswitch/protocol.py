@@ -189,6 +189,8 @@ class FrameReader:
                 start = match.end()
                 length = int(match.group(1))
                 if start + length > size:
+                    if length > MAX_BODY:
+                        raise ProtocolError(f"Content-Length {length} is beyond {MAX_BODY} bytes")
                     self._need = start + length - pos
                     break
                 content_type = types[match.group(2)]
@@ -358,11 +360,12 @@ class PlainEvent(Event):
     start a header of its own.
     """
 
-    __slots__ = ("raw", "_end", "_pairs")
+    __slots__ = ("raw", "_end", "_clear", "_pairs")
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self._end = -1  # where the headers end; found only when needed
+        self._clear = 0  # up to here the bytes are known to be headers
         self._pairs: list[tuple[str, str]] | None = None
 
     @property
@@ -389,10 +392,22 @@ class PlainEvent(Event):
             start = len(keys[0])
         else:
             inner = keys[1]
-            end = self._end
-            at = raw.find(inner, 0, end if end >= 0 else self._head_end)
+            at = raw.find(inner)
             if at < 0:
                 return default
+            if at > self._clear:
+                # Is the match inside the header block? Only an inner body's Content-Length
+                # header can end the block before it; look for one only as far as needed.
+                end = self._end
+                if end < 0:
+                    cut = raw.find(b"\nContent-Length: ", self._clear, at)
+                    if cut < 0:
+                        self._clear = at
+                    else:
+                        end = raw.find(b"\n\n", cut)
+                        self._end = end = len(raw) if end < 0 else end
+                if end >= 0 and at >= end:
+                    return default  # the first match is in the inner body: the headers lack it
             start = at + len(inner)
         stop = raw.find(b"\n", start)
         if stop < 0:

@@ -206,6 +206,8 @@ def test_garbage_is_a_protocol_error():
         FrameReader().feed(b"Content-Length: -5\nContent-Type: text/event-plain\n\n")
     with pytest.raises(ProtocolError):
         FrameReader().feed(b"x" * (2 << 20))
+    with pytest.raises(ProtocolError):  # memory stays bounded whatever a peer announces
+        FrameReader().feed(b"Content-Length: 99999999\nContent-Type: text/event-plain\n\nEvent-Name: X")
 
 
 def test_headers_by_prefix_agree_with_the_full_list(captures):
@@ -213,3 +215,15 @@ def test_headers_by_prefix_agree_with_the_full_list(captures):
         for event in _events(path):
             for prefix in ("variable_sip_", "Caller-", "Event-Name", "Nope"):
                 assert event.starting_with(prefix) == [(k, v) for k, v in event.items() if k.startswith(prefix)]
+
+
+def test_an_inner_body_is_never_read_as_headers():
+    body = b"Unique-ID: fake\nvariable_x: fake\n\n"
+    raw = b"Event-Name: BACKGROUND_JOB\nJob-UUID: job-1\nContent-Length: %d\n\n" % len(body) + body
+    for first in ("Job-UUID", "Unique-ID", "variable_x"):  # whatever is asked first
+        event = PlainEvent(raw)
+        event.get(first)
+        assert event.get("Unique-ID") is None and event.variable("x") is None
+        assert event.get("Job-UUID") == "job-1"
+        assert event.body == body.decode()
+        assert [k for k, _ in event.items()] == ["Event-Name", "Job-UUID", "Content-Length"]
