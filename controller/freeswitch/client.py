@@ -268,11 +268,12 @@ class _Wire(asyncio.Protocol):
                 else:
                     dropped += 1
             elif kind in _REPLY_TYPES:
-                while self.replies:
+                # FreeSWITCH answers every command once, in order: reply n is command n's,
+                # even when that command already timed out (then the answer is dropped).
+                if self.replies:
                     waiter = self.replies.popleft()
                     if not waiter.done():
                         waiter.set_result(frame)
-                        break
                 else:
                     log.warning("node %s: reply nobody waited for: %r", client.node, frame.header("Reply-Text"))
             elif kind == "auth/request":
@@ -571,14 +572,23 @@ class EventSocketClient:
         return wire
 
     async def _command(self, text: str, timeout: float | None, headers: dict[str, str] | None = None) -> Frame:
-        waiter = self._require_wire().send(text, headers)
+        wire = self._require_wire()
+        waiter = wire.send(text, headers)
+        limit = timeout or self.command_timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(waiter), timeout or self.command_timeout)
+            return await asyncio.wait_for(asyncio.shield(waiter), limit)
         except TimeoutError:
             # The reply may still come; its slot in the FIFO stays so replies keep matching.
+            # If it never comes the stream cannot be trusted: drop the link after a grace.
             waiter.cancel()
             self.metrics.commands_timed_out += 1
+            asyncio.get_running_loop().call_later(limit, self._unanswered, wire, waiter)
             raise CommandTimeout(f"node {self.node}: no reply to {text.split(' ', 2)[:2]} in time") from None
+
+    def _unanswered(self, wire: _Wire, waiter: asyncio.Future[Frame]) -> None:
+        if waiter in wire.replies:
+            log.error("node %s: a command was never answered; reconnecting", self.node)
+            wire._close(ConnectionLost("a command was never answered"))
 
     async def _connect(self) -> _Wire:
         loop = asyncio.get_running_loop()

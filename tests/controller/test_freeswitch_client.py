@@ -42,7 +42,8 @@ async def link(sim):
     await asyncio.wait_for(task, 5)
 
 
-async def until(predicate, timeout: float = 5.0) -> None:  # noqa: D103 - polling helper
+async def until(predicate, timeout: float = 5.0) -> None:
+    """Poll a condition (no timing is asserted: the timeout only stops a broken test)."""
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.005)
@@ -91,34 +92,48 @@ async def test_api_and_bgapi_resolve_with_their_answers(sim, link):
         await link.api("status\n\nevent plain ALL")
 
 
-async def test_a_command_that_gets_no_answer_times_out(sim):
+async def test_a_late_answer_goes_to_its_own_command(sim):
     client = EventSocketClient("127.0.0.1", sim.port, "ClueCon", command_timeout=0.2, resync=False)
     task = asyncio.create_task(client.run())
     await client.wait_up(5)
-    original = sim._api
-    stall = asyncio.Event()
+    held: list = []
+    holding = True
 
-    def silent(text: str) -> str:
-        if text.startswith("sleep"):
-            raise _Swallow
-        return original(text)
+    def command(listener, line, headers):
+        if holding:
+            held.append((listener, line, headers))  # a switch busy elsewhere: answers later
+            return
+        return FreeSwitchSimulator._command(sim, listener, line, headers)
 
-    class _Swallow(Exception):
-        pass
+    sim._command = command  # type: ignore[method-assign]
+    with pytest.raises(CommandTimeout):
+        await client.api("status")
+    later = asyncio.create_task(client.api("reloadxml"))
+    await until(lambda: len(held) == 2)
+    holding = False
+    for listener, line, headers in held:  # in order: the late status answer, then reloadxml's
+        FreeSwitchSimulator._command(sim, listener, line, headers)
+    assert await later == "+OK [Success]\n"  # its own answer, not the late status text
+    assert client.metrics.commands_timed_out == 1
+    await client.stop()
+    await task
+
+
+async def test_a_command_never_answered_drops_the_link(sim):
+    client = EventSocketClient("127.0.0.1", sim.port, "ClueCon", command_timeout=0.1, resync=False,
+                               backoff_first=0.01, backoff_cap=0.02)
+    task = asyncio.create_task(client.run())
+    await client.wait_up(5)
 
     def command(listener, line, headers):
         if line.startswith("api sleep"):
-            stall.set()
             return  # never answered
         return FreeSwitchSimulator._command(sim, listener, line, headers)
 
     sim._command = command  # type: ignore[method-assign]
     with pytest.raises(CommandTimeout):
         await client.api("sleep 1000")
-    assert stall.is_set()
-    assert client.metrics.commands_timed_out == 1
-    # the late reply slot is kept, so the next answers still match their commands
-    sim._command = lambda listener, line, headers: FreeSwitchSimulator._command(sim, listener, line, headers)  # type: ignore[method-assign]
+    await until(lambda: client.metrics.connects >= 2 and client.state is LinkState.UP)
     assert await client.api("reloadxml") == "+OK [Success]\n"
     await client.stop()
     await task
@@ -139,7 +154,7 @@ async def test_resync_reads_live_calls_back_with_their_variables(sim):
         by_call.setdefault(leg.call_id, []).append(leg)
     assert set(by_call) == set(a_legs)
     for call_id, pair in by_call.items():
-        a = next(leg for leg in pair if leg.is_a_leg if hasattr(leg, "is_a_leg")) if False else next(leg for leg in pair if leg.leg_id == call_id)
+        a = next(leg for leg in pair if leg.leg_id == call_id)
         b = next(leg for leg in pair if leg.leg_id != call_id)
         assert a.other_leg_id == b.leg_id and b.other_leg_id == a.leg_id
         assert a.tags["number"] == "+41800111222"
