@@ -91,11 +91,11 @@ class ControlledCall(asyncio.Protocol):
             if event_type is not None:
                 self._event(event_type(frame.body))
             elif kind in ("command/reply", "api/response"):
-                while self.replies:
+                # one answer a command, in order (a timed-out command's late answer is dropped)
+                if self.replies:
                     waiter = self.replies.popleft()
                     if not waiter.done():
                         waiter.set_result(frame)
-                        break
             elif kind == "text/disconnect-notice":
                 # "linger": the channel has hung up, FreeSWITCH waits for us (or the timeout).
                 self.lingering = frame.header("Content-Disposition") == "linger"
