@@ -100,6 +100,9 @@ class FreeSwitchCallControl:
     async def hang_up(self, leg_id: str, cause: str) -> None:
         await self._api(f"uuid_kill {_checked(leg_id, _LEG, 'leg')} {_checked(cause, _CAUSE, 'cause')}")
 
+    async def exists(self, leg_id: str) -> bool:
+        return (await self._api(f"uuid_exists {_checked(leg_id, _LEG, 'leg')}")).strip() == "true"
+
     async def answered_at(self, call_id: str) -> datetime | None:
         """From the A-leg's dump (``Caller-Channel-Answered-Time``, microseconds): no channel
         variable holds the answer time while the call lasts (``answer_uepoch`` is set at

@@ -51,6 +51,9 @@ class CallControl(Protocol):
     async def hang_up(self, leg_id: str, cause: str) -> None:
         """End a leg now."""
 
+    async def exists(self, leg_id: str) -> bool:
+        """Whether the switch still has the leg."""
+
     async def answered_at(self, call_id: str) -> datetime | None:
         """When the caller's leg was answered, read back from the switch (after a restart
         the controller did not see the answer)."""

@@ -152,10 +152,10 @@ class LiveCalls:
         if call is not None:
             call.tags.update(tags)
 
-    def resync(self, node: str, legs: list[LiveLeg]) -> list[LiveCall]:
+    def resync(self, node: str, legs: list[LiveLeg]) -> tuple[list[LiveCall], list[LiveCall]]:
         """Replace a node's calls with what the switch holds now (after a reconnect, or an
         application restart); what was known of a call that is still there is kept.
-        Returns the calls as rebuilt."""
+        Returns the calls as rebuilt and the known calls the listing no longer holds."""
         before = {c.call_id: c for c in self._calls.values() if c.node == node}
         for call_id in before:
             del self._calls[call_id]
@@ -185,4 +185,8 @@ class LiveCalls:
                     call.attempts[a_leg.other_leg_id].cause = ANSWERED
             self._calls[call_id] = call
             rebuilt.append(call)
-        return rebuilt
+        return rebuilt, [call for call_id, call in before.items() if call_id not in self._calls]
+
+    def restore(self, call: LiveCall) -> None:
+        """Put back a call a listing missed (it began while the listing was read)."""
+        self._calls.setdefault(call.call_id, call)

@@ -151,7 +151,15 @@ class LiveControl:
     async def on_resync(self, node: str, legs: list[LiveLeg]) -> None:
         """Rebuild a node's calls from what the switch holds (after a reconnect or a restart
         of the application), learn the answer times not seen, and re-establish the caps."""
-        rebuilt = self.calls.resync(node, legs)
+        rebuilt, missing = self.calls.resync(node, legs)
+        # The listing is read while events keep coming: a call that began meanwhile is in
+        # the registry but not in the listing. Ask the switch before forgetting a call.
+        for call in missing:
+            try:
+                if await self.controls[node].exists(call.call_id):
+                    self.calls.restore(call)
+            except ControlFailed as exc:
+                log.warning("call %s: not found again after resync (%s)", call.call_id, exc)
         live = {c.call_id for c in self.calls}
         for call_id in [c for c in self._books if c not in live]:
             self._books.pop(call_id, None)

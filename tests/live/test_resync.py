@@ -4,12 +4,15 @@ what live control wrote onto the caller's channel is read back from the switch."
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+from controller.calls import LegCreated, LegDirection
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
 from controller.freeswitch.client import EventSocketClient
 from controller.live.service import LiveControl, Outcome, database_tariffs, hangup_epoch
 from controller.live.voice import PriceVoice
 from smartnumbers.db import async_session_factory, make_async_engine
+from smartnumbers.phone import normalise_caller
 from tests.live.conftest import NUMBER, Clock, until
 
 
@@ -62,3 +65,15 @@ async def test_a_restarted_application_takes_over_the_calls(rig, numbers_in_db, 
         await client.stop()
         running.cancel()
         await engine.dispose()
+
+
+async def test_a_call_the_listing_missed_is_kept_while_the_switch_has_it(rig, numbers_in_db):
+    """A listing read while a call began does not hold it; the call stays, unless it is gone."""
+    a_leg = await rig.answered_call(NUMBER, numbers_in_db["owner"])
+    await rig.live.on_resync("vm", [])  # a listing taken before the call began
+    assert rig.live.calls.get(a_leg) is not None and rig.live.book(a_leg) is not None
+    # a call the registry knows but the switch has not (its end was lost with the link)
+    rig.live.on_event(LegCreated("vm", "gone-1", "gone-1", datetime.now(UTC), direction=LegDirection.INBOUND,
+                                 caller=normalise_caller("41791234567"), destination="0901234567"))
+    await rig.live.on_resync("vm", [])
+    assert rig.live.calls.get("gone-1") is None
