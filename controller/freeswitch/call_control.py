@@ -101,7 +101,11 @@ class FreeSwitchCallControl:
         await self._api(f"uuid_kill {_checked(leg_id, _LEG, 'leg')} {_checked(cause, _CAUSE, 'cause')}")
 
     async def exists(self, leg_id: str) -> bool:
-        return (await self._api(f"uuid_exists {_checked(leg_id, _LEG, 'leg')}")).strip() == "true"
+        leg = _checked(leg_id, _LEG, "leg")
+        try:
+            return leg in await self.client.alive([leg])
+        except EventSocketError as exc:
+            raise ControlFailed(f"node {self.client.node}: uuid_exists: {exc}") from exc
 
     async def answered_at(self, call_id: str) -> datetime | None:
         """From the A-leg's dump (``Caller-Channel-Answered-Time``, microseconds): no channel
