@@ -219,8 +219,6 @@ class _Wire(asyncio.Protocol):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             except OSError:
                 pass
-        if hasattr(transport, "max_size"):
-            transport.max_size = 1 << 20  # fewer, larger reads: less loop overhead per event
 
     def data_received(self, data: bytes) -> None:
         self.last_data = time.monotonic()
