@@ -17,8 +17,7 @@ from aiohttp import web
 from controller.dialplan import render
 from controller.dialplan.publisher import build_publisher
 from controller.dialplan.schedule import ChangeSchedule
-from controller.dialplan.table import DialplanTable
-from controller.freeswitch import translate
+from controller.dialplan.table import DialplanTable, fetch_target
 from controller.freeswitch.client import EventSocketClient
 from smartnumbers.db import make_engine, session_factory
 from sync.keys import SETTINGS
@@ -31,12 +30,11 @@ XML = "text/xml"
 
 @routes.post("/freeswitch/dialplan")
 async def dialplan(request: web.Request) -> web.Response:
-    form = await request.post()
+    fetch = fetch_target(await request.read())
     table = request.app.get(DIALPLANS)
-    fetch = translate.routing_request(form)
-    if table is None or fetch.section != "dialplan":
+    if table is None or fetch.get("section") != "dialplan":
         return web.Response(text=render.NOT_FOUND, content_type=XML)
-    return web.Response(text=table.answer(fetch.destination, fetch.context), content_type=XML)
+    return web.Response(text=table.answer(fetch.get("destination", ""), fetch.get("context", "")), content_type=XML)
 
 
 async def dialplans(app: web.Application):

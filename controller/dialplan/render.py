@@ -340,10 +340,20 @@ def number_file(n: NumberDialplan, options: RenderOptions, body: str | None = No
             + (body or extensions_xml(n, options)) + tail)
 
 
+@functools.cache
+def _document_frame() -> tuple[str, str, str]:
+    text = environment().get_template("xml_curl.xml.j2").render(context="\x00context\x00",
+                                                                  body=Markup("\x00body\x00"))
+    head, tail = text.split("\x00body\x00")
+    before, after = head.split("\x00context\x00")
+    return before, after, tail
+
+
 def xml_curl_document(body: str, context: str) -> str:
-    """The same extensions as the file, as mod_xml_curl's answer for the requested context."""
-    _checked(context, _NAME, "context")
-    return environment().get_template("xml_curl.xml.j2").render(context=context, body=Markup(body))
+    """The same extensions as the file, as mod_xml_curl's answer for the requested context
+    (the template rendered once around placeholders, like the file)."""
+    before, after, tail = _document_frame()
+    return before + _checked(context, _NAME, "context") + after + body + tail
 
 
 NOT_FOUND = environment().get_template("not_found.xml.j2").render()

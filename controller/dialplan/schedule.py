@@ -35,6 +35,8 @@ from smartnumbers.models import (
     ChangeStatus,
     ScheduledChange,
     SmartNumber,
+    Tariff,
+    TariffVersion,
 )
 from smartnumbers.routing import PlanSpec, destination_policy, parse_destinations, parse_plan, spec_of, store_plan
 
@@ -112,6 +114,7 @@ class ChangeSchedule:
             timezone=dt.timezone.utc,
         )
         self._last_audit_id: int | None = None
+        self._last_look = utcnow()
 
     # -- life cycle -----------------------------------------------------------------------------------
 
@@ -124,6 +127,10 @@ class ChangeSchedule:
         await self.poll()
         self.scheduler.add_job(self.poll, "interval", seconds=self.poll_interval, id=f"{self.name}-poll",
                                jobstore="memory", replace_existing=True, misfire_grace_time=1)
+        # Holidays are rendered for this year and the next: a nightly full publication keeps the
+        # horizon ahead and repairs a node folder someone edited by hand.
+        self.scheduler.add_job(self.publisher.publish, "cron", hour=2, minute=30, id=f"{self.name}-nightly",
+                               jobstore="memory", replace_existing=True)
 
     def stop(self) -> None:
         if self.scheduler.running:
@@ -188,6 +195,10 @@ class ChangeSchedule:
                     accounts.add(account_id)
             if accounts:
                 touched.update(session.scalars(select(SmartNumber.e164).where(SmartNumber.account_id.in_(accounts))))
+            # a tariff version whose validity began since the last look changes the price announcement
+            touched.update(session.scalars(select(SmartNumber.e164).join(Tariff).join(TariffVersion).where(
+                TariffVersion.valid_from > self._last_look, TariffVersion.valid_from <= now)))
+            self._last_look = now
         due = [change_id for change_id, at in pending if at <= now]
         dated = [(change_id, at) for change_id, at in pending if at > now]
         return due, dated, sorted(touched)

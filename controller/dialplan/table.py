@@ -4,11 +4,30 @@ current by the same publishing that writes the files, so a fetch never touches t
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_plus
 
 from controller.dialplan import render
 
 _CALLED = re.compile(r"^(?:(?:\+|00)?41|0)([0-9]{9})$")
 _NUMBER_CONTEXT = re.compile(r"^sn_41[0-9]{9}$")
+
+
+_FETCH_FIELDS = {b"section": "section", b"Hunt-Destination-Number": "destination", b"Hunt-Context": "context"}
+
+
+def fetch_target(body: bytes) -> dict[str, str]:
+    """From mod_xml_curl's form (137 fields, FACTS.md section 5) only what routing needs: the
+    section, and the destination and context of this routing pass (``Hunt-*``, which follow a
+    transfer). The other fields are never decoded."""
+    found: dict[str, str] = {}
+    for pair in body.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        name = _FETCH_FIELDS.get(key)
+        if name is not None:
+            found[name] = unquote_plus(value.decode("utf-8", "replace"))
+            if len(found) == len(_FETCH_FIELDS):
+                break
+    return found
 
 
 def called_number(dialled: str) -> str | None:

@@ -20,7 +20,7 @@ from sqlalchemy import event
 from controller.dialplan import render
 from controller.dialplan.deploy import DialplanFolder
 from controller.dialplan.publisher import build_publisher
-from controller.dialplan.table import DialplanTable, called_number
+from controller.dialplan.table import DialplanTable, called_number, fetch_target
 from controller.freeswitch.client import EventSocketClient
 from controller.freeswitch.simulator import FreeSwitchSimulator
 from smartnumbers import accounts, blacklist, numbers, routing, tariffs
@@ -229,3 +229,10 @@ def test_cli_render_deploy_and_diff(db_url, platform, tmp_path, capsys, monkeypa
     diff = invoke(capsys, "dialplan", "diff", "--show")
     assert "+41800555666" in diff.out and "changed" in diff.out and "1 file(s) would change" in diff.out
     assert "+      <condition wday=" in diff.out or "+      <condition" in diff.out
+
+
+def test_fetch_target_reads_only_the_routing_fields():
+    body = b"hostname=vm&section=dialplan&Caller-Destination-Number=0800555666&Hunt-Context=sn_41800555666" \
+           b"&Hunt-Destination-Number=%2B41800555666&variable_x=%3C%2Fdocument%3E"
+    assert fetch_target(body) == {"section": "dialplan", "destination": "+41800555666", "context": "sn_41800555666"}
+    assert fetch_target(b"") == {}

@@ -174,3 +174,37 @@ def test_a_change_that_no_longer_passes_the_checks_fails_and_changes_nothing(ses
     row = session.get(ScheduledChange, change_id)
     assert row.status is ChangeStatus.FAILED and "loop" in row.error
     assert [d.target for d in number.plan.slots[0].destinations] == ["+41446681800"]
+
+
+async def test_a_tariff_version_that_begins_later_changes_the_announcement_then(db_url, session, tmp_path):
+    from decimal import Decimal
+
+    from smartnumbers import tariffs
+
+    with session.bind.connect() as conn:
+        conn.execute(text(f"DROP TABLE IF EXISTS {JOB_TABLE}"))
+        conn.commit()
+    account = accounts.add_account(session, "Premium AG")
+    n = numbers.add_number(session, OPERATOR, "0900 123 456", account)
+    routing.store_plan(session, OPERATOR, n, routing.parse_plan({"slots": [{"days": "mon-sun", "start": "00:00",
+                       "end": "24:00", "destinations": [{"target": "+41446681800", "ring_timeout": 20}]}]},
+                       routing.destination_policy(session, n)))
+    tariffs.set_tariff(session, OPERATOR, n, 1, tariffs.TariffTerms(Decimal("1.50")),
+                       valid_from=utcnow() - dt.timedelta(days=1))
+    session.commit()
+    schedule, engine = make_schedule(db_url, tmp_path)
+    await schedule.publisher.publish()
+    await schedule.start()
+    try:
+        path = tmp_path / "fs1" / "sn_41900123456.xml"
+        assert "smart_price_announced" not in path.read_text()  # CHF 1.50: no announcement
+        tariffs.set_tariff(session, OPERATOR, n, 1, tariffs.TariffTerms(Decimal("3.50")),
+                           valid_from=utcnow() + dt.timedelta(seconds=1.5))
+        session.commit()
+        await asyncio.sleep(1.0)
+        assert "smart_price_announced" not in path.read_text()
+        await wait_for(lambda: "smart_price_announced" in path.read_text(), 2.5)
+        assert "smart_tariff_version=2" in path.read_text()
+    finally:
+        schedule.stop()
+        engine.dispose()
