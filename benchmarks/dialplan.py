@@ -25,7 +25,6 @@ import base64
 import datetime as dt
 import json
 import multiprocessing
-import os
 import random
 import shutil
 import socket

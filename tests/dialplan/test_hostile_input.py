@@ -15,7 +15,7 @@ from controller.dialplan import render, view
 from smartnumbers import accounts, blacklist, numbers, routing, tariffs
 from smartnumbers.audit import Actor
 from smartnumbers.errors import InputError
-from smartnumbers.models import ActorKind, Destination, DestinationKind, Language, OutsideAction
+from smartnumbers.models import ActorKind, CallerIdPolicy, Destination, DestinationKind, Language
 from smartnumbers.routing import DestinationSpec
 from tests.dialplan.plans import OPTIONS, applications, dialplan, plan
 
@@ -90,8 +90,7 @@ def test_a_hostile_value_that_slipped_past_validation_stops_the_render(kind, tar
     {"blocks": (view.CallerBlock(("+41791112233|.*",), (), None),)},
     {"blocks": (view.CallerBlock((), ("+41$",), None),)},
     {"e164": "+41901234567$|^"},
-    {"caller_id_number": "+41446681899,sip_h_X=1", "caller_id": __import__(
-        "smartnumbers.models", fromlist=["CallerIdPolicy"]).CallerIdPolicy.FIXED},
+    {"caller_id_number": "+41446681899,sip_h_X=1", "caller_id": CallerIdPolicy.FIXED},
     {"zone": "Europe/Zurich\" inline=\"false"},
 ])
 def test_hostile_numbers_patterns_and_zones_stop_the_render(changes):

@@ -15,19 +15,18 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
-from controller.dialplan import render
 from controller.dialplan.deploy import DialplanFolder
 from controller.dialplan.publisher import build_publisher
-from controller.dialplan.table import DialplanTable, called_number, fetch_target
+from controller.dialplan.table import called_number, fetch_target
 from controller.freeswitch.client import EventSocketClient
 from controller.freeswitch.simulator import FreeSwitchSimulator
 from smartnumbers import accounts, blacklist, numbers, routing, tariffs
 from smartnumbers.audit import Actor
 from smartnumbers.db import make_engine, session_factory
 from smartnumbers.models import ActorKind
-from smartnumbers.settings import FreeSwitchNode, load_settings
+from smartnumbers.settings import load_settings
 from sync import xml_curl
 from sync.app import build_app
 from tests.dialplan import freeswitch_dialplan as fsd
@@ -180,13 +179,16 @@ async def test_xml_curl_answers_from_memory_the_same_extensions_as_the_file(db_u
             await asyncio.sleep(0.05)
         assert len(table) == 2
         queries = []
-        engine_hook = lambda *args: queries.append(args)  # noqa: E731
-        event.listen(__import__("sqlalchemy").engine.Engine, "before_cursor_execute", engine_hook)
+
+        def record(*args):
+            queries.append(args)
+
+        event.listen(Engine, "before_cursor_execute", record)
         try:
             reply = await client.post("/freeswitch/dialplan", data=_fetch_form("0900123456"), headers=_basic())
             text = await reply.text()
         finally:
-            event.remove(__import__("sqlalchemy").engine.Engine, "before_cursor_execute", engine_hook)
+            event.remove(Engine, "before_cursor_execute", record)
         routing_queries = [q for q in queries if any(t in q[2] for t in ("smart_number", "routing_plan", "blacklist"))]
         assert reply.status == 200 and reply.content_type == "text/xml" and routing_queries == []
         served = fsd.contexts(text)["carrier"]
