@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 SIPP_SCENARIOS = REPO.parent / "shared" / "freeswitch" / "facts" / "sipp"
 OPERATOR = Actor(ActorKind.CLI, "noc")
 ESL_PASSWORD = "dialplan-tests-secret"
+SWITCH_HTTP_PASSWORD = "xml-curl-tests-secret"
 
 
 _TAKEN: set[int] = set()
@@ -92,11 +93,12 @@ def freeswitch(tmp_path_factory):
     for folder in ("log", "db", "run", "dialplans", "sounds"):
         (root / folder).mkdir()
     rtp = _free_port(socket.SOCK_DGRAM) // 2 * 2
-    ports = {"esl": _free_port(), "sip": _free_port(socket.SOCK_DGRAM)}
+    ports = {"esl": _free_port(), "sip": _free_port(socket.SOCK_DGRAM), "app": _free_port()}
     env = {**os.environ, "SMARTNUMBERS_ESL_PASSWORD": ESL_PASSWORD, "SMARTNUMBERS_ESL_PORT": str(ports["esl"]),
            "SMARTNUMBERS_SIP_PORT": str(ports["sip"]), "SMARTNUMBERS_RTP_START": str(rtp),
            "SMARTNUMBERS_RTP_END": str(rtp + 100), "SMARTNUMBERS_FS_DIALPLAN_DIR": str(root / "dialplans"),
-           "SMARTNUMBERS_APP_URL": f"http://127.0.0.1:{_free_port()}"}
+           "SMARTNUMBERS_APP_URL": f"http://127.0.0.1:{ports['app']}",
+           "SMARTNUMBERS_SWITCH_HTTP_PASSWORD": SWITCH_HTTP_PASSWORD}
     process = subprocess.Popen([str(binary), "-nf", "-nc", "-nonat", "-nonatmap", "-conf", str(conf),
                                 "-log", str(root / "log"), "-db", str(root / "db"), "-run", str(root / "run")],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -134,6 +136,7 @@ def test_the_configuration_loads_as_it_is(freeswitch):
     with pytest.raises(Exception):
         asyncio.run(_ask("127.0.0.1", freeswitch["esl"], "ClueCon", "status"))  # never the default password
     assert "[ERR]" not in freeswitch["log"].read_text()
+    assert "Binding [smartnumbers-dialplan] XML Fetch Function" in freeswitch["log"].read_text()
 
 
 class Sipp:
@@ -230,3 +233,57 @@ def test_sipp_hunt_caller_id_and_blacklist_on_a_real_switch(freeswitch, session,
         assert sipp.trace("answer").count("INVITE sip:desk@") == 1
     finally:
         sipp.stop()
+
+
+def test_a_number_routed_by_xml_curl_alone_on_a_real_switch(freeswitch, session, db_url, tmp_path):
+    """No file for the number: the switch asks the application's endpoint (credentials from the
+    environment, the in-memory table) and the call is answered with the same extensions."""
+    from aiohttp.test_utils import TestServer
+
+    from sync import xml_curl
+    from sync.app import build_app
+
+    sipp = Sipp(tmp_path)
+    try:
+        answer = sipp.uas("answer", None)
+        account = accounts.add_account(session, "Curl AG")
+        number = numbers.add_number(session, OPERATOR, "0800 777 888", account, caller_id_policy="withheld")
+        routing.store_plan(session, OPERATOR, number, routing.parse_plan(
+            {"slots": [{"days": "mon-sun", "start": "00:00", "end": "24:00",
+                        "destinations": [{"target": f"sip:curl@127.0.0.1:{answer}", "ring_timeout": 10}]}]},
+            routing.destination_policy(session, number)))
+        session.commit()
+        (freeswitch["root"] / "dialplans" / "sn_41800777888.xml").unlink(missing_ok=True)
+
+        async def scenario():
+            settings = load_settings(database_url=db_url, switch_http_password=SWITCH_HTTP_PASSWORD,
+                                     sounds_folder=str(freeswitch["root"] / "sounds"))
+            engine = make_engine(db_url)
+            publisher = build_publisher(settings, session_factory(engine), {})
+            report = await publisher.publish()  # no node folders: the table only
+            assert report.errors == {} and "+41800777888" in publisher.table
+            app = build_app(settings)
+            app[xml_curl.DIALPLANS] = publisher.table
+            server = TestServer(app, host="127.0.0.1", port=freeswitch["app"])
+            await server.start_server()
+            try:
+                await _ask_async(freeswitch, "reloadxml")
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(None, sipp.call, "caller", freeswitch["sip"], "0800777888",
+                                                  "41791234567")
+            finally:
+                await server.close()
+                engine.dispose()
+
+        assert asyncio.run(scenario()) == 0
+        invite = sipp.trace("answer").split("INVITE sip:curl@", 1)[1].split("\n\n", 1)[0]
+        from_header = next(line for line in invite.splitlines() if line.lower().startswith("from:"))
+        assert "anonymous" in from_header.lower() and "41791234567" not in from_header  # withheld
+        assert not any(line.lower().startswith(("remote-party-id:", "p-asserted-identity:"))
+                       for line in invite.splitlines())
+    finally:
+        sipp.stop()
+
+
+async def _ask_async(freeswitch, command: str) -> str:
+    return await _ask("127.0.0.1", freeswitch["esl"], ESL_PASSWORD, command)
