@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import multiprocessing
 import os
+import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,10 +134,16 @@ class DialplanPublisher:
             moment = now or utcnow()
             dialplans = await loop.run_in_executor(None, self.load, wanted, moment)
             bodies, errors = await loop.run_in_executor(None, render_parallel, dialplans, self.options)
-            report = PublishReport(rendered=len(bodies), errors=errors)
+            report = PublishReport(rendered=len(bodies), errors=dict(errors))
             if self.sounds_folder is not None:
                 texts = [item for e164 in bodies for item in spoken(dialplans[e164])]
-                report.announcements_made = len(await announcements.ensure_async(self.sounds_folder, texts))
+                try:
+                    report.announcements_made = len(await announcements.ensure_async(self.sounds_folder, texts))
+                except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+                    # A missing announcement is silence where it should play; a dialplan not
+                    # published would be the old routing. Publish, and say so loudly.
+                    log.error("announcements not made: %s", exc)
+                    report.errors["announcements"] = str(exc)
             gone = set(errors) | (set(wanted) - set(dialplans) if wanted is not None else set())
             for e164, message in errors.items():
                 log.error("dialplan of %s withdrawn: %s", e164, message)

@@ -238,3 +238,14 @@ def test_fetch_target_reads_only_the_routing_fields():
            b"&Hunt-Destination-Number=%2B41800555666&variable_x=%3C%2Fdocument%3E"
     assert fetch_target(body) == {"section": "dialplan", "destination": "+41800555666", "context": "sn_41800555666"}
     assert fetch_target(b"") == {}
+
+
+async def test_without_espeak_the_dialplans_are_still_published_and_the_error_reported(db_url, platform, tmp_path,
+                                                                                      monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    engine = make_engine(db_url)
+    publisher = build_publisher(settings_for(db_url, tmp_path), session_factory(engine), {})
+    report = await publisher.publish()
+    assert report.rendered == 2 and "espeak-ng is not installed" in report.errors["announcements"]
+    assert sorted(os.listdir(tmp_path / "fs1")) == ["sn_41800555666.xml", "sn_41900123456.xml"]
+    engine.dispose()
