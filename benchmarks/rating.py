@@ -170,6 +170,7 @@ def generate_calls(db: Database, total: int, statement_calls: int) -> tuple[int,
         # Generated rows are consistent by construction: skip the per-row foreign-key triggers.
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        conn.execute(text("SET LOCAL work_mem = '256MB'"))
         conn.execute(text(
             "INSERT INTO account (name, allow_international, vat_registered, created_at) "
             "SELECT 'Account ' || g, false, g % 2 = 0, now() FROM generate_series(1, 1000) g"))
@@ -198,11 +199,11 @@ def generate_calls(db: Database, total: int, statement_calls: int) -> tuple[int,
         conn.execute(text(common.format(number="2 + g % 999", callers=500000, start="timestamptz '2025-12-01 00:00:00+00'",
                                         step=year_ms, first=statement_calls + 1, last=total)))
         conn.execute(text(
-            "INSERT INTO rated_call (call_id, account_id, number_id, period, tariff_version_ids, tariff_codes, "
+            "INSERT INTO rated_call (call_id, account_id, number_id, period, tariff_version_ids, tariff_codes, answered, talk_s, "
             "caller_exact, caller, caller_excl_vat, vat, interconnection_exact, interconnection, net_revenue, "
             "owner_cost_exact, owner_cost, payout_exact, payout, payfast_fee, statement_id, rated_at) "
             "SELECT call_id, account_id, number_id, to_char(started_at AT TIME ZONE 'Europe/Zurich', 'YYYY-MM'), "
-            "'1', '1', c.amount, c.amount, c.amount * 1000 / 1081 / 10000 * 10000, "
+            "'1', '1', answered, talk_s, c.amount, c.amount, c.amount * 1000 / 1081 / 10000 * 10000, "
             "c.amount - c.amount * 1000 / 1081 / 10000 * 10000, talk_s * 833, talk_s * 833 / 10000 * 10000, "
             "c.amount * 9 / 10 / 10000 * 10000, 0, 0, c.amount * 6 / 10, c.amount * 6 / 10 / 10000 * 10000, "
             "CASE WHEN number_id % 3 = 0 THEN c.amount * 6 / 10 / 40 / 10000 * 10000 ELSE 0 END, NULL, now() "
@@ -223,13 +224,16 @@ def generate_calls(db: Database, total: int, statement_calls: int) -> tuple[int,
     return 1, 500
 
 
-def measure_statement(db: Database) -> tuple[float, int]:
+def measure_statement(db: Database) -> tuple[float, float, int]:
+    """The first build (as the monthly run meets the data) and a second one."""
     settings = load_settings(database_url=db.url)
+    timings = []
     with db.sessions() as session:
-        started = time.perf_counter()
-        built = statements.build_statement(session, "Account 1", "2026-11", settings)
-        seconds = time.perf_counter() - started
-    return seconds, sum(line.calls for line in built.lines)
+        for _ in range(2):
+            started = time.perf_counter()
+            built = statements.build_statement(session, "Account 1", "2026-11", settings)
+            timings.append(time.perf_counter() - started)
+    return timings[0], timings[1], sum(line.calls for line in built.lines)
 
 
 def measure_dashboard(db: Database, account_id: int, runs: int = 5) -> dict[str, float]:
@@ -286,8 +290,8 @@ def main() -> None:
         started = time.perf_counter()
         statement_account, typical = generate_calls(db, args.calls, args.statement_calls)
         print(f"generated {args.calls:,} rated call records in {time.perf_counter() - started:,.0f} s", flush=True)
-        seconds, billed = measure_statement(db)
-        print(f"statement of an account with {billed:,} calls in 2026-11: {seconds:.2f} s "
+        seconds, again, billed = measure_statement(db)
+        print(f"statement of an account with {billed:,} calls in 2026-11: {seconds:.2f} s, built again {again:.2f} s "
               f"(target < {TARGETS['statement_1m_calls_s']} s)", flush=True)
         results = {}
         for label, account_id in (("a typical account (~9,000 calls a year)", typical),

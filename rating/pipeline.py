@@ -173,6 +173,8 @@ def rate_record(call: CallRecord, book: TariffBook, setup: RatingSetup) -> dict:
         "period": period_of(call.started_at, setup.zone),
         "tariff_version_ids": ",".join(map(str, rated.tariff_version_ids)),
         "tariff_codes": ",".join(str(code) for code in dict.fromkeys(s.code for s in rated.segments)),
+        "answered": call.answered,
+        "talk_s": call.talk_s if call.answered else 0,
         "caller_exact": _micro(rated.caller.incl_vat.exact),
         "caller": rated.caller.incl_vat.rounded,
         "caller_excl_vat": rated.caller.excl_vat.rounded,

@@ -25,7 +25,6 @@ from rating.pipeline import period_bounds
 from smartnumbers.errors import InputError
 from smartnumbers.models import (
     Account,
-    CallRecord,
     PayoutOption,
     RatedCall,
     RatingAdjustment,
@@ -147,12 +146,11 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
     query = (
         select(
             SmartNumber.e164, RatedCall.tariff_codes, SmartNumber.payout_option,
-            func.count(), func.sum(case((CallRecord.answered, 1), else_=0)),
-            func.sum(CallRecord.talk_s),
+            func.count(), func.sum(case((RatedCall.answered, 1), else_=0)),
+            func.sum(RatedCall.talk_s),
             func.sum(RatedCall.caller), func.sum(RatedCall.caller_excl_vat), func.sum(RatedCall.vat),
             func.sum(RatedCall.payout), func.sum(RatedCall.owner_cost), func.sum(RatedCall.payfast_fee),
         )
-        .join(CallRecord, CallRecord.call_id == RatedCall.call_id)
         .join(SmartNumber, SmartNumber.id == RatedCall.number_id)
         .where(RatedCall.account_id == account.id, calls)
         .group_by(SmartNumber.e164, RatedCall.tariff_codes, SmartNumber.payout_option)

@@ -538,6 +538,8 @@ class RatedCall(Base):
     period: Mapped[str] = mapped_column(String(7))
     tariff_version_ids: Mapped[str] = mapped_column(String(200))  # "17,23", in order of use
     tariff_codes: Mapped[str] = mapped_column(String(200))
+    answered: Mapped[bool] = mapped_column(Boolean, default=False)  # as rated: statements need no join
+    talk_s: Mapped[int] = mapped_column(Integer, default=0)
     caller_exact: Mapped[Decimal] = mapped_column(Money)
     caller: Mapped[Decimal] = mapped_column(Money)  # VAT included
     caller_excl_vat: Mapped[Decimal] = mapped_column(Money)
