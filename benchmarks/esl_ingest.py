@@ -7,7 +7,7 @@ that reads Event-Name, Unique-ID and one variable, in plain and in JSON, median 
 Every run checks the client delivered exactly the capture's events. Then the resident memory
 of this client while the simulator holds 10,000 live calls. Last line: the JSON figures.
 
-    .venv/bin/python benchmarks/esl_ingest.py [--events 200000] [--runs 3]
+    .venv/bin/python benchmarks/esl_ingest.py [--events 100000] [--runs 5] [--calls 10000]
 """
 
 from __future__ import annotations
@@ -324,8 +324,8 @@ def one_client_run(name: str, port: int, fmt: str, count: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=200_000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--client")
     parser.add_argument("--port", type=int)
