@@ -6,6 +6,12 @@ bounded queue. The socket is read on every loop turn whatever the consumers do: 
 drops a listener whose own queue (100,000 events) fills, so when consumers fall behind the
 *client* drops and counts, and says so. It reconnects forever with backoff and jitter, watches
 HEARTBEAT for liveness, and after every connect reads the live calls back (FACTS 7).
+
+Policies worth knowing: a full queue drops the *newest* events (counted in
+``metrics.events_dropped``, one log line per 10 s); the json CDR backstop covers a dropped
+hangup. Replies are matched to commands strictly in order. A resync's listing comes from the
+switch's asynchronously written scoreboard and can miss a leg answered a moment before:
+check such legs with ``alive()`` before giving them up.
 """
 
 from __future__ import annotations
