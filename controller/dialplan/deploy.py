@@ -126,11 +126,18 @@ class DeployReport:
 
 
 class Deployment:
-    """Every node's folder and switch: files first, then ``reloadxml`` where something changed."""
+    """Every node's folder and switch: files first, then ``reloadxml`` where something changed.
+
+    A node's reloads never overlap or pile up: a change that arrives while a reload runs waits
+    for one more reload, which then covers every change made meanwhile. (A reload re-reads every
+    file; with many numbers it takes long, see the report of benchmarks/dialplan.py.)"""
 
     def __init__(self, nodes: list[NodeDeployment], reload_timeout: float = 30.0) -> None:
         self.nodes = nodes
         self.reload_timeout = reload_timeout
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._requested: dict[str, int] = {}  # reloads asked for, per node
+        self._covered: dict[str, tuple[int, str]] = {}  # (requests covered by the last reload, its reply)
 
     async def publish(self, files: Mapping[str, str | None], *, complete: bool = False,
                       force_reload: bool = False) -> DeployReport:
@@ -147,11 +154,18 @@ class Deployment:
         return report
 
     async def _reload(self, node: NodeDeployment) -> tuple[str, str]:
-        try:
-            reply = (await node.switch.api("reloadxml", timeout=self.reload_timeout)).strip()
-        except Exception as exc:  # noqa: BLE001 - one node down must not stop the others
-            log.warning("node %s: reloadxml failed: %s", node.name, exc)
-            return node.name, f"-ERR {type(exc).__name__}: {exc}"
-        if not reply.startswith("+OK"):
-            log.warning("node %s: reloadxml answered %r", node.name, reply)
-        return node.name, reply
+        request = self._requested[node.name] = self._requested.get(node.name, 0) + 1
+        async with self._locks.setdefault(node.name, asyncio.Lock()):
+            covered, reply = self._covered.get(node.name, (0, ""))
+            if covered >= request:  # a reload that began after this change's files were written
+                return node.name, reply
+            begins_with = self._requested[node.name]
+            try:
+                reply = (await node.switch.api("reloadxml", timeout=self.reload_timeout)).strip()
+            except Exception as exc:  # noqa: BLE001 - one node down must not stop the others
+                log.warning("node %s: reloadxml failed: %s", node.name, exc)
+                return node.name, f"-ERR {type(exc).__name__}: {exc}"
+            if not reply.startswith("+OK"):
+                log.warning("node %s: reloadxml answered %r", node.name, reply)
+            self._covered[node.name] = (begins_with, reply)
+            return node.name, reply

@@ -250,3 +250,30 @@ async def test_without_espeak_the_dialplans_are_still_published_and_the_error_re
     assert report.rendered == 2 and "espeak-ng is not installed" in report.errors["announcements"]
     assert sorted(os.listdir(tmp_path / "fs1")) == ["sn_41800555666.xml", "sn_41900123456.xml"]
     engine.dispose()
+
+
+async def test_reloads_of_a_node_never_overlap_and_coalesce(tmp_path):
+    """Ten changes while a slow reload runs: one more reload covers them all."""
+    from controller.dialplan.deploy import Deployment, NodeDeployment
+
+    class SlowSwitch:
+        def __init__(self):
+            self.running = 0
+            self.reloads = 0
+
+        async def api(self, command, timeout=None):
+            assert self.running == 0, "two reloads at once"
+            self.running += 1
+            await asyncio.sleep(0.2)
+            self.running -= 1
+            self.reloads += 1
+            return "+OK [Success]"
+
+    switch = SlowSwitch()
+    deployment = Deployment([NodeDeployment("fs1", DialplanFolder(tmp_path), switch)])
+    first = asyncio.create_task(deployment.publish({"sn_41900000001.xml": "<include/>"}))
+    await asyncio.sleep(0.05)
+    later = [asyncio.create_task(deployment.publish({f"sn_4190000000{i}.xml": f"<include>{i}</include>"}))
+             for i in range(2, 10)]
+    reports = await asyncio.gather(first, *later)
+    assert switch.reloads == 2 and all(r.reloaded["fs1"] == "+OK [Success]" for r in reports)
