@@ -12,21 +12,21 @@ _CALLED = re.compile(r"^(?:(?:\+|00)?41|0)([0-9]{9})$")
 _NUMBER_CONTEXT = re.compile(r"^sn_41[0-9]{9}$")
 
 
-_FETCH_FIELDS = {b"section": "section", b"Hunt-Destination-Number": "destination", b"Hunt-Context": "context"}
+_FETCH_FIELDS = {"section": b"section=", "destination": b"Hunt-Destination-Number=", "context": b"Hunt-Context="}
 
 
 def fetch_target(body: bytes) -> dict[str, str]:
     """From mod_xml_curl's form (137 fields, FACTS.md section 5) only what routing needs: the
     section, and the destination and context of this routing pass (``Hunt-*``, which follow a
-    transfer). The other fields are never decoded."""
+    transfer). Each is found where it starts a field; the other fields are never decoded."""
     found: dict[str, str] = {}
-    for pair in body.split(b"&"):
-        key, _, value = pair.partition(b"=")
-        name = _FETCH_FIELDS.get(key)
-        if name is not None:
-            found[name] = unquote_plus(value.decode("utf-8", "replace"))
-            if len(found) == len(_FETCH_FIELDS):
-                break
+    for name, key in _FETCH_FIELDS.items():
+        start = 0 if body.startswith(key) else body.find(b"&" + key) + 1
+        if start == 0 and not body.startswith(key):
+            continue
+        start += len(key)
+        end = body.find(b"&", start)
+        found[name] = unquote_plus(body[start:end if end >= 0 else len(body)].decode("utf-8", "replace"))
     return found
 
 

@@ -277,3 +277,10 @@ async def test_reloads_of_a_node_never_overlap_and_coalesce(tmp_path):
              for i in range(2, 10)]
     reports = await asyncio.gather(first, *later)
     assert switch.reloads == 2 and all(r.reloaded["fs1"] == "+OK [Success]" for r in reports)
+
+
+def test_fetch_target_matches_whole_field_names_only():
+    body = b"X-Hunt-Context=evil&section=dialplan&Hunt-Destination-Number=0800555666&Hunt-Context=carrier"
+    assert fetch_target(body) == {"section": "dialplan", "destination": "0800555666", "context": "carrier"}
+    assert fetch_target(b"section=dialplan") == {"section": "dialplan"}
+    assert fetch_target(b"variable_section=dialplan&x=1") == {}
