@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.nodes import NodeRegistry, NodeStatus
+from controller.nodes import NodeRegistry, NodeStatus, recorded_status
+from smartnumbers.db import make_engine, session_factory
 from smartnumbers.settings import load_settings
 
 
@@ -49,12 +51,41 @@ def _probe(seconds: float) -> list[NodeStatus]:
     return asyncio.run(run())
 
 
+FRESH_FOR = timedelta(seconds=30)
+
+
+def _recorded() -> list[NodeStatus]:
+    """What the serve process last recorded of each node, if it did so recently."""
+    settings = load_settings()
+    addresses = {n.name: f"{n.host}:{n.port}" for n in settings.freeswitch_nodes}
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session:
+            rows = recorded_status(session)
+    finally:
+        engine.dispose()
+    now = datetime.now(UTC)
+    return [
+        NodeStatus(name=row.name, address=addresses.get(row.name, "?"), state=row.state, since=row.state_since,
+                   session_count=row.sessions, last_event_at=row.last_event_at, events_received=0,
+                   events_dropped=0, connects=0, last_error=None)
+        for row in rows
+        if now - row.updated_at < FRESH_FOR and row.name in addresses
+    ]
+
+
 def nodes(
-    seconds: Annotated[float, typer.Option(help="how long to wait for each node")] = 3.0,
+    probe: Annotated[bool, typer.Option("--probe", help="connect to every node now, not what serve sees")] = False,
+    seconds: Annotated[float, typer.Option(help="with --probe: how long to wait for each node")] = 3.0,
     as_json: Annotated[bool, typer.Option("--json", help="one JSON object a node")] = False,
 ) -> None:
-    """Each FreeSWITCH node: its state, since when, its session count and its last event."""
-    statuses = _probe(seconds)
+    """Each FreeSWITCH node: its state, since when, its session count and its last event, as
+    the serve process sees it (or, when serve is not running, as a probe finds it now)."""
+    statuses = [] if probe else _recorded()
+    if not statuses:
+        if not probe:
+            typer.echo("serve has not reported the nodes in the last 30 s: probing them now", err=True)
+        statuses = _probe(seconds)
     if as_json:
         for status in statuses:
             typer.echo(json.dumps({

@@ -14,9 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from smartnumbers.models import SwitchNodeStatus
+
 log = logging.getLogger(__name__)
 
-__all__ = ["NodeRegistry", "NodeStatus", "SwitchLink", "NodeSettings"]
+__all__ = ["NodeRegistry", "NodeStatus", "SwitchLink", "NodeSettings", "record_status", "recorded_status"]
 
 
 class NodeSettings(Protocol):
@@ -114,3 +119,17 @@ class NodeRegistry:
                 )
             )
         return statuses
+
+
+def record_status(session: Session, statuses: Iterable[NodeStatus]) -> None:
+    """Keep what the serve process sees of each node, for ``smartnumbers nodes`` on any host."""
+    now = datetime.now(UTC)
+    for status in statuses:
+        session.merge(SwitchNodeStatus(
+            name=status.name, state=status.state, state_since=status.since, sessions=status.session_count,
+            last_event_at=status.last_event_at, last_event_name=None, updated_at=now,
+        ))
+
+
+def recorded_status(session: Session) -> list[SwitchNodeStatus]:
+    return list(session.scalars(select(SwitchNodeStatus).order_by(SwitchNodeStatus.name)))

@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 
 from controller import cdr_commands
+from controller import commands as node_commands
 from controller.dialplan import commands as dialplan_commands
 from controller.live import commands as live_commands
 from rating import commands as rating_commands
@@ -42,6 +43,7 @@ def build_cli() -> typer.Typer:
     )
     cli.command("serve")(serve)
     domain_commands.register(cli)
+    node_commands.register(cli)
     cdr_commands.register(cli)
     rating_commands.register(cli)
     live_commands.register(cli)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +19,20 @@ from aiohttp import web
 from sqlalchemy.orm import Session
 
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
+from controller.capture import committing_store
 from controller.freeswitch.client import EventSocketClient
+from controller.freeswitch.hangup_capture import HangupCapture
 from controller.live.registry import LiveCall
 from controller.live.service import LiveControl, Outcome, database_tariffs
 from controller.live.voice import PriceVoice
+from controller.nodes import NodeRegistry, record_status
 from smartnumbers import accounts
 from smartnumbers.models import Account
 from sync.api import json_error
 from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
 
 LIVE = web.AppKey("live", LiveControl)
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -43,27 +48,49 @@ _STATUS = {
 }
 
 
+STATUS_EVERY_S = 5.0
+
+
+async def _record_node_status(app: web.Application, registry: NodeRegistry) -> None:
+    """Write every node's state to the database every few seconds, for ``smartnumbers nodes``."""
+    while True:
+        statuses = registry.snapshot()
+        try:
+            async with app[SESSIONS]() as session:
+                await session.run_sync(lambda s: record_status(s, statuses))
+                await session.commit()
+        except Exception:  # the status table is for people; the calls go on without it
+            log.exception("recording the nodes' status failed")
+        await asyncio.sleep(STATUS_EVERY_S)
+
+
 async def live_control(app: web.Application):
-    """A cleanup context of the serve process: one Event Socket connection per configured
-    node, each feeding live call control (``automatic``: it schedules the caps and takes the
-    agents' codes). Without nodes there is nothing to control and the routes answer 503."""
+    """A cleanup context of the serve process: the node registry (one Event Socket connection
+    per configured node), each node's events feeding hangup capture first and then live call
+    control (which schedules the caps and takes the agents' codes), and the nodes' status
+    recorded for the NOC. Without nodes there is nothing to control and the routes answer 503."""
     settings = app[SETTINGS]
     if not settings.freeswitch_nodes:
         yield
         return
-    clients = [EventSocketClient(n.host, n.port, n.password, node=n.name) for n in settings.freeswitch_nodes]
+    registry = NodeRegistry(settings.freeswitch_nodes,
+                            lambda n: EventSocketClient(n.host, n.port, n.password, node=n.name))
     sounds = Path(settings.sounds_folder)
-    live = LiveControl(controls={c.node: FreeSwitchCallControl(c) for c in clients},
+    live = LiveControl(controls={name: FreeSwitchCallControl(c) for name, c in registry.links.items()},
                        tariffs=database_tariffs(app[SESSIONS]),
                        voice=PriceVoice(sounds, settings.switch_sounds_folder or str(sounds.resolve())))
     app[LIVE] = live
-    tasks = [asyncio.create_task(c.run()) for c in clients] + [asyncio.create_task(follow(c, live)) for c in clients]
-    yield
-    for client in clients:
-        await client.stop()
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    with committing_store(settings.database_url, settings.payfast_fee_percent, settings.zone) as store:
+        capture = HangupCapture(store)
+        await registry.start()
+        tasks = [asyncio.create_task(capture.run()), asyncio.create_task(_record_node_status(app, registry))]
+        tasks += [asyncio.create_task(follow(client, live, capture)) for client in registry.links.values()]
+        yield
+        await registry.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await capture.drain()
     await live.settle()
 
 

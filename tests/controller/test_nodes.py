@@ -57,7 +57,30 @@ async def test_the_nodes_command_probes_every_node(sims, monkeypatch):
     cli = typer.Typer()
     commands.register(cli)
     cli.command("noop")(lambda: None)
-    result = await asyncio.to_thread(CliRunner().invoke, cli, ["nodes", "--json", "--seconds", "3"])
+    result = await asyncio.to_thread(CliRunner().invoke, cli, ["nodes", "--probe", "--json", "--seconds", "3"])
     assert result.exit_code == 0, result.output
     row = json.loads(result.output.splitlines()[0])
     assert row["name"] == "zh1" and row["state"] == "up" and row["sessions"] == 6
+
+
+def test_the_nodes_command_shows_what_serve_recorded(session, monkeypatch):
+    """Without --probe the command reads the status the serve process keeps in the database."""
+    from datetime import UTC, datetime
+
+    from controller.nodes import NodeStatus, record_status
+
+    since = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    record_status(session, [NodeStatus(name="zh1", address="", state="up", since=since, session_count=42,
+                                       last_event_at=since, events_received=0, events_dropped=0, connects=1,
+                                       last_error=None)])
+    session.commit()
+    nodes = [{"name": "zh1", "host": "192.0.2.1", "port": 8021, "password": "ClueCon"}]
+    monkeypatch.setenv("SMARTNUMBERS_FREESWITCH_NODES", json.dumps(nodes))
+    cli = typer.Typer()
+    commands.register(cli)
+    cli.command("noop")(lambda: None)
+    result = CliRunner().invoke(cli, ["nodes", "--json"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.output.splitlines()[0])
+    assert (row["state"], row["sessions"], row["address"]) == ("up", 42, "192.0.2.1:8021")
+    assert row["since"] == "2026-11-27T08:00:00+00:00"
