@@ -36,7 +36,7 @@ import psycopg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
 from controller import capture  # noqa: E402
-from controller.freeswitch import leg_records  # noqa: E402
+from controller.freeswitch import translate  # noqa: E402
 from controller.freeswitch.protocol import FrameReader, event_from_frame  # noqa: E402
 from rating import aggregates, statements  # noqa: E402
 from rating.engine import CallUsage, rate_call  # noqa: E402
@@ -131,7 +131,7 @@ class Database:
 def recorded_hangups() -> list[bytes]:
     raw = (CAPTURES / "samples" / "bridge-call-9998" / "esl-json.raw").read_bytes()
     events = [event_from_frame(f) for f in FrameReader().feed(raw)]
-    return [leg_records.raw_event(e) for e in events if e is not None and leg_records.is_hangup_complete(e)]
+    return [translate.raw_event(e) for e in events if e is not None and translate.is_hangup_complete(e)]
 
 
 def measure_ingest(db: Database, calls: int, batch: int = 500) -> float:
@@ -152,7 +152,7 @@ def measure_ingest(db: Database, calls: int, batch: int = 500) -> float:
         for pair in frames[offset:offset + batch]:
             for raw in pair:
                 event = JsonEvent(raw)
-                arrivals.append(capture.ArrivedLeg(leg_records.leg_from_hangup(event, "fs1"), LegSource.EVENT, raw))
+                arrivals.append(capture.ArrivedLeg(translate.leg_from_hangup(event, "fs1"), LegSource.EVENT, raw))
         with db.sessions() as session, session.begin():
             stored = capture.store_legs(session, arrivals)
         assert len(stored.new_calls) == len(frames[offset:offset + batch])

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from controller.freeswitch.cdr_folders import SWEPT, cdr_paths, read_cdr_file, sweep_all
-from controller.freeswitch.leg_records import NotACdr
+from controller.freeswitch.translate import NotACdr
 from controller.reconcile import reconcile_day
 from smartnumbers.commands import JsonFlag, console, transaction
 from smartnumbers.errors import InputError

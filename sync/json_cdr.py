@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from controller import capture
 from controller.freeswitch import cdr_folders
-from controller.freeswitch.leg_records import NotACdr, cdr_document, leg_from_cdr
+from controller.freeswitch.translate import NotACdr, cdr_document, leg_from_cdr
 from smartnumbers.models import LegSource
 from smartnumbers.settings import Settings
 from sync.keys import SESSIONS, SETTINGS

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller.capture import ArrivedLeg, Stored, committing_store
-from controller.freeswitch.leg_records import NotACdr, cdr_document, leg_from_cdr
+from controller.freeswitch.translate import NotACdr, cdr_document, leg_from_cdr
 from smartnumbers.models import LegSource
 from smartnumbers.settings import Settings
 

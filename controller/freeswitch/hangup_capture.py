@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 
 from controller.capture import ArrivedLeg, Stored
-from controller.freeswitch.leg_records import is_hangup_complete, leg_from_hangup, raw_event
+from controller.freeswitch.translate import is_hangup_complete, leg_from_hangup, raw_event
 from controller.freeswitch.protocol import Event
 from smartnumbers.models import LegSource
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
 from controller.calls import (
     CallEvent,
@@ -250,7 +252,91 @@ def job_finished(event: Event, node: str) -> JobFinished | None:
     return JobFinished(node, event.get("Job-UUID") or "", result.startswith("+OK"), result.strip())
 
 
-# -- json CDRs (mod_json_cdr) ----------------------------------------------------------------
+# -- finished legs: the CHANNEL_HANGUP_COMPLETE event and the json CDR (mod_json_cdr) --------
+#
+# Both are read into the one neutral ``LegRecord`` the capture service stores, so that a leg
+# arriving by either path is the same leg. The event spells channel variables
+# ``variable_<name>`` (a multi-value one is a JSON array in event-json), the CDR keeps them
+# under ``variables`` (``ARRAY::a|:b``); ``_leg_record`` maps the variables for both.
+
+HANGUP_COMPLETE = "CHANNEL_HANGUP_COMPLETE"
+_VARIABLE = "variable_"
+# The variables ``_leg_record`` reads, and the product's own (found in the raw bytes, so that
+# the few hundred others of a hangup event are never looked at: the hangup path runs once a leg).
+_LEG_RECORD_VARIABLES = (
+    "uuid", "originator", "call_uuid", "direction", "sip_from_user", "destination_number", "hostname",
+    "start_uepoch", "answer_uepoch", "end_uepoch", "mduration", "billmsec", "hangup_cause",
+    "hangup_cause_q850", "sip_hangup_disposition", "originate_causes", "privacy_hide_number", "sip_Privacy",
+)
+_PRODUCT_KEY = re.compile(rb'"variable_(' + PRODUCT_PREFIX.encode() + rb'[A-Za-z0-9_]+)":')
+
+
+class NotACdr(ValueError):
+    """A body that is not one of mod_json_cdr's documents."""
+
+
+def is_hangup_complete(event: Event) -> bool:
+    return event.get("Event-Name") == HANGUP_COMPLETE
+
+
+def raw_event(event: Event) -> bytes:
+    """The event's bytes as they came off the socket (what capture stores before deriving)."""
+    raw = getattr(event, "raw", None)
+    if isinstance(raw, bytes):
+        return raw
+    return json.dumps(event.as_dict()).encode()
+
+
+def leg_from_hangup(event: Event, node: str) -> LegRecord:
+    """The neutral record of the leg a CHANNEL_HANGUP_COMPLETE closes."""
+    variables: dict[str, object] = {}
+    if isinstance(event, JsonEvent):  # one JSON decode; multi-value variables stay arrays
+        document = json.loads(event.raw)
+        names = _LEG_RECORD_VARIABLES + tuple(m.decode() for m in _PRODUCT_KEY.findall(event.raw))
+        variables = {name: document[_VARIABLE + name] for name in names if _VARIABLE + name in document}
+    else:
+        for key, value in event.items():
+            if key.startswith(_VARIABLE):
+                variables.setdefault(key[len(_VARIABLE) :], value)
+    variables["uuid"] = event.get("Unique-ID") or variables.get("uuid") or ""
+    profile = {
+        "orig_caller_id_number": event.get("Caller-Orig-Caller-ID-Number"),
+        "caller_id_number": event.get("Caller-Caller-ID-Number"),
+        "destination_number": event.get("Caller-Destination-Number"),
+    }
+    record = _leg_record(variables, {k: v for k, v in profile.items() if v}, node)
+    call_id = call_id_of(event)
+    return replace(record, call_id=call_id) if call_id and call_id != record.call_id else record
+
+
+def cdr_document(body: bytes, content_type: str | None) -> tuple[Mapping[str, object], bytes]:
+    """The CDR document of a mod_json_cdr post or file, and its JSON bytes as FreeSWITCH wrote
+    them: plain JSON, or a form with ``cdr=`` (``encode=true``; FACTS 6)."""
+    text = body
+    if (content_type or "").startswith("application/x-www-form-urlencoded"):
+        fields = parse_qs(body.decode("utf-8", "replace"))
+        if "cdr" not in fields:
+            raise NotACdr("form without a cdr field")
+        text = fields["cdr"][0].encode()
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise NotACdr(f"not JSON: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("variables"), dict):
+        raise NotACdr("a JSON document without variables")
+    return document, text
+
+
+def leg_from_cdr(cdr: Mapping[str, object], node: str | None = None) -> LegRecord:
+    """The neutral record of one mod_json_cdr document, as posted or as a file (the node is
+    the switch's name unless given)."""
+    variables = cdr.get("variables")
+    if not isinstance(variables, Mapping):
+        raise NotACdr("json CDR without variables")
+    try:
+        return _leg_record(variables, _first_profile(cdr.get("callflow")), node or str(cdr.get("switchname") or ""))
+    except ValueError as exc:
+        raise NotACdr(str(exc)) from None
 
 
 def _array(value: str | None) -> list[str]:
@@ -272,25 +358,22 @@ def hunt_attempts(value: str | None) -> tuple[HuntAttempt, ...]:
     return tuple(attempts)
 
 
-def leg_record(cdr: Mapping[str, object], node: str | None = None) -> LegRecord:
-    """A leg record from one mod_json_cdr document (as posted, or as a file)."""
-    variables = cdr.get("variables")
-    if not isinstance(variables, Mapping):
-        raise ValueError("json CDR without variables")
+def _leg_record(variables: Mapping[str, object], profile: Mapping[str, str], node: str) -> LegRecord:
+    """A leg record from a leg's channel variables (an event-json array or a CDR's
+    ``ARRAY::`` string for a multi-value one) and the caller profile it started with."""
     var = {str(k): str(v) if not isinstance(v, list) else "ARRAY::" + "|:".join(map(str, v)) for k, v in variables.items()}
     leg_id = var.get("uuid", "")
     if not leg_id:
-        raise ValueError("json CDR without a uuid")
+        raise ValueError("a leg without a uuid")
     # A B-leg names its A-leg in ``originator``; the answering B-leg's ``call_uuid`` is its
     # own uuid in the CDR (FACTS 2, 7201), so ``originator`` is read first.
     call_id = var.get("originator") or var.get("call_uuid") or leg_id
-    profile = _first_profile(cdr.get("callflow"))
     number = profile.get("orig_caller_id_number") or profile.get("caller_id_number") or var.get("sip_from_user")
     started = _utc_from_micros(var.get("start_uepoch")) or datetime.fromtimestamp(0, UTC)
     ended = _utc_from_micros(var.get("end_uepoch")) or started
     duration_ms = _int(var.get("mduration"))
     return LegRecord(
-        node=node or str(cdr.get("switchname") or var.get("hostname") or ""),
+        node=node or var.get("hostname", ""),
         leg_id=leg_id,
         call_id=call_id,
         direction=_direction(var.get("direction")),

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from controller import capture
 from controller.calls import LegDirection
-from controller.freeswitch import leg_records
+from controller.freeswitch import translate
 from controller.freeswitch.protocol import FrameReader, event_from_frame
 from rating.pipeline import RatingSetup, rate_calls
 from rating.operator_prices import set_price
@@ -33,7 +33,7 @@ BUSY, NO_ANSWER, ANSWERED = (
 def hangups(captures):
     raw = (captures / "facts" / "raw" / "item2-hunt" / "7201" / "esl-json.raw").read_bytes()
     events = [event_from_frame(f) for f in FrameReader().feed(raw)]
-    return [e for e in events if e is not None and leg_records.is_hangup_complete(e)]
+    return [e for e in events if e is not None and translate.is_hangup_complete(e)]
 
 
 def cdr_files(captures):
@@ -42,12 +42,12 @@ def cdr_files(captures):
 
 
 def by_event(event):
-    return capture.ArrivedLeg(leg_records.leg_from_hangup(event, "vm"), LegSource.EVENT, leg_records.raw_event(event))
+    return capture.ArrivedLeg(translate.leg_from_hangup(event, "vm"), LegSource.EVENT, translate.raw_event(event))
 
 
 def by_cdr(body: bytes, source=LegSource.POST):
-    document, text = leg_records.cdr_document(body, "application/json")
-    return capture.ArrivedLeg(leg_records.leg_from_cdr(document, "vm"), source, text)
+    document, text = translate.cdr_document(body, "application/json")
+    return capture.ArrivedLeg(translate.leg_from_cdr(document, "vm"), source, text)
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def rater(session):
 
 
 def test_the_hangup_event_and_the_cdr_are_the_same_neutral_leg(captures):
-    events = {e.get("Unique-ID"): leg_records.leg_from_hangup(e, "vm") for e in hangups(captures)}
+    events = {e.get("Unique-ID"): translate.leg_from_hangup(e, "vm") for e in hangups(captures)}
     cdrs = {leg: by_cdr(body).record for leg, body in cdr_files(captures).items()}
     assert set(events) == set(cdrs) == {A_LEG, BUSY, NO_ANSWER, ANSWERED}
     for leg_id, from_event in events.items():
@@ -137,5 +137,5 @@ def test_a_late_b_leg_completes_the_attempt_without_rating_twice(session, captur
 
 
 def test_a_b_leg_names_its_a_leg(captures):
-    leg = leg_records.leg_from_hangup(next(e for e in hangups(captures) if e.get("Unique-ID") == BUSY), "vm")
+    leg = translate.leg_from_hangup(next(e for e in hangups(captures) if e.get("Unique-ID") == BUSY), "vm")
     assert leg.direction is LegDirection.OUTBOUND and leg.call_id == A_LEG and leg.cause == "USER_BUSY"

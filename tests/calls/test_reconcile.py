@@ -7,7 +7,7 @@ import os
 import shutil
 
 from controller import capture
-from controller.freeswitch import leg_records
+from controller.freeswitch import translate
 from smartnumbers.db import make_engine, session_factory
 from smartnumbers.models import LegSource
 from tests.calls.test_capture import A_LEG, BUSY, NO_ANSWER, by_event, hangups
@@ -58,8 +58,8 @@ def test_a_leg_known_only_from_its_event_is_a_difference(db_url, captures, capsy
     assert result.code == 1
     assert len(result.json()["differences"]["no CDR from the switch (hangup event only)"]) == 4
     body = (cdr_folder(captures) / f"{A_LEG}.cdr.json").read_bytes()
-    document, text = leg_records.cdr_document(body, "application/json")
-    store(db_url, [capture.ArrivedLeg(leg_records.leg_from_cdr(document), LegSource.POST, text)])
+    document, text = translate.cdr_document(body, "application/json")
+    store(db_url, [capture.ArrivedLeg(translate.leg_from_cdr(document), LegSource.POST, text)])
     assert len(invoke(capsys, "cdr", "reconcile", "--day", "2026-11-27", "--json").json()["differences"][
         "no CDR from the switch (hangup event only)"]) == 3
 

@@ -105,7 +105,7 @@ def test_every_json_cdr_becomes_a_leg_record(captures):
     paths = sorted(captures.rglob("*.cdr.json"))
     assert len(paths) > 50
     for path in paths:
-        record = translate.leg_record(json.loads(path.read_text()))
+        record = translate.leg_from_cdr(json.loads(path.read_text()))
         assert record.leg_id and record.call_id
         assert record.ended_at >= record.started_at
         assert record.billed_ms >= 0
@@ -113,7 +113,7 @@ def test_every_json_cdr_becomes_a_leg_record(captures):
 
 def test_a_hunt_cdr_lists_every_attempt(captures):
     folder = captures / "facts" / "raw" / "item2-hunt" / "7201" / "json_cdr"
-    records = [translate.leg_record(json.loads(p.read_text())) for p in folder.glob("*.cdr.json")]
+    records = [translate.leg_from_cdr(json.loads(p.read_text())) for p in folder.glob("*.cdr.json")]
     a = next(r for r in records if r.direction is LegDirection.INBOUND)
     assert [h.cause for h in a.hunt] == ["USER_BUSY", "ALLOTTED_TIMEOUT", "NONE"]
     assert a.tags["number"] == "0800111222"
