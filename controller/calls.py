@@ -187,4 +187,7 @@ class LiveLeg:
     created_at: datetime
     answered: bool
     other_leg_id: str | None
+    # When the switch answered the leg, if it says so: after a restart the controller saw no
+    # answer event, and the cost cap counts from this moment.
+    answered_at: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import UTC, datetime, timedelta
 
 from controller.freeswitch import translate
 from controller.freeswitch.client import EventSocketClient, EventSocketError, Resync
 from controller.freeswitch.hangup_capture import HangupCapture
-from controller.freeswitch.protocol import JsonEvent
 from controller.live.control import ControlFailed, Tone
 from controller.live.segments import variable
 from controller.live.service import LiveControl
@@ -106,16 +104,6 @@ class FreeSwitchCallControl:
             return leg in await self.client.alive([leg])
         except EventSocketError as exc:
             raise ControlFailed(f"node {self.client.node}: uuid_exists: {exc}") from exc
-
-    async def answered_at(self, call_id: str) -> datetime | None:
-        """From the A-leg's dump (``Caller-Channel-Answered-Time``, microseconds): no channel
-        variable holds the answer time while the call lasts (``answer_uepoch`` is set at
-        hangup), and the resync's ``LiveLeg`` does not carry it."""
-        dump = await self._api(translate.dump_command(_checked(call_id, _LEG, "call")))
-        micros = JsonEvent(dump.encode()).get("Caller-Channel-Answered-Time") or "0"
-        if not micros.isdigit() or micros == "0":
-            return None
-        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(micros))
 
 
 async def follow(client: EventSocketClient, live: LiveControl, capture: HangupCapture | None = None) -> None:

@@ -477,9 +477,9 @@ def live_leg(row: Mapping[str, str], partner: Mapping[str, str], dump_text: str 
     dump = JsonEvent(raw) if raw and raw.lstrip().startswith(b"{") else None
     hide = dump.get("Caller-Privacy-Hide-Number") if dump else None
     number = (dump.get("Caller-Orig-Caller-ID-Number") if dump else None) or row.get("initial_cid_num") or row.get("cid_num")
-    answered = row.get("callstate") in ("ACTIVE", "HELD") or bool(
-        dump and (dump.get("Caller-Channel-Answered-Time") or "0") != "0"
-    )
+    # No channel variable holds the answer time while the call lasts (``answer_uepoch`` is
+    # set at hangup); the dump's caller profile does, in microseconds.
+    answered_at = _utc_from_micros(dump.get("Caller-Channel-Answered-Time")) if dump else None
     return LiveLeg(
         node=node,
         leg_id=leg_id,
@@ -488,8 +488,9 @@ def live_leg(row: Mapping[str, str], partner: Mapping[str, str], dump_text: str 
         caller=_caller(number, hide),
         destination=row.get("initial_dest") or row.get("dest") or "",
         created_at=_utc_from_seconds(row.get("created_epoch")) or datetime.fromtimestamp(0, UTC),
-        answered=answered,
+        answered=answered_at is not None or row.get("callstate") in ("ACTIVE", "HELD"),
         other_leg_id=partner.get(leg_id),
+        answered_at=answered_at,
         tags=_tags(dump.items(), "variable_" + PRODUCT_PREFIX) if dump else {},
     )
 

@@ -238,7 +238,7 @@ def event_line(event: CallEvent | LiveLeg) -> dict[str, Any]:
         return {"event": "LiveLeg", "node": event.node, "call_id": event.call_id, "leg_id": event.leg_id,
                 "direction": event.direction.value, "caller": event.caller.shown(),
                 "destination": event.destination, "answered": event.answered, "other_leg_id": event.other_leg_id,
-                "tags": event.tags}
+                "answered_at": event.answered_at.isoformat() if event.answered_at else None, "tags": event.tags}
     line: dict[str, Any] = {"event": type(event).__name__, "at": event.at.isoformat(), "node": event.node,
                             "call_id": event.call_id, "leg_id": event.leg_id}
     for name in ("direction", "destination", "other_leg_id", "cause", "digit", "kind", "tags"):

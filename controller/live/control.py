@@ -9,7 +9,6 @@ failed silently.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 from typing import Protocol
 
 
@@ -53,7 +52,3 @@ class CallControl(Protocol):
 
     async def exists(self, leg_id: str) -> bool:
         """Whether the switch still has the leg."""
-
-    async def answered_at(self, call_id: str) -> datetime | None:
-        """When the caller's leg was answered, read back from the switch (after a restart
-        the controller did not see the answer)."""

@@ -171,6 +171,7 @@ class LiveCalls:
             call = known or LiveCall(node, call_id, a_leg.caller, a_leg.destination, a_leg.created_at)
             call.tags.update(a_leg.tags)
             call.answered = call.answered or a_leg.answered
+            call.answered_at = call.answered_at or a_leg.answered_at
             for leg in call_legs:
                 if leg is a_leg:
                     continue

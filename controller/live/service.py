@@ -150,7 +150,7 @@ class LiveControl:
 
     async def on_resync(self, node: str, legs: list[LiveLeg]) -> None:
         """Rebuild a node's calls from what the switch holds (after a reconnect or a restart
-        of the application), learn the answer times not seen, and re-establish the caps."""
+        of the application), answer times included, and re-establish the caps."""
         rebuilt, missing = self.calls.resync(node, legs)
         # The listing is read while events keep coming: a call that began meanwhile is in
         # the registry but not in the listing. Ask the switch before forgetting a call.
@@ -169,12 +169,8 @@ class LiveControl:
         async def one(call: LiveCall) -> None:
             async with window:
                 if call.answered and call.answered_at is None:
-                    try:
-                        call.answered_at = await self.controls[call.node].answered_at(call.call_id)
-                    except ControlFailed as exc:
-                        log.warning("call %s: answer time unknown after resync (%s)", call.call_id, exc)
-                        return
-                if call.answered_at is not None:
+                    log.warning("call %s: answer time unknown after resync: no cap", call.call_id)
+                elif call.answered_at is not None:
                     await (self._after_answer(call.call_id) if self.automatic else self._load(call))
 
         await asyncio.gather(*(one(call) for call in rebuilt))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.calls import (
@@ -145,6 +146,8 @@ def test_resync_from_the_real_listings(captures):
     assert a.call_id == b.call_id == results["A"]
     assert a.other_leg_id == b.leg_id and b.other_leg_id == a.leg_id
     assert a.answered and b.answered
+    # the answer time is in the dump alone (microseconds); the B-leg was not dumped
+    assert a.answered_at == datetime(2026, 11, 27, 10, 21, 5, 361526, tzinfo=UTC) and b.answered_at is None
     assert a.tags["number"] == "0800111222" and a.tags["call_id"] == "7701"
     assert a.caller.e164 == "+41791234567"
     assert translate.rows('{"row_count": 0}') == []
