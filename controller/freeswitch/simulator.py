@@ -3,8 +3,10 @@
 It replays whole calls captured on a real FreeSWITCH 1.10.12 (``call_scripts``) with fresh
 leg ids, the current time and the caller it is given, so listeners get the real frame format
 and header sets; it answers the api/bgapi commands the controller sends (listings, dumps,
-originate, reloadxml, uuid_kill, and the real error texts). It can hold thousands of live calls
-and inject faults (dropped connections, half frames, garbage, restarts). Never production.
+originate, reloadxml, uuid_kill, the mid-call commands of live control: uuid_setvar,
+uuid_broadcast, sched_hangup/sched_del; and the real error texts), and raises the CUSTOM
+``smart::code`` event of an agent's tariff code. It can hold thousands of live calls and inject
+faults (dropped connections, half frames, garbage, restarts). Never production.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ __all__ = ["FreeSwitchSimulator", "SCENARIOS"]
 
 GOODBYE = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 SHUTDOWN_NOTICE = b"The system is being shut down.\n"
+# The event the B-leg's digit binding raises for an agent's tariff code (FACTS 4b, 7409), bound as
+# ``bind_digit_action smart,~^\*\d\d$,exec[i]:event,^^;Event-Name=CUSTOM;Event-Subclass=smart::code;smart_kind=tariff_code``
+CODE_SUBCLASS = "smart::code"
+CODE_KIND = "tariff_code"
+# A held B-leg's last event is a CHANNEL_CALLSTATE: a CUSTOM event of that leg lacks its own
+# headers, and names itself after the switch's headers rather than first.
+_NOT_IN_CUSTOM = frozenset({"Event-Name", "Original-Channel-Call-State", "Channel-Call-State-Number"})
 # FreeSWITCH drops a listener whose queue holds this many events (mod_event_socket).
 LISTENER_QUEUE_LIMIT = 100_000
 
@@ -186,6 +195,22 @@ class _Call:
 
 
 @dataclass(slots=True)
+class _ScheduledHangup:
+    """A ``sched_hangup`` task: its group is the channel uuid it names (FACTS 4d)."""
+
+    task_id: int
+    at_epoch: int
+    cause: str
+    timer: asyncio.TimerHandle
+
+
+def _leading_int(text: str) -> int:
+    """What C's ``atol`` reads: the leading digits, 0 without any."""
+    digits = re.match(r"\d*", text)[0]  # type: ignore[index]
+    return int(digits) if digits else 0
+
+
+@dataclass(slots=True)
 class _Built:
     """One event ready to send, encoded lazily once per format."""
 
@@ -327,6 +352,9 @@ class FreeSwitchSimulator:
         self._heartbeat: asyncio.Task | None = None
         self.events_sent = 0
         self.commands: list[str] = []
+        self.broadcasts: list[tuple[str, str, str]] = []  # (leg, what is played, aleg/bleg/both of that leg)
+        self._hangups: dict[str, list[_ScheduledHangup]] = {}  # by group (a channel uuid)
+        self._task_ids = itertools.count(1)
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -356,6 +384,8 @@ class FreeSwitchSimulator:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        for group in list(self._hangups):
+            self._delete_group(group)
         self._calls.clear()
         self._legs.clear()
 
@@ -391,10 +421,22 @@ class FreeSwitchSimulator:
     def live_legs(self) -> int:
         return len(self._legs)
 
-    def place_call(self, scenario: str = "bridged", *, caller: str = "41791234567", hold: bool = False, hangup_side: str | None = None) -> str:
-        """Start a call; returns its A-leg id. ``hold`` stops it once talking until hung up."""
+    def place_call(
+        self,
+        scenario: str = "bridged",
+        *,
+        caller: str = "41791234567",
+        hold: bool = False,
+        hangup_side: str | None = None,
+        variables: dict[str, str] | None = None,
+    ) -> str:
+        """Start a call; returns its A-leg id. ``hold`` stops it once talking until hung up;
+        ``variables`` are set on the caller's leg from its first event on, as the dialplan
+        sets the product's (``smart_number``, ``smart_account``, ...)."""
         script = self._scripts[scenario]
         call = _Call(script, caller, int(time.time() * 1_000_000), hangup_side)
+        if variables:
+            call.variables[0] = dict(variables)
         self._register(call)
         call.held = hold
         call.task = asyncio.create_task(self._play(call))
@@ -432,6 +474,54 @@ class FreeSwitchSimulator:
             self._tasks.add(call.task)
             call.task.add_done_callback(self._tasks.discard)
         return True
+
+    def agent_leg(self, a_leg: str) -> str | None:
+        """The leg bridged to the caller (the answering agent's), None before the bridge."""
+        call = self._calls.get(a_leg)
+        slot = None if call is None else self._bridged_pair(call)
+        return None if slot is None else call.legs[slot]  # type: ignore[union-attr]
+
+    def variable(self, leg: str, name: str) -> str | None:
+        """A channel variable as ``uuid_getvar`` reads it (None where it answers ``_undef_``)."""
+        found = self._legs.get(leg)
+        if found is None:
+            return None
+        value = found[0].variables.get(found[1], {}).get(name)
+        if value is None:
+            key = "variable_" + name
+            value = next((str(v) for k, v in self._leg_pairs(*found, "CHANNEL_DATA") if k == key), None)
+        return value
+
+    def press_code(self, a_leg: str, digits: str) -> None:
+        """The answering agent keys a tariff code (``*NN``) that the B-leg's ``bind_digit_action``
+        matches (FACTS 4b, 7409): the binding keeps the digits (no DTMF event, nothing relayed),
+        sets ``last_matching_digits`` on the B-leg and raises a CUSTOM event with the B-leg's
+        headers and variables, whose Other-Leg-Unique-ID and Channel-Call-UUID name the caller."""
+        call = self._calls[a_leg]
+        slot = self._bridged_pair(call)
+        if slot is None:
+            raise ValueError(f"call {a_leg} is not bridged: no agent to key a code")
+        call.variables.setdefault(slot, {})["last_matching_digits"] = digits
+        # A CUSTOM event names its subclass first and itself after the switch's own headers,
+        # followed by the headers the ``event`` application was given.
+        channel = [(k, v) for k, v in self._leg_pairs(call, slot, "CUSTOM") if k not in _NOT_IN_CUSTOM]
+        named = next(i for i, (k, _) in enumerate(channel) if k == "Event-Sequence") + 1
+        pairs = [("Event-Subclass", CODE_SUBCLASS), *channel[:named], ("Event-Name", "CUSTOM"), ("smart_kind", CODE_KIND),
+                 *channel[named:]]
+        self._emit(_Built("CUSTOM", CODE_SUBCLASS, pairs, None))
+
+    @property
+    def scheduled(self) -> dict[str, tuple[int, str]]:
+        """The hangups the switch holds, by group (the channel uuid): moment and cause."""
+        return {group: (tasks[-1].at_epoch, tasks[-1].cause) for group, tasks in self._hangups.items() if tasks}
+
+    def fire_scheduled(self, group: str) -> tuple[int, str]:
+        """The switch's clock reached the group's scheduled hangup: the call ends now (a test
+        cannot wait for the moment). Returns the moment and cause it was scheduled with."""
+        task = self._hangups[group][-1]
+        task.timer.cancel()
+        self._run_hangup(group, task.task_id)
+        return task.at_epoch, task.cause
 
     async def traffic(self, rate: float, count: int, scenarios: Iterable[str] = ("bridged",), *, caller: str | None = None) -> None:
         """Place ``count`` calls at ``rate`` calls a second, scenarios in turn."""
@@ -475,9 +565,14 @@ class FreeSwitchSimulator:
             if built is not None:
                 self._emit(built)
             sent += 1
+        self._forget(call)
+
+    def _forget(self, call: _Call) -> None:
+        """A call is over: its legs are gone, and with them their scheduled tasks."""
         self._calls.pop(call.a_leg, None)
         for leg in call.legs:
             self._legs.pop(leg, None)
+            self._delete_group(leg)
 
     def _advance(self, call: _Call, index: int) -> _Built | None:
         """Move a call past one script event; the event to send if anyone listens for it."""
@@ -487,6 +582,7 @@ class FreeSwitchSimulator:
             call.gone.add(event.leg_slot)
             leg = call.legs[event.leg_slot]
             self._legs.pop(leg, None)
+            self._delete_group(leg)  # the switch deletes a channel's group with it (FACTS 4d)
         if not any(listener.wants(event.name, event.subclass) for listener in self._listeners):
             return None
         return _Built(event.name, event.subclass, self._pairs(call, index), event.body)
@@ -644,25 +740,37 @@ class FreeSwitchSimulator:
                 return "-ERR No such channel!\n"
             return "+OK\n"
         if command == "uuid_setvar":
-            leg, _, assignment = args.partition(" ")
+            leg, _, assignment = args.strip().partition(" ")
+            name, _, value = assignment.partition(" ")
+            if not name:
+                return "-USAGE: <uuid> <var> [value]\n"
             found = self._legs.get(leg)
             if found is None:
                 return "-ERR No such channel!\n"
-            name, _, value = assignment.partition(" ")
-            found[0].variables.setdefault(found[1], {})[name] = value
+            variables = found[0].variables.setdefault(found[1], {})
+            if value:
+                variables[name] = value  # it may hold spaces (FACTS 4c)
+            else:
+                variables.pop(name, None)  # no value unsets it
             return "+OK\n"
         if command == "uuid_getvar":
             leg, _, name = args.partition(" ")
-            found = self._legs.get(leg)
-            if found is None:
+            if leg not in self._legs:
                 return "-ERR No such channel!\n"
-            value = found[0].variables.get(found[1], {}).get(name.strip())
-            if value is None:
-                for key, val in self._leg_pairs(*found, "CHANNEL_DATA"):
-                    if key == "variable_" + name.strip():
-                        value = str(val)
-                        break
+            value = self.variable(leg, name.strip())
             return value if value is not None else "_undef_"
+        if command == "uuid_broadcast":
+            parts = args.split()
+            if len(parts) < 2:
+                return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+            if parts[0] not in self._legs:
+                return "-ERR invalid uuid\n"
+            self.broadcasts.append((parts[0], parts[1], parts[2] if len(parts) > 2 else "aleg"))
+            return "+OK Message sent\n"
+        if command == "sched_hangup":
+            return self._schedule_hangup(args.split())
+        if command == "sched_del":
+            return f"+OK Deleted: {self._delete_scheduled(args.strip())}\n"
         if command == "originate":
             target = args.split(" ")[0]
             if "busy" in target:
@@ -681,6 +789,47 @@ class FreeSwitchSimulator:
             return f"UP 0 years, 0 days\n{len(self._legs)} session(s) - peak {len(self._legs)}\n"
         return f"-ERR {command} Command not found!\n"
 
+    def _schedule_hangup(self, args: list[str]) -> str:
+        """``sched_hangup [+]<time> <uuid> [<cause>]``: absolute epoch seconds or ``+`` seconds
+        from now, ``ALLOTTED_TIMEOUT`` unless given; the reply names no task (FACTS 4d)."""
+        if not 2 <= len(args) <= 3:
+            return "-USAGE: [+]<time> <uuid> [<cause>]\n"
+        when, leg = args[0], args[1]
+        if leg not in self._legs:
+            return "-ERR No such channel!\n"
+        now = time.time()
+        at = int(now) + _leading_int(when[1:]) if when.startswith("+") else _leading_int(when)
+        task_id = next(self._task_ids)
+        timer = asyncio.get_running_loop().call_later(max(0.0, at - now), self._run_hangup, leg, task_id)
+        cause = args[2] if len(args) == 3 else "ALLOTTED_TIMEOUT"
+        self._hangups.setdefault(leg, []).append(_ScheduledHangup(task_id, at, cause, timer))
+        return "+OK\n"
+
+    def _run_hangup(self, group: str, task_id: int) -> None:
+        """A scheduled hangup's moment: the task is done and the call ends."""
+        self._delete_scheduled(str(task_id))
+        self.hang_up(group)
+
+    def _delete_group(self, group: str) -> int:
+        tasks = self._hangups.pop(group, [])
+        for task in tasks:
+            task.timer.cancel()
+        return len(tasks)
+
+    def _delete_scheduled(self, target: str) -> int:
+        """``sched_del <group>`` deletes every task of the group, ``sched_del <task id>`` one."""
+        if target in self._hangups:
+            return self._delete_group(target)
+        for group, tasks in self._hangups.items():
+            for task in tasks:
+                if str(task.task_id) == target:
+                    task.timer.cancel()
+                    tasks.remove(task)
+                    if not tasks:
+                        del self._hangups[group]
+                    return 1
+        return 0
+
     async def socket_call(self, host: str, port: int, scenario: str = "bridged", *, caller: str = "41791234567") -> None:
         """A call whose dialplan runs ``socket host:port async full``: the simulator dials the
         outbound server for the A-leg and obeys it until the call is over."""
@@ -696,9 +845,7 @@ class FreeSwitchSimulator:
         loop = asyncio.get_running_loop()
         _, app = await loop.create_connection(lambda: _SocketApp(self, call), host, port)
         await app.finished
-        self._calls.pop(call.a_leg, None)
-        for leg in call.legs:
-            self._legs.pop(leg, None)
+        self._forget(call)
 
     def _a_leg_execute(self, call: _Call) -> tuple[int, int] | None:
         """The script's first CHANNEL_EXECUTE and CHANNEL_EXECUTE_COMPLETE of the A-leg."""
@@ -928,9 +1075,7 @@ class _SocketApp(asyncio.Protocol):
         if self.hung_up:
             return
         self.hung_up = True
-        self.sim._calls.pop(self.call.a_leg, None)
-        for leg in self.call.legs:
-            self.sim._legs.pop(leg, None)
+        self.sim._forget(self.call)
         if self.linger is None:
             self.goodbye()
             return

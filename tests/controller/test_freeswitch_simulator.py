@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -212,4 +213,76 @@ async def test_traffic_places_every_scenario_in_turn(sim):
     completed = {e.get("Unique-ID") for e in events if e.name == "CHANNEL_HANGUP_COMPLETE"}
     assert created == completed  # every leg of every call ended
     assert sim.live_calls == 0
+    listener.close()
+
+
+async def test_mid_call_commands_answer_like_the_real_switch(sim):
+    """FACTS 4 and the real switch's error texts (uuid_broadcast, uuid_setvar, sched_hangup, sched_del)."""
+    a_leg = sim.place_call("bridged", hold=True)
+    await sim.settle()
+    gone = "00000000-0000-0000-0000-000000000000"
+    actor = RawListener(sim.port)
+    await actor.open()
+
+    async def api(command: str) -> bytes:
+        (frame,) = await actor.send("api " + command)
+        return frame.body
+
+    assert await api(f"uuid_broadcast {a_leg} /sounds/price.wav aleg") == b"+OK Message sent\n"
+    assert sim.broadcasts == [(a_leg, "/sounds/price.wav", "aleg")]
+    assert await api(f"uuid_broadcast {gone} /sounds/price.wav aleg") == b"-ERR invalid uuid\n"
+    assert await api(f"uuid_broadcast {a_leg}") == b"-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+
+    assert await api(f"uuid_setvar {a_leg} smart_tariff CHF 2.50/min") == b"+OK\n"
+    assert await api(f"uuid_getvar {a_leg} smart_tariff") == b"CHF 2.50/min"
+    assert await api(f"uuid_setvar {a_leg} smart_tariff") == b"+OK\n"  # no value: unset
+    assert await api(f"uuid_getvar {a_leg} smart_tariff") == b"_undef_"
+    assert await api(f"uuid_setvar {gone} smart_tariff 1") == b"-ERR No such channel!\n"
+    assert await api(f"uuid_setvar {a_leg}") == b"-USAGE: <uuid> <var> [value]\n"
+
+    later = int(time.time()) + 3600
+    assert await api(f"sched_hangup {later} {a_leg} ALLOTTED_TIMEOUT") == b"+OK\n"  # no task id
+    assert sim.scheduled == {a_leg: (later, "ALLOTTED_TIMEOUT")}
+    assert await api(f"sched_del {a_leg}") == b"+OK Deleted: 1\n"  # the group is the channel's uuid
+    assert await api(f"sched_del {a_leg}") == b"+OK Deleted: 0\n"
+    assert await api(f"sched_hangup +60 {a_leg}") == b"+OK\n"
+    assert sim.scheduled[a_leg][1] == "ALLOTTED_TIMEOUT"
+    assert await api(f"sched_hangup {later} {gone} ALLOTTED_TIMEOUT") == b"-ERR No such channel!\n"
+    assert await api("sched_hangup") == b"-USAGE: [+]<time> <uuid> [<cause>]\n"
+
+    # a moment already past: the switch hangs up at once, and the call's end takes its tasks along
+    assert await api(f"sched_hangup {int(time.time()) - 1} {a_leg} ALLOTTED_TIMEOUT") == b"+OK\n"
+    async with asyncio.timeout(5):
+        while sim.live_calls:
+            await asyncio.sleep(0.01)
+    await sim.settle()
+    assert sim.scheduled == {}
+    actor.close()
+
+
+async def test_an_agents_tariff_code_raises_the_captured_custom_event(sim, captures):
+    """FACTS 4b, 7409: the B-leg's binding raises CUSTOM smart::code with the B-leg's headers."""
+    raw = (captures / "facts" / "raw" / "item4-midcall" / "7409" / "esl-json.raw").read_bytes()
+    real = next(e for e in (event_from_frame(f) for f in FrameReader().feed(raw)) if e is not None and e.name == "CUSTOM")
+    listener = RawListener(sim.port)
+    await listener.open("event json DTMF CUSTOM smart::code")
+    a_leg = sim.place_call("bridged", hold=True)
+    await sim.settle()
+    agent = sim.agent_leg(a_leg)
+    sim.press_code(a_leg, "*12")
+    await listener.drain()
+    (event,) = listener.events()  # the binding keeps the digits: no DTMF events
+    assert event.name == "CUSTOM" and event.get("Event-Subclass") == "smart::code"
+    assert event.get("smart_kind") == "tariff_code"
+    assert event.get("Unique-ID") == agent and event.get("Other-Type") == "originator"
+    assert event.get("Other-Leg-Unique-ID") == event.get("Channel-Call-UUID") == a_leg
+    assert event.get("variable_last_matching_digits") == "*12"
+    assert sim.variable(agent, "last_matching_digits") == "*12" and sim.variable(a_leg, "last_matching_digits") is None
+
+    def headers(e) -> list[str]:
+        return [k for k, _ in e.items() if not k.startswith("variable_")]
+
+    # the real event's headers, in its order: the subclass first, the event's own header after the name
+    assert headers(event) == [k for k in headers(real) if k in set(headers(event))]
+    assert set(headers(event)) == set(headers(real))
     listener.close()

@@ -1,5 +1,5 @@
-"""A premium number with tariffs in the database (both backends), the controlled simulator,
-an Event Socket client on it and live control fed by it, with a clock the test sets."""
+"""A premium number with tariffs in the database (both backends), the simulator, an Event
+Socket client on it and live control fed by it, with a clock the test sets."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ import pytest
 from controller.announcements import file_name, price_text
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
 from controller.freeswitch.client import EventSocketClient
+from controller.freeswitch.simulator import FreeSwitchSimulator
 from controller.live.service import LiveControl, SwitchResult, database_tariffs
 from controller.live.voice import PriceVoice
 from smartnumbers import accounts, numbers, tariffs
 from smartnumbers.audit import Actor
 from smartnumbers.db import async_session_factory, make_async_engine
 from smartnumbers.models import ActorKind, Language
-from tests.live.switch import ControlledSwitch
 
 OPERATOR = Actor(ActorKind.CLI, "noc")
 NUMBER = "+41901234567"
@@ -66,6 +66,14 @@ def write_announcement(folder: Path, terms: tariffs.TariffTerms, seconds: int) -
     return path
 
 
+def place_smart_call(switch: FreeSwitchSimulator, number: str, account_id: int, *,
+                     caller: str = "41791234567") -> str:
+    """A bridged call to a smart number, held once talking, with the variables the number's
+    dialplan sets on the caller's leg."""
+    variables = {"smart_number": number, "smart_account": str(account_id), "smart_tariff_code": "1"}
+    return switch.place_call("bridged", caller=caller, hold=True, variables=variables)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = datetime.now(UTC)
@@ -86,14 +94,14 @@ async def until(predicate: Callable[[], object], what: str, timeout: float = 10.
 
 
 class Rig:
-    def __init__(self, switch: ControlledSwitch, client: EventSocketClient, live: LiveControl, clock: Clock,
+    def __init__(self, switch: FreeSwitchSimulator, client: EventSocketClient, live: LiveControl, clock: Clock,
                  sounds: Path) -> None:
         self.switch, self.client, self.live, self.clock, self.sounds = switch, client, live, clock, sounds
         self.results: asyncio.Queue[SwitchResult] = asyncio.Queue()
         live.on_switch = self.results.put_nowait
 
     async def answered_call(self, number: str, account_id: int) -> str:
-        a_leg = self.switch.place_smart_call(number, account_id)
+        a_leg = place_smart_call(self.switch, number, account_id)
         await until(lambda: (c := self.live.calls.get(a_leg)) is not None and c.agent_leg and c.answered_at,
                     "the call is answered and bridged")
         await until(lambda: self.live.book(a_leg) is not None, "the tariffs are loaded")
@@ -102,7 +110,7 @@ class Rig:
 
     async def switch_api(self, command: str) -> str:
         """A command as another controller would send it."""
-        return self.switch._api(command)
+        return await self.client.api(command)
 
     async def code(self, a_leg: str, digits: str) -> SwitchResult:
         self.switch.press_code(a_leg, digits)
@@ -111,7 +119,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(db_url, numbers_in_db, tmp_path):
-    switch = ControlledSwitch()
+    switch = FreeSwitchSimulator(heartbeat_interval=0)
     await switch.start()
     client = EventSocketClient("127.0.0.1", switch.port, "ClueCon", node="vm")
     running = asyncio.create_task(client.run())

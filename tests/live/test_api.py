@@ -77,10 +77,10 @@ async def test_serve_runs_live_control_on_the_configured_nodes(db_url, numbers_i
     import json
 
     from sync.live import live_control
-    from tests.live.conftest import until
-    from tests.live.switch import ControlledSwitch
+    from controller.freeswitch.simulator import FreeSwitchSimulator
+    from tests.live.conftest import place_smart_call, until
 
-    switch = ControlledSwitch()
+    switch = FreeSwitchSimulator(heartbeat_interval=0)
     await switch.start()
     monkeypatch.setenv("SMARTNUMBERS_FREESWITCH_NODES", json.dumps(
         [{"name": "vm", "host": "127.0.0.1", "port": switch.port, "password": "ClueCon"}]))
@@ -91,7 +91,7 @@ async def test_serve_runs_live_control_on_the_configured_nodes(db_url, numbers_i
         async with TestClient(TestServer(app)) as client:
             live = app[LIVE]
             await until(lambda: live.resyncs, "connected to the node")
-            a_leg = switch.place_smart_call(NUMBER, numbers_in_db["owner"])
+            a_leg = place_smart_call(switch, NUMBER, numbers_in_db["owner"])
             await until(lambda: a_leg in switch.scheduled, "the cap is scheduled on the switch")
             listed = await (await client.get("/api/v1/calls", headers=bearer(tokens["owner"]))).json()
             assert [c["call_id"] for c in listed["calls"]] == [a_leg]

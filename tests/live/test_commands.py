@@ -10,15 +10,15 @@ import threading
 import pytest
 
 from tests.foundation.cli import invoke
-from tests.live.conftest import NUMBER
-from tests.live.switch import ControlledSwitch
+from controller.freeswitch.simulator import FreeSwitchSimulator
+from tests.live.conftest import NUMBER, place_smart_call
 
 
 class SwitchThread:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.switch = ControlledSwitch()
+        self.switch = FreeSwitchSimulator(heartbeat_interval=0)
 
     def do(self, work):
         """Run a coroutine on the switch's loop and wait for it."""
@@ -26,7 +26,7 @@ class SwitchThread:
 
     def call(self, number: str, account_id: int) -> str:
         async def place() -> str:
-            a_leg = self.switch.place_smart_call(number, account_id)
+            a_leg = place_smart_call(self.switch, number, account_id)
             await self.switch.settle()
             return a_leg
 

@@ -37,7 +37,7 @@ async def test_a_restarted_application_takes_over_the_calls(rig, numbers_in_db, 
     rig.clock.talk(call.answered_at, 30.4)
     assert (await rig.code(a_leg, "*13")).outcome is Outcome.SWITCHED
     cap = rig.switch.scheduled[a_leg]
-    rig.switch.scheduled.clear()  # as if the hangup had not been scheduled yet
+    assert await rig.switch_api(f"sched_del {a_leg}") == "+OK Deleted: 1\n"  # as if never scheduled
 
     # a second controller, started from nothing, on the same switch
     client = EventSocketClient("127.0.0.1", rig.switch.port, "ClueCon", node="vm")
