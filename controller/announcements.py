@@ -60,6 +60,24 @@ NOTICES = {
         Language.IT: "La sua chiamata non può essere accettata.",
         Language.EN: "Your call cannot be accepted.",
     },
+    "age_digit": {
+        Language.DE: "Dieser Dienst ist nur für Erwachsene. Wenn Sie mindestens 16 Jahre alt sind, drücken Sie die 1.",
+        Language.FR: "Ce service est réservé aux adultes. Si vous avez au moins 16 ans, appuyez sur la touche 1.",
+        Language.IT: "Questo servizio è riservato agli adulti. Se ha almeno 16 anni, prema il tasto 1.",
+        Language.EN: "This service is for adults only. If you are at least 16 years old, press 1.",
+    },
+    "age_pin": {
+        Language.DE: "Dieser Dienst ist nur für Erwachsene. Bitte geben Sie Ihre PIN ein, gefolgt von der Rautetaste.",
+        Language.FR: "Ce service est réservé aux adultes. Veuillez saisir votre code PIN, suivi de la touche dièse.",
+        Language.IT: "Questo servizio è riservato agli adulti. Inserisca il suo PIN, seguito dal tasto cancelletto.",
+        Language.EN: "This service is for adults only. Please enter your PIN, followed by the hash key.",
+    },
+    "age_refused": {
+        Language.DE: "Ohne Altersbestätigung kann Ihr Anruf nicht verbunden werden.",
+        Language.FR: "Sans confirmation de votre âge, votre appel ne peut pas être connecté.",
+        Language.IT: "Senza la conferma dell'età la sua chiamata non può essere collegata.",
+        Language.EN: "Without confirmation of your age, your call cannot be connected.",
+    },
     "nobody": {
         Language.DE: "Im Moment ist niemand erreichbar. Bitte rufen Sie später wieder an.",
         Language.FR: "Personne n'est joignable pour le moment. Veuillez rappeler plus tard.",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import secrets
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -276,6 +277,36 @@ def number_suspend(number: str) -> None:
 def number_activate(number: str) -> None:
     """Put a suspended or ported-in number into service."""
     _set_status(number, NumberStatus.ACTIVE)
+
+
+@number_cli.command("age-check")
+def number_age_check(number: str, mode: Annotated[str, typer.Argument(help="digit or pin")]) -> None:
+    """How a 0906 number checks its callers' age before connecting: a confirming digit or a PIN."""
+    with transaction() as session:
+        n = numbers.set_age_check(session, Actor.cli_operator(), numbers.find_number(session, number), mode)
+        typer.echo(f"{format_swiss(n.e164)}: age check by {n.age_check.value}")
+
+
+@number_cli.command("pin-add")
+def number_pin_add(
+    number: str,
+    holder: Annotated[str, typer.Option(help="The verified adult the PIN is issued to.")],
+    pin: Annotated[Optional[str], typer.Option(help="4 to 8 digits (default: 6 random digits).")] = None,
+) -> None:
+    """Issue an age-check PIN for a 0906 number; it is printed once here."""
+    issued = pin if pin is not None else f"{secrets.randbelow(10**6):06d}"
+    with transaction() as session:
+        entry = numbers.add_age_pin(session, Actor.cli_operator(), numbers.find_number(session, number), issued,
+                                    holder)
+        typer.echo(f"PIN {entry.id} for {entry.holder}: {issued}")
+
+
+@number_cli.command("pin-remove")
+def number_pin_remove(number: str, pin_id: int) -> None:
+    """Withdraw an age-check PIN."""
+    with transaction() as session:
+        numbers.remove_age_pin(session, Actor.cli_operator(), numbers.find_number(session, number), pin_id)
+        typer.echo(f"PIN {pin_id} withdrawn")
 
 
 # --- tariffs ---------------------------------------------------------------------------------

@@ -72,6 +72,13 @@ class PayoutOption(enum.StrEnum):
     PAYFAST = "payfast"  # at the latest 5 Swiss business days after it, for a fee
 
 
+class AgeCheck(enum.StrEnum):
+    """How a 0906 number keeps its content from under-16s, in early media before connecting."""
+
+    DIGIT = "digit"  # the caller confirms their age by pressing 1
+    PIN = "pin"  # the caller enters a PIN the owner issued to a verified adult
+
+
 class OutsideAction(enum.StrEnum):
     """What happens to a call outside every time slot of the plan."""
 
@@ -186,11 +193,26 @@ class SmartNumber(Base):
     payout_option: Mapped[PayoutOption] = mapped_column(
         _enum(PayoutOption, "payout_option"), default=PayoutOption.STANDARD
     )
+    age_check: Mapped[AgeCheck | None] = mapped_column(_enum(AgeCheck, "age_check"))  # 0906 only
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     account: Mapped[Account] = relationship()
     tariffs: Mapped[list[Tariff]] = relationship(back_populates="number", order_by="Tariff.code")
+    age_pins: Mapped[list[AgePin]] = relationship(order_by="AgePin.id", cascade="all, delete-orphan")
     plan: Mapped[RoutingPlan | None] = relationship(back_populates="number", uselist=False)
+
+
+class AgePin(Base):
+    """A PIN the owner of a 0906 number issued to a verified adult (age check by PIN)."""
+
+    __tablename__ = "age_pin"
+    __table_args__ = (UniqueConstraint("number_id", "pin"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), index=True)
+    pin: Mapped[str] = mapped_column(String(8))
+    holder: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class NumberGrant(Base):

@@ -14,6 +14,8 @@ from smartnumbers.audit import Actor
 from smartnumbers.errors import InputError
 from smartnumbers.models import (
     Account,
+    AgeCheck,
+    AgePin,
     CallerIdPolicy,
     Language,
     NumberStatus,
@@ -22,7 +24,7 @@ from smartnumbers.models import (
     SmartNumber,
 )
 from smartnumbers.money import format_chf
-from smartnumbers.phone import format_swiss, parse_number, parse_smart_number, service_range
+from smartnumbers.phone import PremiumCategory, format_swiss, parse_number, parse_smart_number, service_range
 from smartnumbers.validation import plain_text
 
 CALL_COST_CAP = Decimal("400")  # OFCOM: at most CHF 400 per 090x call, VAT included
@@ -64,6 +66,7 @@ def snapshot(number: SmartNumber) -> dict[str, Any]:
         "max_concurrent_calls": number.max_concurrent_calls,
         "call_cost_cap": str(number.call_cost_cap) if number.call_cost_cap is not None else None,
         "payout_option": number.payout_option.value,
+        "age_check": number.age_check.value if number.age_check else None,
     }
 
 
@@ -86,7 +89,8 @@ def add_number(
     if is_platform_number(session, e164):
         raise InputError(f"number: {format_swiss(e164)} is already on the platform")
     range_class, category = service_range(e164)
-    number = SmartNumber(e164=e164, range_class=range_class, premium_category=category, account=account)
+    number = SmartNumber(e164=e164, range_class=range_class, premium_category=category, account=account,
+                         age_check=AgeCheck.DIGIT if category is PremiumCategory.ADULT else None)
     apply_options(
         number,
         caller_id_policy=caller_id_policy,
@@ -154,3 +158,49 @@ def set_status(session: Session, actor: Actor, number: SmartNumber, status: Numb
     audit.record(session, actor, account_id=number.account_id, entity="number", entity_id=number.e164,
                  action=f"status:{status.value}", before=before, after=snapshot(number))
     return number
+
+
+_PIN_DIGITS = range(4, 9)
+
+
+def set_age_check(session: Session, actor: Actor, number: SmartNumber, mode: str) -> SmartNumber:
+    """Choose how a 0906 number checks its callers' age: a confirming digit, or PINs."""
+    if number.premium_category is not PremiumCategory.ADULT:
+        raise InputError(f"age check: only adult (0906) numbers have one, not {format_swiss(number.e164)}")
+    check = _choice(AgeCheck, mode, "age check")
+    if check is AgeCheck.PIN and not number.age_pins:
+        raise InputError("age check pin: issue a PIN first (number pin-add)")
+    before = snapshot(number)
+    number.age_check = check
+    session.flush()
+    audit.record(session, actor, account_id=number.account_id, entity="number", entity_id=number.e164,
+                 action="age_check", before=before, after=snapshot(number))
+    return number
+
+
+def add_age_pin(session: Session, actor: Actor, number: SmartNumber, pin: str, holder: str) -> AgePin:
+    """Issue a PIN to a verified adult; only the fact and the holder go into the audit trail."""
+    if number.premium_category is not PremiumCategory.ADULT:
+        raise InputError(f"age PIN: only adult (0906) numbers have PINs, not {format_swiss(number.e164)}")
+    if not (pin.isascii() and pin.isdigit() and len(pin) in _PIN_DIGITS):
+        raise InputError("age PIN: 4 to 8 digits")
+    if any(existing.pin == pin for existing in number.age_pins):
+        raise InputError("age PIN: already issued for this number")
+    entry = AgePin(pin=pin, holder=plain_text(holder, what="PIN holder", max_length=80))
+    number.age_pins.append(entry)
+    session.flush()
+    audit.record(session, actor, account_id=number.account_id, entity="age_pin", entity_id=entry.id,
+                 action="create", before=None, after={"number": number.e164, "holder": entry.holder})
+    return entry
+
+
+def remove_age_pin(session: Session, actor: Actor, number: SmartNumber, pin_id: int) -> None:
+    entry = next((p for p in number.age_pins if p.id == pin_id), None)
+    if entry is None:
+        raise InputError(f"age PIN: no PIN {pin_id} on {format_swiss(number.e164)}")
+    if number.age_check is AgeCheck.PIN and len(number.age_pins) == 1:
+        raise InputError("age PIN: the last PIN of a number checked by PIN; switch to --digit first")
+    audit.record(session, actor, account_id=number.account_id, entity="age_pin", entity_id=entry.id,
+                 action="delete", before={"number": number.e164, "holder": entry.holder}, after=None)
+    number.age_pins.remove(entry)
+    session.flush()

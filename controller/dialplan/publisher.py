@@ -41,6 +41,8 @@ def spoken(n: view.NumberDialplan) -> list[tuple[str, Language]]:
         items.append(render.notice(n.unavailable.reason, n.language))
     if n.blocks:
         items.append(render.notice("blocked", n.language))
+    if n.age_check is not None:
+        items += [render.notice(f"age_{n.age_check.value}", n.language), render.notice("age_refused", n.language)]
     items += [a for a in (n.price, n.outside_announcement) if a is not None]
     return [(a.text, a.language) for a in items]
 

@@ -30,7 +30,7 @@ from markupsafe import Markup, escape
 
 from controller.announcements import NOTICES, file_name
 from controller.dialplan.view import OUTSIDE, Announcement, Hunt, NumberDialplan, TimeRule
-from smartnumbers.models import CallerIdPolicy, DestinationKind, Language, OutsideAction
+from smartnumbers.models import AgeCheck, CallerIdPolicy, DestinationKind, Language, OutsideAction
 from smartnumbers.routing import _SIP_URI
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan_templates"
@@ -38,6 +38,12 @@ FREESWITCH_CONF = Path(__file__).resolve().parents[2] / "freeswitch_conf"
 CARRIER_CONTEXT = "carrier"
 RINGBACK = "%(1000,4000,425)"  # the Swiss ring tone: 425 Hz, 1 s on, 4 s off
 LIMIT_REALM = "smartnumbers"
+AGE_REFUSED = "age_refused"  # where a failed 0906 age check is transferred, in the number's own context
+# The agent's tariff code *NN on the B-leg (FACTS.md section 4b): bind_digit_action swallows the
+# digits (the caller never hears them) and raises one CUSTOM event per code; exec[i] runs it at
+# once without putting the caller on hold, and ^^; lets the event's headers contain commas.
+CODE_BINDING = r"smart,~^\*\d\d$,exec[i]:event,^^;Event-Name=CUSTOM;Event-Subclass=smart::code;smart_kind=tariff_code"
+_PIN = re.compile(r"^[0-9]{4,8}$")
 
 _E164 = re.compile(r"^\+[1-9][0-9]{5,14}$")
 _PREFIX = re.compile(r"^\+[0-9]{2,14}$")
@@ -239,14 +245,40 @@ def _refusal(reason: str, outcome: str, cause: str, n: NumberDialplan, options: 
 
 
 @functools.lru_cache(maxsize=1024)
-def _common(tariff_code: int | None, tariff_version: int | None) -> Markup:
+def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: bool) -> Markup:
     actions: tuple[Action, ...] = ()
+    if tariff_codes:
+        actions += (Action("set", "bridge_pre_execute_bleg_app=bind_digit_action"),
+                    Action("set", f"bridge_pre_execute_bleg_data={CODE_BINDING}"))
     if tariff_code is not None:
         actions += (Action("export", f"smart_tariff_code={int(tariff_code)}"),)
     if tariff_version is not None:
         actions += (Action("export", f"smart_tariff_version={int(tariff_version)}"),)
     return actions_xml(actions + (Action("set", "hangup_after_bridge=true"), Action("set", "continue_on_fail=true"),
                                   Action("set", "sip_ignore_remote_cause=true")))
+
+
+def _age_check(n: NumberDialplan, options: RenderOptions, context: str) -> tuple[Markup, Markup] | None:
+    """0906: the caller proves their age in early media before anything rings, so the check costs
+    nothing; a failure is transferred to the refusal (answer never sent). The CDR keeps
+    ``smart_age_check`` (asked, passed, failed) and never the PIN typed."""
+    if n.age_check is None:
+        return None
+    prompt = sound(options, notice(f"age_{n.age_check.value}", n.language))
+    failure = f"{AGE_REFUSED} XML {_checked(context, _NAME, 'context')}"
+    if n.age_check is AgeCheck.PIN:
+        pins = "|".join(_checked(pin, _PIN, "age PIN") for pin in n.age_pins) or "(?!)"
+        collect = f"4 8 3 8000 # {prompt} silence_stream://250 smart_age_pin ^(?:{pins})$ 3000 {failure}"
+    else:
+        collect = f"1 1 3 5000 # {prompt} silence_stream://250 smart_age_digits ^1$ 3000 {failure}"
+    check = actions_xml((Action("set", "smart_age_check=asked"), Action("pre_answer"),
+                         Action("play_and_get_digits", collect), Action("unset", "smart_age_pin"),
+                         Action("set", "smart_age_check=passed")))
+    refusal = actions_xml((Action("set", "smart_age_check=failed"), Action("unset", "smart_age_pin"),
+                           Action("set", "smart_outcome=age_refused"), Action("pre_answer"),
+                           Action("playback", sound(options, notice("age_refused", n.language))),
+                           Action("hangup", "CALL_REJECTED")))
+    return check, refusal
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +294,7 @@ class Extensions:
     unavailable: tuple[str | None, Markup] | None
     blocks: list[tuple[str | None, str, Markup]]
     admission: str  # the limit's data
+    age: tuple[Markup, Markup] | None  # the 0906 age check and its refusal
     rules: Markup
     hunts: list[tuple[str, tuple[Markup, str | None, Markup]]]
     outside: tuple[Markup, str | None, Markup]
@@ -285,9 +318,10 @@ def extensions(n: NumberDialplan, options: RenderOptions) -> Extensions:
     ]
     admission = f"hash {LIMIT_REALM} {number} {int(n.max_calls)} !USER_BUSY"
     hunts = [(hunt.label, _hunt_actions(n, hunt, options)) for hunt in n.hunts if hunt.destinations]
-    return Extensions(context_name(number), number, Markup(escape("^\\" + number + "$")), number_expression(number),
-                      own, _common(n.tariff_code, n.tariff_version), unavailable, blocks, admission,
-                      rules_xml(n.rules), hunts, _outside_actions(n, options))
+    context = context_name(number)
+    return Extensions(context, number, Markup(escape("^\\" + number + "$")), number_expression(number),
+                      own, _common(n.tariff_code, n.tariff_version, n.tariff_codes), unavailable, blocks, admission,
+                      _age_check(n, options, context), rules_xml(n.rules), hunts, _outside_actions(n, options))
 
 
 @functools.cache
@@ -319,7 +353,8 @@ def rules_xml(rules: tuple[TimeRule, ...]) -> Markup:
 
 def extensions_xml(n: NumberDialplan, options: RenderOptions) -> str:
     """The number's extensions: one rendering, placed in a file and in mod_xml_curl's answers."""
-    return environment().get_template("extensions.xml.j2").render(x=extensions(n, options), OUTSIDE=OUTSIDE)
+    return environment().get_template("extensions.xml.j2").render(x=extensions(n, options), OUTSIDE=OUTSIDE,
+                                                                   AGE_REFUSED=AGE_REFUSED)
 
 
 @functools.cache

@@ -70,6 +70,8 @@ class DialplanTable:
         or the number's own after the static dispatcher's transfer), else "not found", on which
         FreeSWITCH falls back to the deployed files (FACTS.md section 5)."""
         e164 = called_number(dialled)
+        if dialled == render.AGE_REFUSED and context.startswith("sn_"):  # a failed 0906 age check
+            e164 = called_number("+" + context[3:])
         if e164 is None or (context != self.carrier_context and context != f"sn_{e164[1:]}"):
             return render.NOT_FOUND
         answers = self._answers.get(e164)

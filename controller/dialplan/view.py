@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from controller.announcements import price_text
 from smartnumbers.errors import InputError
 from smartnumbers.models import (
+    AgeCheck,
     BlacklistEntry,
     CallerIdPolicy,
     DestinationKind,
@@ -122,6 +123,9 @@ class NumberDialplan:
     outside: OutsideAction
     outside_announcement: Announcement | None
     fallback: Hunt | None
+    age_check: AgeCheck | None = None  # 0906: checked in early media before any slot is hunted
+    age_pins: tuple[str, ...] = ()
+    tariff_codes: bool = False  # the agent may switch tariffs with *NN (a premium number with several codes)
 
 
 # --- the weekly plan as time rules ---------------------------------------------------------------
@@ -293,6 +297,9 @@ def dialplan_of(number: SmartNumber, now: dt.datetime, zone: ZoneInfo, *, entrie
         outside=spec.outside_action,
         outside_announcement=outside_announcement,
         fallback=fallback,
+        age_check=number.age_check,
+        age_pins=tuple(p.pin for p in number.age_pins) if number.age_check is AgeCheck.PIN else (),
+        tariff_codes=number.range_class is RangeClass.PREMIUM and len(number.tariffs) > 1,
     )
 
 
@@ -327,6 +334,7 @@ def load_dialplans(session: Session, now: dt.datetime, zone: ZoneInfo,
 def _numbers_query():
     return select(SmartNumber).options(
         selectinload(SmartNumber.account),
+        selectinload(SmartNumber.age_pins),
         selectinload(SmartNumber.tariffs).selectinload(Tariff.versions),
         selectinload(SmartNumber.plan).selectinload(RoutingPlan.slots).selectinload(TimeSlot.destinations),
         selectinload(SmartNumber.plan).selectinload(RoutingPlan.fallback),

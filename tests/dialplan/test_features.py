@@ -12,7 +12,7 @@ import pytest
 
 from controller.announcements import file_name
 from controller.dialplan import render, view
-from smartnumbers.models import CallerIdPolicy, Language
+from smartnumbers.models import AgeCheck, CallerIdPolicy, Language
 from tests.dialplan import freeswitch_dialplan as fsd
 from tests.dialplan.plans import NUMBER, OPTIONS, dialplan, plan
 
@@ -42,6 +42,9 @@ FEATURES = {
     "caller_id_smart_number": {"caller_id": CallerIdPolicy.SMART_NUMBER},
     "caller_id_fixed": {"caller_id": CallerIdPolicy.FIXED, "caller_id_number": "+41446681899"},
     "caller_id_withheld": {"caller_id": CallerIdPolicy.WITHHELD},
+    "age_check_digit": {"age_check": AgeCheck.DIGIT},
+    "age_check_pin": {"age_check": AgeCheck.PIN, "age_pins": ("4711", "20261127")},
+    "tariff_codes": {"tariff_codes": True, "price": PRICE},
 }
 
 

@@ -235,6 +235,48 @@ def test_sipp_hunt_caller_id_and_blacklist_on_a_real_switch(freeswitch, session,
         sipp.stop()
 
 
+def test_a_0906_caller_who_does_not_confirm_their_age_is_refused_unanswered(freeswitch, session, db_url, tmp_path):
+    """The age check runs in early media: without the confirming digit the caller hears the
+    prompt and the refusal (183), is refused (603), is never answered, and nothing rings."""
+    sipp = Sipp(tmp_path)
+    try:
+        answer = sipp.uas("answer", None)
+        account = accounts.add_account(session, "Night AG")
+        number = numbers.add_number(session, OPERATOR, "0906 555 666", account)
+        plan = routing.parse_plan({"slots": [{"days": "mon-sun", "start": "00:00", "end": "24:00", "destinations": [
+            {"target": f"sip:desk@127.0.0.1:{answer}", "ring_timeout": 10}]}]},
+            routing.destination_policy(session, number))
+        routing.store_plan(session, OPERATOR, number, plan)
+        session.commit()
+        assert asyncio.run(_publish(freeswitch, db_url)).errors == {}
+
+        sipp.call("adult", freeswitch["sip"], "0906555666", "41791234567", timeout=60)
+        refused = sipp.trace("adult")
+        assert "SIP/2.0 183" in refused and "SIP/2.0 603" in refused and "SIP/2.0 200" not in refused
+        assert refused.index("SIP/2.0 183") < refused.index("SIP/2.0 603")
+        assert "INVITE sip:desk@" not in sipp.trace("answer")
+    finally:
+        sipp.stop()
+
+
+async def _publish(freeswitch, db_url):
+    client = EventSocketClient("127.0.0.1", freeswitch["esl"], ESL_PASSWORD, node="fs",
+                               subscription="event plain HEARTBEAT", resync=False)
+    link = asyncio.create_task(client.run())
+    try:
+        await client.wait_up(5)
+        settings = load_settings(database_url=db_url, dialplan_folders={"fs": str(freeswitch["root"] / "dialplans")},
+                                 sounds_folder=str(freeswitch["root"] / "sounds"))
+        engine = make_engine(db_url)
+        report = await build_publisher(settings, session_factory(engine), {"fs": client}).publish()
+        engine.dispose()
+        return report
+    finally:
+        await client.stop()
+        link.cancel()
+        await asyncio.gather(link, return_exceptions=True)
+
+
 def test_a_number_routed_by_xml_curl_alone_on_a_real_switch(freeswitch, session, db_url, tmp_path):
     """No file for the number: the switch asks the application's endpoint (credentials from the
     environment, the in-memory table) and the call is answered with the same extensions."""
