@@ -6,6 +6,7 @@ A wrong setting stops start-up with one line that names the setting and what is 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -89,7 +90,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an address or network (like 10.0.0.0/24)") from None
         return value
 
-    @property
+    @functools.cached_property
     def switch_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(item, strict=False) for item in self.switch_http_allow]
 
