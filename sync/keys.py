@@ -9,6 +9,6 @@ SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker)
 
-# Set on each authenticated request by the token middleware.
-ACCOUNT_ID = "smartnumbers.account_id"
-ACTOR = "smartnumbers.actor"
+# Set on each authenticated request by the authentication middleware.
+ACCOUNT_ID = web.RequestKey("account_id", int)
+ACTOR = web.RequestKey("actor", str)
