@@ -94,6 +94,7 @@ async def test_a_forced_drop_mid_call_is_survived_and_the_call_read_back(link):
     assert isinstance(item, Resync)
     mine = [l for l in item.legs if l.leg_id == leg]
     assert mine and mine[0].answered and mine[0].tags.get("number") == "+41800111222"
+    assert mine[0].answered_at is not None and mine[0].answered_at >= mine[0].created_at  # from its uuid_dump
     assert (await link.api(f"uuid_kill {leg}")).startswith("+OK")
     hung = await next_for(link, {leg}, (LegHungUp,))
     assert hung.leg_id == leg
