@@ -193,25 +193,7 @@ def test_sipp_hunt_caller_id_and_blacklist_on_a_real_switch(freeswitch, session,
         blacklist.add_entry(session, OPERATOR, account, "076*", "test", number=number)
         session.commit()
 
-        async def publish():
-            client = EventSocketClient("127.0.0.1", freeswitch["esl"], ESL_PASSWORD, node="fs",
-                                       subscription="event plain HEARTBEAT", resync=False)
-            link = asyncio.create_task(client.run())
-            try:
-                await client.wait_up(5)
-                settings = load_settings(database_url=db_url,
-                                         dialplan_folders={"fs": str(freeswitch["root"] / "dialplans")},
-                                         sounds_folder=str(freeswitch["root"] / "sounds"))
-                engine = make_engine(db_url)
-                report = await build_publisher(settings, session_factory(engine), {"fs": client}).publish()
-                engine.dispose()
-                return report
-            finally:
-                await client.stop()
-                link.cancel()
-                await asyncio.gather(link, return_exceptions=True)
-
-        report = asyncio.run(publish())
+        report = asyncio.run(_publish(freeswitch, db_url))
         assert report.errors == {} and report.deploy.reloaded["fs"].startswith("+OK")
 
         assert sipp.call("caller", freeswitch["sip"], "0800555666", "41791234567") == 0
