@@ -127,7 +127,7 @@ def record_status(session: Session, statuses: Iterable[NodeStatus]) -> None:
     for status in statuses:
         session.merge(SwitchNodeStatus(
             name=status.name, state=status.state, state_since=status.since, sessions=status.session_count,
-            last_event_at=status.last_event_at, last_event_name=None, updated_at=now,
+            last_event_at=status.last_event_at, updated_at=now,
         ))
 
 

@@ -163,7 +163,7 @@ def rate_record(call: CallRecord, book: TariffBook, setup: RatingSetup) -> dict:
     rated = rate_call(
         usage_of(call, number, book),
         setup.price_list,
-        payout_option=PayoutOption(number.payout_option.value),
+        payout_option=number.payout_option,
         payfast_fee_percent=setup.payfast_fee_percent,
     )
     return {

@@ -12,21 +12,14 @@ settled per second (carriers settle interconnection by the second):
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from rating.money import ZERO
 from rating.tariff import require_chf
 from smartnumbers.errors import InputError
+from smartnumbers.models import PayoutOption  # noqa: F401  (rating names it with the price list)
 from smartnumbers.phone import CallerOrigin, RangeClass
-
-
-class PayoutOption(enum.StrEnum):
-    """How an owner is paid: Standard (free, within 6 weeks) or PayFast (5 business days, for a fee)."""
-
-    STANDARD = "standard"
-    PAYFAST = "payfast"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

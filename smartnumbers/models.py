@@ -447,7 +447,6 @@ class SwitchNodeStatus(Base):
     state_since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     sessions: Mapped[int | None] = mapped_column(Integer)
     last_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_event_name: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

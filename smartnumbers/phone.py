@@ -19,6 +19,7 @@ from smartnumbers.errors import InputError
 # digits, control characters) is refused rather than silently "fixed".
 _TYPED_NUMBER = re.compile(r"^\+?[0-9 ()./-]{3,32}$")
 _MAX_TYPED = 32
+E164_SHAPE = re.compile(r"^\+[1-9][0-9]{5,14}$")  # what a stored number looks like, checked again where it leaves
 
 
 class RangeClass(enum.StrEnum):

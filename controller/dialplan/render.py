@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 from controller.announcements import NOTICES, file_name
 from controller.dialplan.view import OUTSIDE, Announcement, Hunt, NumberDialplan, TimeRule
 from smartnumbers.models import AgeCheck, CallerIdPolicy, DestinationKind, Language, OutsideAction
+from smartnumbers.phone import E164_SHAPE
 from smartnumbers.routing import _SIP_URI
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan_templates"
@@ -45,7 +46,6 @@ AGE_REFUSED = "age_refused"  # where a failed 0906 age check is transferred, in 
 CODE_BINDING = r"smart,~^\*\d\d$,exec[i]:event,^^;Event-Name=CUSTOM;Event-Subclass=smart::code;smart_kind=tariff_code"
 _PIN = re.compile(r"^[0-9]{4,8}$")
 
-_E164 = re.compile(r"^\+[1-9][0-9]{5,14}$")
 _PREFIX = re.compile(r"^\+[0-9]{2,14}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _SOUNDS = re.compile(r"^/[A-Za-z0-9_./-]{0,200}$")
@@ -81,12 +81,12 @@ class RenderOptions:
 
 
 def context_name(e164: str) -> str:
-    return "sn_" + _checked(e164, _E164, "number")[1:]
+    return "sn_" + _checked(e164, E164_SHAPE, "number")[1:]
 
 
 def number_expression(e164: str) -> str:
     """The forms a carrier sends a called number in: +41..., 0041..., 41..., 0... (national)."""
-    digits = _checked(e164, _E164, "number")[1:]
+    digits = _checked(e164, E164_SHAPE, "number")[1:]
     forms = rf"^(?:\+|00)?{digits}$"
     if digits.startswith("41"):
         forms += rf"|^0{digits[2:]}$"
@@ -95,7 +95,7 @@ def number_expression(e164: str) -> str:
 
 def caller_expression(numbers: tuple[str, ...], prefixes: tuple[str, ...]) -> str:
     """Callers as carriers present them (+41..., 0041..., 41..., 0...) against E.164 numbers and prefixes."""
-    international = [_checked(n, _E164, "blacklist number")[1:] for n in numbers]
+    international = [_checked(n, E164_SHAPE, "blacklist number")[1:] for n in numbers]
     international += [_checked(p, _PREFIX, "blacklist prefix")[1:] + "[0-9]*" for p in prefixes]
     national = [item[2:] for item in international if item.startswith("41")]
     expression = r"^(?:\+|00)?(?:" + "|".join(international) + ")$"
@@ -142,7 +142,7 @@ def time_attributes(rule: TimeRule) -> dict[str, str]:
 
 def _dial_target(kind: DestinationKind, target: str, options: RenderOptions) -> str:
     if kind is DestinationKind.PSTN:
-        return f"sofia/gateway/{options.gateway}/{_checked(target, _E164, 'destination')}"
+        return f"sofia/gateway/{options.gateway}/{_checked(target, E164_SHAPE, 'destination')}"
     return f"sofia/{options.sip_profile}/{_checked(target, _SIP_URI, 'SIP destination')}"
 
 
@@ -150,9 +150,9 @@ def _caller_id_variables(n: NumberDialplan) -> list[str]:
     """The caller-ID the destination sees (FACTS.md section 3): privacy flags alone leave From
     visible, so a withheld call also sets From to anonymous and sends no identity header."""
     if n.caller_id is CallerIdPolicy.SMART_NUMBER:
-        return [f"origination_caller_id_number={_checked(n.e164, _E164, 'number')}"]
+        return [f"origination_caller_id_number={_checked(n.e164, E164_SHAPE, 'number')}"]
     if n.caller_id is CallerIdPolicy.FIXED:
-        return [f"origination_caller_id_number={_checked(n.caller_id_number or '', _E164, 'caller-ID')}"]
+        return [f"origination_caller_id_number={_checked(n.caller_id_number or '', E164_SHAPE, 'caller-ID')}"]
     if n.caller_id is CallerIdPolicy.WITHHELD:
         return ["origination_caller_id_name=Anonymous", "origination_caller_id_number=anonymous",
                 "origination_privacy=hide_name:hide_number", "sip_cid_type=none",
@@ -301,7 +301,7 @@ class Extensions:
 
 
 def extensions(n: NumberDialplan, options: RenderOptions) -> Extensions:
-    number = _checked(n.e164, _E164, "number")
+    number = _checked(n.e164, E164_SHAPE, "number")
     if n.zone not in zone_names():
         raise UnsafeValue(f"time zone {n.zone[:40]!r} is not in the switch's timezones.conf.xml")
     own = (Action("set", f"timezone={n.zone}", inline=True), Action("export", f"smart_number={number}", inline=True),
@@ -370,7 +370,7 @@ def _file_frame() -> tuple[str, str]:
 def number_file(n: NumberDialplan, options: RenderOptions, body: str | None = None) -> str:
     """The number's own context, as a file in the dialplan include folder."""
     head, tail = _file_frame()
-    number = _checked(n.e164, _E164, "number")  # digits and a plus: nothing to escape
+    number = _checked(n.e164, E164_SHAPE, "number")  # digits and a plus: nothing to escape
     return (head.replace("\x00number\x00", number).replace("\x00context\x00", context_name(number))
             + (body or extensions_xml(n, options)) + tail)
 

@@ -38,6 +38,7 @@ from smartnumbers.models import (
     Tariff,
     TimeSlot,
 )
+from smartnumbers.phone import E164_SHAPE
 from smartnumbers.routing import (
     MINUTES_PER_DAY,
     DestinationPolicy,
@@ -54,7 +55,6 @@ OUTSIDE = "outside"
 FALLBACK = "fallback"
 HOLIDAY_YEARS = 2  # holidays are rendered for the year of rendering and the next one
 
-_E164 = re.compile(r"^\+[1-9][0-9]{5,14}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +219,7 @@ def _checked_destinations(items: tuple[DestinationSpec, ...], policy: Destinatio
     checked = []
     for d in items:
         parsed = parse_destination(d.target, d.ring_timeout_s, policy, what=f"{number.e164} {what}")
-        if parsed.kind is DestinationKind.PSTN and not _E164.match(parsed.target):
+        if parsed.kind is DestinationKind.PSTN and not E164_SHAPE.match(parsed.target):
             raise InputError(f"{number.e164} {what}: {parsed.target!r} is not E.164")
         checked.append(parsed)
     return tuple(checked)
@@ -240,7 +240,7 @@ def _blocks(entries: list[BlacklistEntry], number: SmartNumber, now: dt.datetime
     for entry in entries:
         if entry.number_id not in (None, number.id) or (entry.until is not None and entry.until <= now):
             continue
-        if not _E164.match(entry.pattern) and not (entry.is_prefix and re.fullmatch(r"\+[0-9]{2,14}", entry.pattern)):
+        if not E164_SHAPE.match(entry.pattern) and not (entry.is_prefix and re.fullmatch(r"\+[0-9]{2,14}", entry.pattern)):
             raise InputError(f"{number.e164}: blacklist entry {entry.id} holds {entry.pattern!r}, not a number")
         full, prefixes = by_end.setdefault(entry.until, ([], []))
         (prefixes if entry.is_prefix else full).append(entry.pattern)
@@ -277,7 +277,7 @@ def dialplan_of(number: SmartNumber, now: dt.datetime, zone: ZoneInfo, *, entrie
     outside_announcement = None
     if spec.outside_action is OutsideAction.ANNOUNCEMENT and spec.outside_announcement:
         outside_announcement = Announcement(spec.outside_announcement, number.language)
-    if number.caller_id_policy is CallerIdPolicy.FIXED and not _E164.match(number.caller_id_number or ""):
+    if number.caller_id_policy is CallerIdPolicy.FIXED and not E164_SHAPE.match(number.caller_id_number or ""):
         raise InputError(f"{number.e164}: fixed caller-ID {number.caller_id_number!r} is not E.164")
     return NumberDialplan(
         e164=number.e164,

@@ -37,7 +37,6 @@ def upgrade() -> None:
     sa.Column('state_since', smartnumbers.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sessions', sa.Integer(), nullable=True),
     sa.Column('last_event_at', smartnumbers.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_event_name', sa.String(length=64), nullable=True),
     sa.Column('updated_at', smartnumbers.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_switch_node_status'))
     )
