@@ -166,7 +166,7 @@ def _created(event: Event, node: str, leg: str, call: str, at: datetime) -> Call
         direction=_direction(event.get("Call-Direction")),
         caller=_event_caller(event),
         destination=event.get("Caller-Destination-Number") or "",
-        tags=_tags(event.starting_with("variable_" + PRODUCT_PREFIX), "variable_" + PRODUCT_PREFIX),
+        tags=_channel_tags(event),
     )
 
 
@@ -177,19 +177,28 @@ def _answered(event: Event, node: str, leg: str, call: str, at: datetime) -> Cal
         call,
         at,
         direction=_direction(event.get("Call-Direction")),
-        tags=_tags(event.starting_with("variable_" + PRODUCT_PREFIX), "variable_" + PRODUCT_PREFIX),
+        tags=_channel_tags(event),
     )
 
 
+def _channel_tags(event: Event) -> dict[str, str]:
+    """The product's own channel variables an event carries."""
+    return _tags(event.starting_with("variable_" + PRODUCT_PREFIX), "variable_" + PRODUCT_PREFIX)
+
+
+def _bridge_legs(event: Event, leg: str) -> tuple[str, str]:
+    """The A-leg and the B-leg a (un)bridge joins or parts."""
+    return (event.get("Bridge-A-Unique-ID") or leg,
+            event.get("Bridge-B-Unique-ID") or event.get("Other-Leg-Unique-ID") or "")
+
+
 def _bridged(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
-    a_leg = event.get("Bridge-A-Unique-ID") or leg
-    b_leg = event.get("Bridge-B-Unique-ID") or event.get("Other-Leg-Unique-ID") or ""
+    a_leg, b_leg = _bridge_legs(event, leg)
     return LegsBridged(node, a_leg, a_leg, at, other_leg_id=b_leg)
 
 
 def _unbridged(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
-    a_leg = event.get("Bridge-A-Unique-ID") or leg
-    b_leg = event.get("Bridge-B-Unique-ID") or event.get("Other-Leg-Unique-ID") or ""
+    a_leg, b_leg = _bridge_legs(event, leg)
     return LegsUnbridged(node, a_leg, a_leg, at, other_leg_id=b_leg)
 
 
@@ -206,7 +215,7 @@ def _hung_up(event: Event, node: str, leg: str, call: str, at: datetime) -> Call
         answered_at=_utc_from_micros(event.get("variable_answer_uepoch")),
         duration_ms=_int(event.get("variable_mduration")) or 0,
         billed_ms=_int(event.get("variable_billmsec")) or 0,
-        tags=_tags(event.starting_with("variable_" + PRODUCT_PREFIX), "variable_" + PRODUCT_PREFIX),
+        tags=_channel_tags(event),
     )
 
 
