@@ -18,7 +18,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from rating import forecast
 from rating.pipeline import period_bounds
@@ -86,27 +86,31 @@ def by_number(session: Session, account_id: int, start: dt.datetime, end: dt.dat
     return [Traffic(e164, calls, answered, amount or ZERO) for e164, calls, answered, amount in session.execute(query)]
 
 
-def by_hour(session: Session, account_id: int, start: dt.datetime, end: dt.datetime, zone: ZoneInfo,
-            number_id: int | None = None) -> list[Traffic]:
-    """Per local hour (``2026-11-26 14``), hours without calls left out."""
+def _hourly(session: Session, account_id: int, start: dt.datetime, end: dt.datetime, number_id: int | None):
+    """(UTC hour, calls, answered, revenue) of the account's hours with calls, in order."""
     query = select(TrafficHour.hour, *_TRAFFIC).where(*_hours(account_id, start, end))
     if number_id is not None:
         query = query.where(TrafficHour.number_id == number_id)
-    query = query.group_by(TrafficHour.hour).order_by(TrafficHour.hour)
+    return session.execute(query.group_by(TrafficHour.hour).order_by(TrafficHour.hour))
+
+
+def by_hour(session: Session, account_id: int, start: dt.datetime, end: dt.datetime, zone: ZoneInfo,
+            number_id: int | None = None) -> list[Traffic]:
+    """Per local hour (``2026-11-26 14``), hours without calls left out."""
     return [Traffic(hour.astimezone(zone).strftime("%Y-%m-%d %H"), calls, answered, amount or ZERO)
-            for hour, calls, answered, amount in session.execute(query)]
+            for hour, calls, answered, amount in _hourly(session, account_id, start, end, number_id)]
 
 
 def by_day(session: Session, account_id: int, start: dt.datetime, end: dt.datetime, zone: ZoneInfo,
            number_id: int | None = None) -> list[Traffic]:
     """Per local day, folded from the hours."""
-    days: dict[str, list] = defaultdict(lambda: [0, 0, ZERO])
-    for hour in by_hour(session, account_id, start, end, zone, number_id):
-        day = days[hour.key[:10]]
-        day[0] += hour.calls
-        day[1] += hour.answered
-        day[2] += hour.revenue
-    return [Traffic(key, *values) for key, values in sorted(days.items())]
+    days: dict[dt.date, list] = defaultdict(lambda: [0, 0, ZERO])
+    for hour, calls, answered, amount in _hourly(session, account_id, start, end, number_id):
+        day = days[hour.astimezone(zone).date()]
+        day[0] += calls
+        day[1] += answered
+        day[2] += amount or ZERO
+    return [Traffic(day.isoformat(), *values) for day, values in sorted(days.items())]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,32 +125,36 @@ class TopCaller:
 def top_callers(session: Session, account_id: int, first_period: str, last_period: str, zone: ZoneInfo,
                 limit: int = 200) -> list[TopCaller]:
     """The callers who brought each of the account's numbers the most revenue in the months
-    ``first_period`` to ``last_period`` (``2026-06``..``2026-11``)."""
-    in_months = (CallerMonth.account_id == account_id, CallerMonth.period >= first_period,
-                 CallerMonth.period <= last_period)
-    if first_period == last_period:  # one row a caller and number: read in revenue order off the index
-        calls, revenue_sum = CallerMonth.calls.label("calls"), CallerMonth.payout.label("revenue")
-        best = select(CallerMonth.caller_e164, CallerMonth.number_id, calls, revenue_sum).where(*in_months)
+    ``first_period`` to ``last_period`` (``2026-06``..``2026-11``).
+
+    One statement: a single month's best are the first entries of the account's index in this
+    order; several months are summed from that index; each of the ``limit`` found is then
+    marked regular by one probe of the primary key for an earlier month."""
+    for period in (first_period, last_period):
+        period_bounds(period, zone)  # refuses a malformed month
+    if first_period == last_period:  # the month equal, so the index is read in revenue order
+        calls, revenue_sum = CallerMonth.calls, CallerMonth.payout
+        best = select(CallerMonth.caller_e164, CallerMonth.number_id, calls.label("calls"),
+                      revenue_sum.label("revenue")).where(CallerMonth.account_id == account_id,
+                                                          CallerMonth.period == first_period)
     else:
-        calls, revenue_sum = func.sum(CallerMonth.calls).label("calls"), _money_sum(CallerMonth.payout).label("revenue")
-        best = (select(CallerMonth.caller_e164, CallerMonth.number_id, calls, revenue_sum).where(*in_months)
+        calls, revenue_sum = func.sum(CallerMonth.calls), _money_sum(CallerMonth.payout)
+        best = (select(CallerMonth.caller_e164, CallerMonth.number_id, calls.label("calls"),
+                       revenue_sum.label("revenue"))
+                .where(CallerMonth.account_id == account_id, CallerMonth.period >= first_period,
+                       CallerMonth.period <= last_period)
                 .group_by(CallerMonth.caller_e164, CallerMonth.number_id))
-    top = best.order_by(revenue_sum.desc(), calls.desc(), CallerMonth.caller_e164).limit(limit).subquery()
-    query = (select(top.c.caller_e164, top.c.number_id, SmartNumber.e164, top.c.calls, top.c.revenue)
+    top = (best.order_by(revenue_sum.desc(), calls.desc(), CallerMonth.caller_e164, CallerMonth.number_id)
+           .limit(limit).subquery())
+    before = aliased(CallerMonth)
+    called_before = select(before.period).where(
+        before.number_id == top.c.number_id, before.caller_e164 == top.c.caller_e164, before.period < first_period,
+    ).exists()
+    query = (select(top.c.caller_e164, SmartNumber.e164, top.c.calls, top.c.revenue, called_before)
              .join(SmartNumber, SmartNumber.id == top.c.number_id)
-             .order_by(top.c.revenue.desc(), top.c.calls.desc(), top.c.caller_e164))
-    rows = session.execute(query).all()
-    period_bounds(first_period, zone)  # refuses a malformed month
-    earlier = set()
-    callers = {row[0] for row in rows}
-    if callers:
-        earlier = set(session.execute(
-            select(CallerMonth.caller_e164, CallerMonth.number_id).distinct()
-            .where(CallerMonth.account_id == account_id, CallerMonth.period < first_period,
-                   CallerMonth.caller_e164.in_(callers))
-        ).tuples())
-    return [TopCaller(caller, e164, count, amount or ZERO, (caller, number_id) not in earlier)
-            for caller, number_id, e164, count, amount in rows]
+             .order_by(top.c.revenue.desc(), top.c.calls.desc(), top.c.caller_e164, top.c.number_id))
+    return [TopCaller(caller, e164, count, amount or ZERO, not regular)
+            for caller, e164, count, amount, regular in session.execute(query)]
 
 
 def daily_revenue(session: Session, account_id: int, start: dt.date, end: dt.date, zone: ZoneInfo) -> dict[dt.date, Decimal]:
@@ -155,16 +163,22 @@ def daily_revenue(session: Session, account_id: int, start: dt.date, end: dt.dat
     return {dt.date.fromisoformat(row.key): row.revenue for row in rows}
 
 
+def month_forecast(session: Session, account_id: int, now: dt.datetime, zone: ZoneInfo,
+                   today_so_far: Decimal) -> forecast.Forecast:
+    """This month's revenue as forecast from the days before today (``rating.forecast``)."""
+    today = now.astimezone(zone).date()
+    history_start = today.replace(day=1) - dt.timedelta(weeks=forecast.WEEKS + 1)
+    return forecast.forecast_month(daily_revenue(session, account_id, history_start, today, zone), today, today_so_far)
+
+
 def dashboard(session: Session, account_id: int, now: dt.datetime, zone: ZoneInfo) -> dict:
     """Everything the dashboard shows an account, amounts as Decimals."""
     today = now.astimezone(zone).date()
     month_start = today.replace(day=1)
     six_months = (month_start - dt.timedelta(days=150)).replace(day=1)
     tomorrow = _local_midnight(today + dt.timedelta(days=1), zone)
-    history_start = min(month_start, today) - dt.timedelta(weeks=forecast.WEEKS + 1)
     earned = revenue(session, account_id, now, zone)
-    history = daily_revenue(session, account_id, history_start, today, zone)
-    predicted = forecast.forecast_month(history, today, earned.today)
+    predicted = month_forecast(session, account_id, now, zone, earned.today)
     period = _local_midnight(month_start, zone), tomorrow
     this_month = month_start.strftime("%Y-%m")
     return {
