@@ -15,6 +15,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
+import orjson
+
 from controller.calls import (
     CallEvent,
     DigitPressed,
@@ -129,7 +131,7 @@ def job_id(event: Event) -> str | None:
     return event.get("Job-UUID")
 
 
-def call_id_of(event: Event) -> str:
+def call_id_of(event: Event | Mapping[str, object]) -> str:
     """The A-leg's id for any leg's event: a B-leg names its originator in ``Other-Leg-*``
     (``Other-Type: originator``) and in ``Channel-Call-UUID``."""
     if event.get("Other-Type") == "originator":
@@ -277,7 +279,20 @@ _LEG_RECORD_VARIABLES = (
     "start_uepoch", "answer_uepoch", "end_uepoch", "mduration", "billmsec", "hangup_cause",
     "hangup_cause_q850", "sip_hangup_disposition", "originate_causes", "privacy_hide_number", "sip_Privacy",
 )
-_PRODUCT_KEY = re.compile(rb'"variable_(' + PRODUCT_PREFIX.encode() + rb'[A-Za-z0-9_]+)":')
+_PRODUCT_KEY = b'"' + _VARIABLE.encode() + PRODUCT_PREFIX.encode()
+
+
+def _product_variables(raw: bytes) -> list[str]:
+    """The names of the product's own variables in an event-json's bytes (``bytes.find`` is
+    several times faster than a regular expression over a 10 kB event)."""
+    names = []
+    at = raw.find(_PRODUCT_KEY)
+    while at >= 0:
+        start = at + 1 + len(_VARIABLE)
+        stop = raw.find(b'"', start)
+        names.append(raw[start:stop].decode())
+        at = raw.find(_PRODUCT_KEY, stop)
+    return names
 
 
 class NotACdr(ValueError):
@@ -298,23 +313,24 @@ def raw_event(event: Event) -> bytes:
 
 def leg_from_hangup(event: Event, node: str) -> LegRecord:
     """The neutral record of the leg a CHANNEL_HANGUP_COMPLETE closes."""
+    headers: Event | Mapping[str, object] = event
     variables: dict[str, object] = {}
-    if isinstance(event, JsonEvent):  # one JSON decode; multi-value variables stay arrays
-        document = json.loads(event.raw)
-        names = _LEG_RECORD_VARIABLES + tuple(m.decode() for m in _PRODUCT_KEY.findall(event.raw))
-        variables = {name: document[_VARIABLE + name] for name in names if _VARIABLE + name in document}
+    if isinstance(event, JsonEvent):  # one JSON decode (orjson, a third of json's time); arrays stay arrays
+        headers = orjson.loads(event.raw)
+        names = _LEG_RECORD_VARIABLES + tuple(_product_variables(event.raw))
+        variables = {name: headers[_VARIABLE + name] for name in names if _VARIABLE + name in headers}
     else:
         for key, value in event.items():
             if key.startswith(_VARIABLE):
                 variables.setdefault(key[len(_VARIABLE) :], value)
-    variables["uuid"] = event.get("Unique-ID") or variables.get("uuid") or ""
+    variables["uuid"] = headers.get("Unique-ID") or variables.get("uuid") or ""
     profile = {
-        "orig_caller_id_number": event.get("Caller-Orig-Caller-ID-Number"),
-        "caller_id_number": event.get("Caller-Caller-ID-Number"),
-        "destination_number": event.get("Caller-Destination-Number"),
+        "orig_caller_id_number": headers.get("Caller-Orig-Caller-ID-Number"),
+        "caller_id_number": headers.get("Caller-Caller-ID-Number"),
+        "destination_number": headers.get("Caller-Destination-Number"),
     }
     record = _leg_record(variables, {k: v for k, v in profile.items() if v}, node)
-    call_id = call_id_of(event)
+    call_id = call_id_of(headers)
     return replace(record, call_id=call_id) if call_id and call_id != record.call_id else record
 
 
