@@ -466,7 +466,8 @@ class CapturedLeg(Base):
 
     Keyed by the leg's id, so a leg arriving by two or three paths is one row (``sources``
     says which). ``record`` is the neutral leg (the call record is built from it);
-    ``raw_event`` and ``raw_cdr`` are the switch's own words, zlib-compressed, kept for audit."""
+    ``raw_event`` and ``raw_cdr`` are the switch's own words, byte for byte, kept for audit;
+    PostgreSQL stores them compressed (lz4, migration 0006)."""
 
     __tablename__ = "captured_leg"
 

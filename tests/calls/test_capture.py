@@ -3,11 +3,13 @@ answer and answer (FACTS 2, call 7201): four legs, by event, by post and by swep
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import zlib
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from controller import capture
 from controller.calls import LegDirection
@@ -17,9 +19,12 @@ from rating.pipeline import RatingSetup, rate_calls
 from rating.operator_prices import set_price
 from smartnumbers import accounts, numbers
 from smartnumbers.audit import Actor
+from smartnumbers.db import make_engine
+from smartnumbers.migrate import downgrade, upgrade
 from smartnumbers.models import ActorKind, CallRecord, CapturedLeg, LegSource, RatedCall
 from smartnumbers.phone import CallerOrigin, RangeClass
 from tests.calls.conftest import PAYFAST_PERCENT, ZONE
+from tests.conftest import BACKENDS
 
 OPERATOR = Actor(ActorKind.CLI, "noc")
 A_LEG = "21129854-1166-4057-b671-4f04d2d478bc"
@@ -102,10 +107,11 @@ def test_b_legs_wait_for_the_a_leg_and_three_paths_count_once(session, captures,
     assert session.scalar(select(func.count()).select_from(RatedCall)) == 1
     a_leg = session.get(CapturedLeg, A_LEG)
     assert a_leg.sources == LegSource.EVENT | LegSource.POST | LegSource.FILE
-    assert a_leg.raw_event and a_leg.raw_cdr  # the switch's own words, compressed
-    import zlib
-
-    assert json.loads(zlib.decompress(a_leg.raw_cdr))["variables"]["uuid"] == A_LEG
+    assert a_leg.raw_event == translate.raw_event(a_event)  # the switch's own words, as it sent them
+    assert json.loads(a_leg.raw_cdr)["variables"]["uuid"] == A_LEG
+    if session.get_bind().dialect.name == "postgresql":  # compressed where they are kept
+        assert session.execute(text("SELECT pg_column_compression(raw_event), pg_column_compression(raw_cdr) "
+                                    "FROM captured_leg WHERE leg_id = :leg"), {"leg": A_LEG}).one() == ("lz4", "lz4")
 
     call = session.get(CallRecord, A_LEG)
     assert call.number_id == freephone.id and call.account_id == freephone.account_id
@@ -139,3 +145,27 @@ def test_a_late_b_leg_completes_the_attempt_without_rating_twice(session, captur
 def test_a_b_leg_names_its_a_leg(captures):
     leg = translate.leg_from_hangup(next(e for e in hangups(captures) if e.get("Unique-ID") == BUSY), "vm")
     assert leg.direction is LegDirection.OUTBOUND and leg.call_id == A_LEG and leg.cause == "USER_BUSY"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_legs_stored_compressed_before_0006_read_as_the_switch_sent_them(databases, backend, captures):
+    """Capture used to zlib-compress the raw bytes itself; migration 0006 turns them back into
+    the switch's bytes (the database compresses them now), and 0005 compresses them again."""
+    event = next(e for e in hangups(captures) if e.get("Unique-ID") == A_LEG)
+    raw = translate.raw_event(event)
+    engine = make_engine(databases.create(backend))
+    try:
+        upgrade(engine, "0005")
+        with engine.begin() as conn:
+            conn.execute(CapturedLeg.__table__.insert().values(
+                leg_id=A_LEG, call_id=A_LEG, node="vm", is_a_leg=True, started_at=dt.datetime.now(dt.UTC),
+                sources=int(LegSource.EVENT), record={}, raw_event=zlib.compress(raw, 1), raw_cdr=None,
+                received_at=dt.datetime.now(dt.UTC)))
+        upgrade(engine)
+        with engine.connect() as conn:
+            assert conn.execute(select(CapturedLeg.raw_event, CapturedLeg.raw_cdr)).one() == (raw, None)
+        downgrade(engine, "0005")
+        with engine.connect() as conn:
+            assert zlib.decompress(conn.scalar(select(CapturedLeg.raw_event))) == raw
+    finally:
+        engine.dispose()
