@@ -41,6 +41,7 @@ from controller.freeswitch import translate  # noqa: E402
 from controller.freeswitch.protocol import FrameReader, event_from_frame  # noqa: E402
 from rating import aggregates, statements  # noqa: E402
 from rating.engine import CallUsage, rate_call  # noqa: E402
+from rating.money import Percent  # noqa: E402
 from rating.price_list import PayoutOption, PriceList, PriceListEntry  # noqa: E402
 from rating.tariff import OneOffFee, RecurringFee, TariffSegment, TariffTerms  # noqa: E402
 from smartnumbers.db import make_engine, session_factory  # noqa: E402
@@ -93,12 +94,12 @@ def usages(count: int) -> tuple[list[CallUsage], PriceList]:
 
 def measure_rating(count: int, runs: int) -> float:
     calls, price_list = usages(count)
-    fee = D("2.5")
+    fee = Percent(D("2.5"))
     speeds = []
     for _ in range(runs):
         started = time.process_time()
         for call in calls:
-            rate_call(call, price_list, payout_option=PayoutOption.PAYFAST, payfast_fee_percent=fee)
+            rate_call(call, price_list, payout_option=PayoutOption.PAYFAST, payfast_fee=fee)
         speeds.append(count / (time.process_time() - started))
     return statistics.median(speeds)
 

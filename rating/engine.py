@@ -12,46 +12,63 @@ When charges fall due (talk time counted from answer, in whole seconds as the CD
 - 090x: fixed charges of a call add up to at most CHF 100, the whole call to at most CHF 400
   or the number's lower cap; 084x: the caller pays at most 7.5 Rp./min excl. VAT and no fees;
   0800: the caller pays nothing.
+
+Amounts are integers (``rating.money``): each run exact, in the exact unit (``*_exact``), and
+rounded once, in whole Rappen. Everything a call's rating needs from its tariffs and the price
+list was turned into exact units when those values were made, and a call's usage was checked
+when it was made, so rating one is a few integer operations and a few small tuples.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import NamedTuple
 
-from rating.money import (
-    EXACT,
-    ZERO,
-    Amount,
-    billed_seconds,
-    percent_of,
-    settle,
-    time_charge,
-    to_rappen,
-    vat_excluded,
-)
+from rating.money import EXACT_PER_RAPPEN, Percent, billed_seconds, exact_of, rappen, vat_excluded, whole_micro
 from rating.price_list import PayoutOption, PriceList
 from rating.tariff import (
     PREMIUM_MAX_FIXED_PER_CALL,
     PREMIUM_MAX_PER_CALL,
-    SHARED_COST_MAX_PER_MINUTE,
     TariffSegment,
     check_segments,
-    require_chf,
     require_seconds,
 )
 from smartnumbers.errors import InputError
 from smartnumbers.phone import CallerOrigin, RangeClass
 
 _HORIZON_S = 2**31  # beyond any call: a charge still within the cap there never reaches it
+_MAX_FIXED_EXACT = exact_of(whole_micro(PREMIUM_MAX_FIXED_PER_CALL, "090x fixed charges cap"))
+_MAX_PER_CALL_EXACT = exact_of(whole_micro(PREMIUM_MAX_PER_CALL, "090x call cap"))
+_PREMIUM, _SHARED_COST = RangeClass.PREMIUM, RangeClass.SHARED_COST
+_PAYFAST = PayoutOption.PAYFAST
+# The results are NamedTuples built with tuple.__new__: the generated keyword-taking __new__
+# costs as much again, and this runs for every call rated.
+_new = tuple.__new__
+
+
+def call_cap(number_cap: Decimal | None) -> Decimal:
+    """The most a 090x call may cost the caller: CHF 400, or the number's lower cap."""
+    if number_cap is None:
+        return PREMIUM_MAX_PER_CALL
+    return min(number_cap, PREMIUM_MAX_PER_CALL)
+
+
+def _cap_exact(cap: object, what: str) -> int:
+    """A cap (Decimal CHF, in whole Rappen: a finer one is refused) in exact units."""
+    exact = exact_of(whole_micro(cap, what))
+    if exact % EXACT_PER_RAPPEN:
+        raise InputError(f"{what}: CHF {cap} is not in whole Rappen")
+    return exact
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallUsage:
     """What rating needs to know of one call: range, caller origin, talk time, tariff segments.
 
-    ``number_cap`` is the owner's optional lower cap per call (090x), VAT included.
+    ``number_cap`` is the owner's optional lower cap per call (090x), VAT included;
+    ``cap_exact`` is the call's cap (``call_cap``) in exact units.
     """
 
     range_class: RangeClass
@@ -60,6 +77,7 @@ class CallUsage:
     talk_s: int
     segments: tuple[TariffSegment, ...] = ()
     number_cap: Decimal | None = None
+    cap_exact: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.range_class, RangeClass) or not isinstance(self.origin, CallerOrigin):
@@ -72,14 +90,13 @@ class CallUsage:
         check_segments(self.segments)
         if self.answered and not self.segments and self.range_class is not RangeClass.FREEPHONE:
             raise InputError(f"call usage: an answered {self.range_class} call needs its tariff")
+        cap = _MAX_PER_CALL_EXACT
         if self.number_cap is not None:
-            require_chf(self.number_cap, "number cap")
-            if self.number_cap != to_rappen(self.number_cap):
-                raise InputError(f"number cap: CHF {self.number_cap} is not in whole Rappen")
+            cap = min(cap, _cap_exact(self.number_cap, "number cap"))
+        object.__setattr__(self, "cap_exact", cap)
 
 
-@dataclass(frozen=True, slots=True)
-class RatedSegment:
+class RatedSegment(NamedTuple):
     """One tariff segment as charged, to explain the figures: exact amounts, before call caps."""
 
     tariff_version_id: int
@@ -87,44 +104,56 @@ class RatedSegment:
     start_s: int
     talk_s: int
     billed_s: int
-    time_charge: Decimal
-    fixed_charge: Decimal
+    time_charge_exact: int
+    fixed_charge_exact: int
 
 
-@dataclass(frozen=True, slots=True)
-class CallerCharge:
-    """What the caller pays, VAT included, split into VAT-excluded part and VAT.
+class CallerCharge(NamedTuple):
+    """What the caller pays, VAT included and VAT excluded, each exact and rounded once.
 
-    ``vat.rounded`` is ``incl_vat.rounded - excl_vat.rounded``, so the rounded split adds up;
-    ``uncapped`` is the exact charge before the per-call cap (090x fixed charges already capped).
+    The VAT is their difference, so the rounded split adds up; ``uncapped_exact`` is the charge
+    before the per-call cap (090x fixed charges already capped).
     """
 
-    incl_vat: Amount
-    excl_vat: Amount
-    vat: Amount
-    uncapped: Decimal
+    incl_vat_exact: int
+    incl_vat: int
+    excl_vat_exact: int
+    excl_vat: int
+    uncapped_exact: int
+
+    @property
+    def vat(self) -> int:
+        return self.incl_vat - self.excl_vat
+
+    @property
+    def vat_exact(self) -> int:
+        return self.incl_vat_exact - self.excl_vat_exact
 
     @property
     def capped(self) -> bool:
         """Whether the per-call cap cut the charge."""
-        return self.incl_vat.exact < self.uncapped
+        return self.incl_vat_exact < self.uncapped_exact
 
 
-@dataclass(frozen=True, slots=True)
-class RatedCall:
-    """One call's runs, each rounded once: the caller's charge, the carriers' interconnection
-    cost, the net revenue (090x), the owner's cost (0800, 084x) or payout share (090x), and
-    the PayFast fee on that payout. Owner and carrier amounts are excl. VAT."""
+class RatedCall(NamedTuple):
+    """One call's runs, each exact and rounded once: the caller's charge, the carriers'
+    interconnection cost, the net revenue (090x), the owner's cost (0800, 084x) or payout
+    share (090x), and the PayFast fee on that payout. Owner and carrier amounts are excl. VAT."""
 
     range_class: RangeClass
     origin: CallerOrigin
     segments: tuple[RatedSegment, ...]
     caller: CallerCharge
-    interconnection: Amount
-    net_revenue: Amount
-    owner_cost: Amount
-    owner_payout: Amount
-    payfast_fee: Amount
+    interconnection_exact: int
+    interconnection: int
+    net_revenue_exact: int
+    net_revenue: int
+    owner_cost_exact: int
+    owner_cost: int
+    owner_payout_exact: int
+    owner_payout: int
+    payfast_fee_exact: int
+    payfast_fee: int
 
     @property
     def tariff_version_ids(self) -> tuple[int, ...]:
@@ -132,106 +161,93 @@ class RatedCall:
         return tuple(dict.fromkeys(s.tariff_version_id for s in self.segments))
 
 
-def call_cap(number_cap: Decimal | None) -> Decimal:
-    """The most a 090x call may cost the caller: CHF 400, or the number's lower cap."""
-    if number_cap is None:
-        return PREMIUM_MAX_PER_CALL
-    return min(number_cap, PREMIUM_MAX_PER_CALL)
-
-
 def _rate_segments(
     range_class: RangeClass, segments: Sequence[TariffSegment], talk_s: int
-) -> tuple[RatedSegment, ...]:
-    """Charge each segment the call reached for its own talk time, at the range's rules."""
+) -> tuple[tuple[RatedSegment, ...], int, int]:
+    """Charge each segment the call reached for its own talk time, at the range's rules:
+    the rated segments, and the exact time and fixed charges of them all."""
     rated = []
+    time = fixed = 0
     last = len(segments) - 1
     for i, segment in enumerate(segments):
-        if segment.start_s > talk_s:
+        start = segment.start_s
+        if start > talk_s:
             break  # the call ended during this switch's announcement: the tariff never started
-        end = talk_s if i == last else min(segments[i + 1].announced_at_s, talk_s)
-        length = end - segment.start_s
+        if i == last:
+            length = talk_s - start
+        else:
+            following = segments[i + 1]
+            length = min(following.start_s - following.announcement_s, talk_s) - start
         terms = segment.terms
         billed = billed_seconds(length, terms.first_unit_s, terms.next_unit_s)
-        if range_class is RangeClass.FREEPHONE:
-            price, fixed = ZERO, ZERO
-        elif range_class is RangeClass.SHARED_COST:
-            price, fixed = min(terms.price_per_minute, SHARED_COST_MAX_PER_MINUTE), ZERO
+        if range_class is _PREMIUM:
+            charge = terms.per_second_exact * billed
+            extra = terms.per_call_exact
+            for at_s, amount in terms.one_off_exact:
+                if at_s <= length:
+                    extra += amount
+            for every_s, amount in terms.recurring_exact:
+                extra += amount * (length // every_s)
+        elif range_class is _SHARED_COST:
+            charge, extra = terms.shared_cost_per_second_exact * billed, 0
         else:
-            price = terms.price_per_minute
-            fixed = terms.price_per_call
-            if terms.one_off_fees:
-                fixed += sum((fee.amount for fee in terms.one_off_fees if fee.at_s <= length), ZERO)
-            if terms.recurring_fees:
-                fixed += sum((fee.amount * (length // fee.every_s) for fee in terms.recurring_fees), ZERO)
-        rated.append(
-            RatedSegment(
-                terms.tariff_version_id, terms.code, segment.start_s, length, billed, time_charge(price, billed), fixed
-            )
-        )
-    return tuple(rated)
+            charge = extra = 0
+        time += charge
+        fixed += extra
+        rated.append(_new(RatedSegment, (terms.tariff_version_id, terms.code, start, length, billed, charge, extra)))
+    return tuple(rated), time, fixed
 
 
-def _uncapped(range_class: RangeClass, rated: Sequence[RatedSegment]) -> Decimal:
-    """The caller's exact charge before the per-call cap (090x fixed charges already capped)."""
-    if len(rated) == 1:  # the common case, without the generators
-        time, fixed = rated[0].time_charge + ZERO, rated[0].fixed_charge + ZERO
+def _caller_charge(range_class: RangeClass, cap_exact: int, time: int, fixed: int) -> CallerCharge:
+    """The caller's charge from the segments' exact time and fixed charges, within the caps."""
+    if range_class is _PREMIUM:
+        uncapped = time + min(fixed, _MAX_FIXED_EXACT)
+        incl = min(uncapped, cap_exact)
     else:
-        time = sum((s.time_charge for s in rated), ZERO)
-        fixed = sum((s.fixed_charge for s in rated), ZERO)
-    if range_class is RangeClass.PREMIUM:
-        fixed = min(fixed, PREMIUM_MAX_FIXED_PER_CALL)
-    return time + fixed
-
-
-def _caller_charge(call: CallUsage, rated: Sequence[RatedSegment]) -> CallerCharge:
-    uncapped = _uncapped(call.range_class, rated)
-    incl = min(uncapped, call_cap(call.number_cap)) if call.range_class is RangeClass.PREMIUM else uncapped
-    incl_vat = settle(incl)
-    excl_vat = settle(vat_excluded(incl))
-    vat = Amount(incl - excl_vat.exact, incl_vat.rounded - excl_vat.rounded)
-    return CallerCharge(incl_vat, excl_vat, vat, uncapped)
+        uncapped = incl = time + fixed
+    excl = vat_excluded(incl)
+    return _new(CallerCharge, (incl, rappen(incl), excl, rappen(excl), uncapped))
 
 
 def caller_charge(call: CallUsage) -> CallerCharge:
     """What the caller pays for the call so far (live cost) or in all (rating)."""
-    with localcontext(EXACT):
-        rated = _rate_segments(call.range_class, call.segments, call.talk_s) if call.answered else ()
-        return _caller_charge(call, rated)
+    time = fixed = 0
+    if call.answered:
+        _, time, fixed = _rate_segments(call.range_class, call.segments, call.talk_s)
+    return _caller_charge(call.range_class, call.cap_exact, time, fixed)
 
 
 def rate_call(
-    call: CallUsage, price_list: PriceList, *, payout_option: PayoutOption, payfast_fee_percent: Decimal
+    call: CallUsage, price_list: PriceList, *, payout_option: PayoutOption, payfast_fee: Percent
 ) -> RatedCall:
     """Derive every run of one call from its usage, the operator's price list and the owner's
     payout option (the PayFast fee percentage comes from the settings)."""
-    require_chf(payfast_fee_percent, "PayFast fee")
-    if payfast_fee_percent > 100:
-        raise InputError("PayFast fee: above 100 %")
-    with localcontext(EXACT):
-        rated = _rate_segments(call.range_class, call.segments, call.talk_s) if call.answered else ()
-        caller = _caller_charge(call, rated)
-        entry = price_list.entry(call.range_class, call.origin)
-        interconnection = time_charge(entry.interconnection_per_minute, call.talk_s)
-        owner_cost = net_revenue = payout = ZERO
-        if call.range_class is RangeClass.FREEPHONE:
-            owner_cost = time_charge(entry.owner_per_minute, call.talk_s)
-        elif call.range_class is RangeClass.SHARED_COST:
-            owner_cost = max(ZERO, time_charge(entry.owner_per_minute, call.talk_s) - caller.excl_vat.exact)
-        else:
-            net_revenue = caller.excl_vat.exact - interconnection
-            payout = percent_of(max(ZERO, net_revenue), entry.payout_share_percent)
-        fee = percent_of(payout, payfast_fee_percent) if payout_option is PayoutOption.PAYFAST else ZERO
-        return RatedCall(
-            call.range_class,
-            call.origin,
-            rated,
-            caller,
-            settle(interconnection),
-            settle(net_revenue),
-            settle(owner_cost),
-            settle(payout),
-            settle(fee),
-        )
+    range_class, talk_s = call.range_class, call.talk_s
+    if call.answered:
+        segments, time, fixed = _rate_segments(range_class, call.segments, talk_s)
+    else:
+        segments, time, fixed = (), 0, 0
+    caller = _caller_charge(range_class, call.cap_exact, time, fixed)
+    entry = price_list.entry(range_class, call.origin)
+    interconnection = entry.interconnection_per_second_exact * talk_s
+    net_revenue = owner_cost = payout = 0
+    if range_class is _PREMIUM:
+        net_revenue = caller.excl_vat_exact - interconnection
+        if net_revenue > 0:
+            payout = entry.payout_share.of(net_revenue)
+    elif range_class is _SHARED_COST:
+        owner_cost = max(0, entry.owner_per_second_exact * talk_s - caller.excl_vat_exact)
+    else:
+        owner_cost = entry.owner_per_second_exact * talk_s
+    fee = payfast_fee.of(payout) if payout_option is _PAYFAST else 0
+    return _new(RatedCall, (
+        range_class, call.origin, segments, caller,
+        interconnection, rappen(interconnection),
+        net_revenue, rappen(net_revenue),
+        owner_cost, rappen(owner_cost),
+        payout, rappen(payout),
+        fee, rappen(fee),
+    ))
 
 
 def seconds_within_cap(segments: Sequence[TariffSegment], cap: Decimal) -> int | None:
@@ -244,28 +260,25 @@ def seconds_within_cap(segments: Sequence[TariffSegment], cap: Decimal) -> int |
     """
     segments = tuple(segments)
     check_segments(segments)
-    require_chf(cap, "cap")
-    if cap != to_rappen(cap):
-        raise InputError(f"cap: CHF {cap} is not in whole Rappen")
+    cap_rappen = _cap_exact(cap, "cap") // EXACT_PER_RAPPEN
     if not segments:
         raise InputError("seconds within cap: no tariff")
 
     def within(talk_s: int) -> bool:
-        rated = _rate_segments(RangeClass.PREMIUM, segments, talk_s)
-        return to_rappen(_uncapped(RangeClass.PREMIUM, rated)) <= cap
+        _, time, fixed = _rate_segments(_PREMIUM, segments, talk_s)
+        return rappen(time + min(fixed, _MAX_FIXED_EXACT)) <= cap_rappen
 
-    with localcontext(EXACT):
-        if not within(0):
-            return 0
-        good, bad = 0, 1
-        while within(bad):
-            good, bad = bad, bad * 2
-            if good >= _HORIZON_S:
-                return None
-        while bad - good > 1:
-            middle = (good + bad) // 2
-            if within(middle):
-                good = middle
-            else:
-                bad = middle
-        return good
+    if not within(0):
+        return 0
+    good, bad = 0, 1
+    while within(bad):
+        good, bad = bad, bad * 2
+        if good >= _HORIZON_S:
+            return None
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if within(middle):
+            good = middle
+        else:
+            bad = middle
+    return good

@@ -1,35 +1,39 @@
 """The rounding policy: the one place where durations and amounts of money are rounded.
 
 Duration rounding and money rounding are kept apart. Talk time is rounded up to the billing
-increments (first unit, then next units; 0 s bills nothing) and priced exactly in Decimal
-(price per minute x billed seconds / 60, never a rounded per-second rate). Each run's total
-is rounded once, to the Rappen (CHF 0.01, half up), and the exact value is kept beside it.
+increments (first unit, then next units; 0 s bills nothing) and priced exactly (price per
+minute x billed seconds / 60, never a rounded per-second rate). Each run's total is rounded
+once, to the Rappen (CHF 0.01, half up, i.e. a half Rappen away from zero), and the exact
+value is kept beside it.
+
+The engine computes in integers, exactly: an exact amount is a whole number of
+``1 / EXACT_PER_CHF`` CHF. Prices are whole micro-francs and percentages whole millionths of
+a percent (as the database stores them), so this unit leaves no remainder in any division
+rating makes: by 60 (a per-minute price charged by the second), by 1.081 (VAT taken out of a
+price: x 1000 / 1081), and by 100 twice (the owner's share of the revenue, then the PayFast
+fee on that share). Rounded amounts are whole Rappen.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Context, Decimal
+from fractions import Fraction
+
+from smartnumbers.errors import InputError
+
+MICRO_PER_CHF = 10**6
+_PERCENT = 100 * 10**6  # a percentage in whole millionths of a percent, as a fraction of 1
+EXACT_PER_CHF = MICRO_PER_CHF * 60 * 1081 * _PERCENT * _PERCENT
+EXACT_PER_MICRO = EXACT_PER_CHF // MICRO_PER_CHF
+EXACT_PER_RAPPEN = EXACT_PER_CHF // 100
+_HALF_RAPPEN = EXACT_PER_RAPPEN // 2
 
 RAPPEN = Decimal("0.01")
+MICRO = Decimal("0.000001")
+_DECIMAL = Context(prec=34)  # enough digits for any amount, whatever the caller's context says
 VAT_RATE = Decimal("0.081")  # Swiss VAT since 2024
-ZERO = Decimal(0)
-_SIXTY = Decimal(60)
-_HUNDRED = Decimal(100)
-_WITH_VAT = 1 + VAT_RATE
-
-# Exact arithmetic: 34 significant digits (decimal128), whatever the caller's context says.
-# Only divisions by 60, 100 and 1.081 can fail to terminate; 34 digits keep them far below
-# the half Rappen where a rounding decision is taken.
-EXACT = Context(prec=34, rounding=ROUND_HALF_EVEN)
-
-
-@dataclass(frozen=True, slots=True)
-class Amount:
-    """A sum of money in CHF as computed (exact) and as charged (rounded once to the Rappen)."""
-
-    exact: Decimal
-    rounded: Decimal
+_VAT_FACTOR = (1 + VAT_RATE).as_integer_ratio()  # (1081, 1000)
 
 
 def billed_seconds(talk_s: int, first_unit_s: int, next_unit_s: int) -> int:
@@ -42,37 +46,87 @@ def billed_seconds(talk_s: int, first_unit_s: int, next_unit_s: int) -> int:
     return first_unit_s + -(-(talk_s - first_unit_s) // next_unit_s) * next_unit_s
 
 
-def time_charge(price_per_minute: Decimal, billed_s: int) -> Decimal:
-    """The exact charge for billed seconds at a price per minute (no per-second rate, so no drift)."""
-    return EXACT.divide(EXACT.multiply(price_per_minute, billed_s), _SIXTY)
+def rappen(exact: int) -> int:
+    """Round an exact amount to whole Rappen, half up (away from zero, as ``to_rappen``):
+    the only money rounding, applied once per run."""
+    if exact >= 0:
+        return (exact + _HALF_RAPPEN) // EXACT_PER_RAPPEN
+    return -((_HALF_RAPPEN - exact) // EXACT_PER_RAPPEN)
 
 
-def percent_of(amount: Decimal, percent: Decimal) -> Decimal:
-    """An exact percentage of an amount (payout shares, the PayFast fee)."""
-    return EXACT.divide(EXACT.multiply(amount, percent), _HUNDRED)
-
-
-def vat_excluded(incl_vat: Decimal) -> Decimal:
-    """The exact VAT-excluded part of a VAT-included amount (prices are set as callers pay them)."""
-    return EXACT.divide(incl_vat, _WITH_VAT)
+def vat_excluded(incl_vat: int) -> int:
+    """The exact VAT-excluded part of an exact VAT-included amount (prices are set as callers
+    pay them). Every amount of a caller's charge is a whole number of 1081 units, so this
+    division leaves nothing over."""
+    return incl_vat * _VAT_FACTOR[1] // _VAT_FACTOR[0]
 
 
 def with_vat(excl_vat: Decimal) -> Decimal:
-    """The exact VAT-included amount of a VAT-excluded one (the 084x cap is set without VAT)."""
-    return EXACT.multiply(excl_vat, _WITH_VAT)
+    """The VAT-included amount of a VAT-excluded one (the 084x cap is set without VAT)."""
+    return excl_vat * _VAT_FACTOR[0] / _VAT_FACTOR[1]
 
 
-def to_rappen(exact: Decimal) -> Decimal:
-    """Round an amount to the Rappen, half up: the only money rounding, applied once per run."""
-    return exact.quantize(RAPPEN, rounding=ROUND_HALF_UP, context=EXACT)
+def to_rappen(amount: Decimal) -> Decimal:
+    """The same rounding for sums kept as Decimal CHF (statements, forecast)."""
+    return amount.quantize(RAPPEN, rounding=ROUND_HALF_UP)
 
 
-def settle(exact: Decimal) -> Amount:
-    """A run's total as kept: the exact value beside the value rounded once (``to_rappen``,
-    inlined: this runs several times for every call rated)."""
-    if exact is ZERO:
-        return NOTHING
-    return Amount(exact, exact.quantize(RAPPEN, rounding=ROUND_HALF_UP, context=EXACT))
+def exact_of(micro: int) -> int:
+    """An amount in whole micro-francs, in exact units."""
+    return micro * EXACT_PER_MICRO
 
 
-NOTHING = Amount(ZERO, to_rappen(ZERO))  # the run a call does not have (no fee, no owner cost)
+def micro_of(exact: int) -> int:
+    """An exact amount to the micro-franc, half even: what the database keeps of it."""
+    micro, rest = divmod(exact, EXACT_PER_MICRO)
+    twice = 2 * rest
+    if twice > EXACT_PER_MICRO or (twice == EXACT_PER_MICRO and micro % 2):
+        micro += 1
+    return micro
+
+
+def chf(rappen_amount: int) -> Decimal:
+    """A rounded amount (whole Rappen) as Decimal CHF with two places."""
+    return _DECIMAL.multiply(RAPPEN, rappen_amount)
+
+
+def micro_chf(exact: int) -> Decimal:
+    """An exact amount as Decimal CHF to the micro-franc (``micro_of``), as stored."""
+    return _DECIMAL.multiply(MICRO, micro_of(exact))
+
+
+def exact_chf(exact: int) -> Fraction:
+    """An exact amount as a fraction of a franc (to show or compare it; never a float)."""
+    return Fraction(exact, EXACT_PER_CHF)
+
+
+def whole_micro(value: object, what: str) -> int:
+    """A non-negative Decimal in whole millionths (micro-francs, or millionths of a percent),
+    so no float and nothing finer than the database keeps ever enters rating."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"{what}: money must be a Decimal, not {type(value).__name__}")
+    if not value.is_finite() or value < 0:
+        raise InputError(f"{what}: {value} is not a non-negative amount")
+    micro = value.scaleb(6, _DECIMAL)
+    if micro != micro.to_integral_value():
+        raise InputError(f"{what}: {value} has more than 6 decimals")
+    return int(micro)
+
+
+@dataclass(frozen=True, slots=True)
+class Percent:
+    """A percentage of an amount (a payout share, the PayFast fee): 0 to 100, in whole
+    millionths of a percent, read once so that applying it is integer arithmetic."""
+
+    value: Decimal
+    millionths: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        millionths = whole_micro(self.value, "percentage")
+        if millionths > _PERCENT:
+            raise InputError(f"percentage: {self.value} % is above 100 %")
+        object.__setattr__(self, "millionths", millionths)
+
+    def of(self, exact: int) -> int:
+        """This percentage of an exact amount, exactly (the exact unit divides by it)."""
+        return exact * self.millionths // _PERCENT

@@ -3,7 +3,7 @@ values, one call or a whole period at a time.
 
 Live rating (at capture) and re-rating (``smartnumbers rate``) both go through ``rate_record``,
 so with unchanged tariffs they agree to the Rappen. Exact values are kept to the micro-franc
-(half even) beside the values rounded once to the Rappen from the full-precision result.
+(half even) beside the values rounded once to the Rappen from the exact result.
 
 The tariff of a segment is the version of its code in force at the call's answer
 (``version_at``): a correction, a newer version valid from earlier, re-rates the calls it covers.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from rating import rollups
 from rating.engine import CallUsage, rate_call
+from rating.money import Percent, chf, micro_chf
 from rating.price_list import PayoutOption, PriceList, PriceListEntry
 from rating.tariff import OneOffFee, RecurringFee, TariffSegment, TariffTerms
 from smartnumbers.errors import InputError
@@ -39,7 +40,6 @@ from smartnumbers.models import (
 )
 from smartnumbers.tariffs import version_at
 
-MICRO = Decimal("0.000001")
 # The amounts a correction compares and an adjustment carries.
 COMPARED = ("caller", "payout", "owner_cost", "payfast_fee", "interconnection")
 
@@ -93,12 +93,12 @@ class RatingSetup:
     """What rating needs besides the calls: the operator's price list and settings."""
 
     price_list: PriceList
-    payfast_fee_percent: Decimal
+    payfast_fee: Percent
     zone: ZoneInfo
 
     @classmethod
     def load(cls, session: Session, payfast_fee_percent: Decimal, zone: ZoneInfo) -> RatingSetup:
-        return cls(load_price_list(session), payfast_fee_percent, zone)
+        return cls(load_price_list(session), Percent(payfast_fee_percent), zone)
 
 
 class TariffBook:
@@ -151,10 +151,6 @@ def usage_of(call: CallRecord, number: SmartNumber, book: TariffBook) -> CallUsa
     )
 
 
-def _micro(value: Decimal) -> Decimal:
-    return value.quantize(MICRO, rounding=ROUND_HALF_EVEN)
-
-
 def rate_record(call: CallRecord, book: TariffBook, setup: RatingSetup) -> dict:
     """The rated call's columns for one call record (raises InputError when it cannot be rated)."""
     number = book.numbers.get(call.number_id) if call.number_id is not None else None
@@ -164,7 +160,7 @@ def rate_record(call: CallRecord, book: TariffBook, setup: RatingSetup) -> dict:
         usage_of(call, number, book),
         setup.price_list,
         payout_option=number.payout_option,
-        payfast_fee_percent=setup.payfast_fee_percent,
+        payfast_fee=setup.payfast_fee,
     )
     return {
         "call_id": call.call_id,
@@ -175,18 +171,18 @@ def rate_record(call: CallRecord, book: TariffBook, setup: RatingSetup) -> dict:
         "tariff_codes": ",".join(str(code) for code in dict.fromkeys(s.code for s in rated.segments)),
         "answered": call.answered,
         "talk_s": call.talk_s if call.answered else 0,
-        "caller_exact": _micro(rated.caller.incl_vat.exact),
-        "caller": rated.caller.incl_vat.rounded,
-        "caller_excl_vat": rated.caller.excl_vat.rounded,
-        "vat": rated.caller.vat.rounded,
-        "interconnection_exact": _micro(rated.interconnection.exact),
-        "interconnection": rated.interconnection.rounded,
-        "net_revenue": rated.net_revenue.rounded,
-        "owner_cost_exact": _micro(rated.owner_cost.exact),
-        "owner_cost": rated.owner_cost.rounded,
-        "payout_exact": _micro(rated.owner_payout.exact),
-        "payout": rated.owner_payout.rounded,
-        "payfast_fee": rated.payfast_fee.rounded,
+        "caller_exact": micro_chf(rated.caller.incl_vat_exact),
+        "caller": chf(rated.caller.incl_vat),
+        "caller_excl_vat": chf(rated.caller.excl_vat),
+        "vat": chf(rated.caller.vat),
+        "interconnection_exact": micro_chf(rated.interconnection_exact),
+        "interconnection": chf(rated.interconnection),
+        "net_revenue": chf(rated.net_revenue),
+        "owner_cost_exact": micro_chf(rated.owner_cost_exact),
+        "owner_cost": chf(rated.owner_cost),
+        "payout_exact": micro_chf(rated.owner_payout_exact),
+        "payout": chf(rated.owner_payout),
+        "payfast_fee": chf(rated.payfast_fee),
     }
 
 

@@ -1,15 +1,17 @@
 """Tariff terms and segments as the rating engine reads them: plain frozen values, no database.
 
 The lead wires ORM tariff versions to these; the engine never sees anything else. Every price
-is in CHF as the caller pays it, VAT included, and must be a Decimal (a float is refused).
+is in CHF as the caller pays it, VAT included, and must be a Decimal in whole micro-francs (a
+float is refused). Each value also keeps its prices in the engine's exact units, worked out
+once when it is made, so that rating a call is integer arithmetic.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from rating.money import ZERO, with_vat
+from rating.money import EXACT_PER_MICRO, exact_of, whole_micro, with_vat
 from smartnumbers import tariffs
 from smartnumbers.errors import InputError
 from smartnumbers.phone import RangeClass
@@ -21,17 +23,15 @@ PREMIUM_MAX_FIXED_PER_CALL = tariffs.MAX_FIXED_CHARGES  # all fixed charges of o
 PREMIUM_MAX_PER_CALL = tariffs.MAX_CALL_COST
 SHARED_COST_MAX_PER_MINUTE_EXCL_VAT = tariffs.SHARED_COST_CAP_EXCL_VAT
 SHARED_COST_MAX_PER_MINUTE = with_vat(SHARED_COST_MAX_PER_MINUTE_EXCL_VAT)  # 0.081075
+_SHARED_COST_MAX_PER_MINUTE_MICRO = whole_micro(SHARED_COST_MAX_PER_MINUTE, "084x cap")
 
 TARIFF_CODES = range(1, 91)
 
 
-def require_chf(value: object, what: str) -> Decimal:
-    """Refuse anything but a finite, non-negative Decimal for money, so no float ever enters."""
-    if not isinstance(value, Decimal):
-        raise TypeError(f"{what}: money must be a Decimal, not {type(value).__name__}")
-    if not value.is_finite() or value < 0:
-        raise InputError(f"{what}: {value} is not an amount of CHF")
-    return value
+def per_second_exact(price_per_minute_micro: int) -> int:
+    """A price per minute (whole micro-francs) as the exact charge of one billed second: no
+    rounded per-second rate, so no drift (the exact unit divides by 60)."""
+    return price_per_minute_micro * EXACT_PER_MICRO // 60
 
 
 def require_seconds(value: object, what: str, *, least: int) -> int:
@@ -49,10 +49,11 @@ class OneOffFee:
 
     at_s: int
     amount: Decimal
+    amount_exact: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         require_seconds(self.at_s, "one-off fee moment", least=1)  # at 0 s: the price per call
-        require_chf(self.amount, "one-off fee")
+        object.__setattr__(self, "amount_exact", exact_of(whole_micro(self.amount, "one-off fee")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +62,11 @@ class RecurringFee:
 
     every_s: int
     amount: Decimal
+    amount_exact: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         require_seconds(self.every_s, "recurring fee interval", least=1)
-        require_chf(self.amount, "recurring fee")
+        object.__setattr__(self, "amount_exact", exact_of(whole_micro(self.amount, "recurring fee")))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,7 +74,9 @@ class TariffTerms:
     """One tariff version's prices, VAT included, and its billing increments.
 
     Fee moments count from the moment the tariff starts (answer, or the end of its switch
-    announcement); the price per call is charged at that moment.
+    announcement); the price per call is charged at that moment. The ``*_exact`` fields are
+    the same prices in exact units: a billed second at 090x and at 084x (the price capped at
+    7.5 Rp./min excl. VAT), the price per call, and each fee as (moment, amount).
     """
 
     tariff_version_id: int
@@ -80,9 +84,14 @@ class TariffTerms:
     price_per_minute: Decimal
     first_unit_s: int
     next_unit_s: int
-    price_per_call: Decimal = ZERO
+    price_per_call: Decimal = Decimal(0)
     one_off_fees: tuple[OneOffFee, ...] = ()
     recurring_fees: tuple[RecurringFee, ...] = ()
+    per_second_exact: int = field(init=False, repr=False, compare=False)
+    shared_cost_per_second_exact: int = field(init=False, repr=False, compare=False)
+    per_call_exact: int = field(init=False, repr=False, compare=False)
+    one_off_exact: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
+    recurring_exact: tuple[tuple[int, int], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.tariff_version_id, int) or not isinstance(self.code, int):
@@ -91,8 +100,8 @@ class TariffTerms:
             raise InputError(f"tariff code: {self.code} is not between 1 and 90")
         require_seconds(self.first_unit_s, "first billing unit", least=1)
         require_seconds(self.next_unit_s, "next billing unit", least=1)
-        require_chf(self.price_per_minute, "price per minute")
-        require_chf(self.price_per_call, "price per call")
+        per_minute = whole_micro(self.price_per_minute, "price per minute")
+        per_call = whole_micro(self.price_per_call, "price per call")
         if not (
             isinstance(self.one_off_fees, tuple)
             and isinstance(self.recurring_fees, tuple)
@@ -109,6 +118,14 @@ class TariffTerms:
         fees = (self.price_per_call, *(fee.amount for fee in self.one_off_fees + self.recurring_fees))
         if any(fee > PREMIUM_MAX_FIXED_PER_CALL for fee in fees):
             raise InputError(f"fixed fee: above CHF {PREMIUM_MAX_FIXED_PER_CALL}", rule="premium_max_fixed")
+        shared_cost = min(per_minute, _SHARED_COST_MAX_PER_MINUTE_MICRO)
+        object.__setattr__(self, "per_second_exact", per_second_exact(per_minute))
+        object.__setattr__(self, "shared_cost_per_second_exact", per_second_exact(shared_cost))
+        object.__setattr__(self, "per_call_exact", exact_of(per_call))
+        object.__setattr__(self, "one_off_exact", tuple(
+            (fee.at_s, fee.amount_exact) for fee in self.one_off_fees if fee.amount_exact))
+        object.__setattr__(self, "recurring_exact", tuple(
+            (fee.every_s, fee.amount_exact) for fee in self.recurring_fees if fee.amount_exact))
 
 
 def check_terms(terms: TariffTerms, range_class: RangeClass) -> None:

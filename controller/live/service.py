@@ -41,6 +41,7 @@ from controller.live.registry import LiveCall, LiveCalls
 from controller.live.segments import CAP_AT_TAG, CAP_CAUSE, CAP_TAG, SEGMENTS_TAG, Segment, format_segments
 from controller.live.voice import AnnouncementUnavailable, PriceVoice
 from rating.engine import CallUsage, caller_charge, seconds_within_cap
+from rating.money import chf
 from rating.tariff import TariffSegment
 from smartnumbers.phone import RangeClass
 
@@ -187,8 +188,8 @@ class LiveControl:
         return self._books.get(call_id)
 
     def charge(self, call: LiveCall) -> Decimal | None:
-        """The caller's charge so far, VAT included, in Rappen (None before answer or when
-        the number's tariffs are unknown)."""
+        """The caller's charge so far in CHF, VAT included, to the Rappen (None before answer
+        or when the number's tariffs are unknown)."""
         book = self._books.get(call.call_id)
         if book is None or call.answered_at is None:
             return None
@@ -198,7 +199,7 @@ class LiveControl:
         talk_s = max(0, (_micros(self.clock()) - _micros(call.answered_at)) // 1_000_000)
         usage = CallUsage(range_class=book.range_class, origin=call.caller.origin, answered=True,
                           talk_s=talk_s, segments=segments, number_cap=book.number_cap)
-        return caller_charge(usage).incl_vat.rounded
+        return chf(caller_charge(usage).incl_vat)
 
     async def hang_up(self, call_id: str, cause: str = "NORMAL_CLEARING") -> bool:
         call = self.calls.get(call_id)

@@ -2,10 +2,31 @@
 
 from decimal import Decimal as D
 from decimal import localcontext
+from fractions import Fraction as F
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from rating.money import EXACT, billed_seconds, percent_of, settle, time_charge, to_rappen, vat_excluded, with_vat
+from rating.money import (
+    EXACT_PER_CHF,
+    EXACT_PER_MICRO,
+    EXACT_PER_RAPPEN,
+    Percent,
+    billed_seconds,
+    chf,
+    exact_chf,
+    exact_of,
+    micro_chf,
+    micro_of,
+    rappen,
+    to_rappen,
+    vat_excluded,
+    whole_micro,
+    with_vat,
+)
+from rating.tariff import per_second_exact
+from smartnumbers.errors import InputError
 
 
 @pytest.mark.parametrize(
@@ -31,27 +52,74 @@ def test_billed_seconds_rounds_up_to_increments(talk_s, first, next_, billed):
 
 def test_time_charge_does_not_drift_per_second():
     # 0.05 a minute for 60 s is 0.05, not 0.0498 (a per-second rate rounded to 0.00083).
-    assert time_charge(D("0.05"), 60) == D("0.05")
-    assert time_charge(D("0.05"), 3600) == D("3.00")
+    assert per_second_exact(whole_micro(D("0.05"), "price")) * 60 == exact_of(50_000)
+    assert exact_chf(per_second_exact(50_000) * 3600) == F("3.00")
+    assert exact_chf(per_second_exact(70_000)) == F("0.07") / 60  # exact, not 0.0011666...7
 
 
-def test_to_rappen_rounds_half_up_and_once():
-    assert to_rappen(D("0.045")) == D("0.05")
-    assert to_rappen(D("0.0449999")) == D("0.04")
-    assert to_rappen(D("2.675")) == D("2.68")  # a float would say 2.67
-    amount = settle(D("0.5081666"))
-    assert (amount.exact, amount.rounded) == (D("0.5081666"), D("0.51"))
+def test_rappen_rounds_half_up_and_once():
+    assert chf(rappen(exact_of(45_000))) == D("0.05")
+    assert chf(rappen(exact_of(44_999) + EXACT_PER_MICRO - 1)) == D("0.04")
+    assert chf(rappen(exact_of(2_675_000))) == D("2.68")  # a float would say 2.67
+    assert chf(rappen(-exact_of(45_000))) == D("-0.05")  # a half Rappen away from zero, like Decimal's
+    assert chf(rappen(-exact_of(44_999))) == D("-0.04")
+    assert chf(rappen(0)) == D("0.00")
 
 
-def test_exact_arithmetic_ignores_the_callers_context():
-    with localcontext() as ctx:
-        ctx.prec = 3
-        assert time_charge(D("1.234"), 61) == EXACT.divide(D("75.274"), D(60))
-        assert vat_excluded(D("10.81")) == D("10")
+@given(st.integers(-(10**9), 10**9))
+def test_rappen_is_to_rappen_on_amounts_decimal_can_hold(micro):
+    assert chf(rappen(exact_of(micro))) == to_rappen(D(micro).scaleb(-6))
+
+
+@given(st.integers(-(10**6) * EXACT_PER_RAPPEN, 10**6 * EXACT_PER_RAPPEN))
+def test_rappen_is_the_nearest_rappen_a_half_away_from_zero(exact):
+    value = abs(exact_chf(exact)) * 100
+    nearest = int(value + F(1, 2))  # floor: a half Rappen goes up
+    assert rappen(exact) == (nearest if exact >= 0 else -nearest)
+
+
+def test_micro_of_is_half_even_to_the_micro_franc():
+    assert micro_of(exact_of(1)) == 1
+    assert micro_of(EXACT_PER_MICRO // 2) == 0  # half: to the even micro-franc
+    assert micro_of(3 * EXACT_PER_MICRO // 2) == 2
+    assert micro_of(EXACT_PER_MICRO // 2 + 1) == 1
+    assert micro_of(-(3 * EXACT_PER_MICRO // 2)) == -2
 
 
 def test_vat_both_ways():
-    assert vat_excluded(D("10.81")) == D("10")
+    assert vat_excluded(exact_of(10_810_000)) == exact_of(10_000_000)
+    assert exact_chf(vat_excluded(exact_of(2_500_000))) == F("2.50") / F("1.081")
     assert with_vat(D("0.075")) == D("0.081075")
-    assert to_rappen(vat_excluded(D("2.50"))) == D("2.31")
-    assert percent_of(D("6.58"), D("3")) == D("0.1974")
+    assert chf(rappen(vat_excluded(exact_of(2_500_000)))) == D("2.31")
+
+
+def test_percentages_are_exact_to_a_millionth_of_a_percent():
+    assert exact_chf(Percent(D("3")).of(exact_of(6_580_000))) == F("0.1974")
+    assert Percent(D("2.5")).millionths == 2_500_000
+    share = Percent(D("33.333333"))
+    fee = Percent(D("2.123456"))
+    # The finest net revenue the engine makes: a charge excl. VAT (units of 1000 x 10**16)
+    # less interconnection (units of 1081 x 10**16).
+    net = 7 * 10**16
+    assert exact_chf(fee.of(share.of(net))) == exact_chf(net) * F("0.33333333") * F("0.02123456")
+    assert EXACT_PER_CHF % (10**6 * 60 * 1081 * 10**16) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [(0.05, TypeError), (D("0.0000001"), InputError), (D("-0.01"), InputError), (D("NaN"), InputError)],
+)
+def test_only_whole_micro_francs_enter_rating(value, error):
+    with pytest.raises(error):
+        whole_micro(value, "price")
+
+
+def test_amounts_as_decimal_chf_whatever_the_callers_context():
+    with localcontext() as context:
+        context.prec = 3
+        assert str(chf(12_345)) == "123.45"
+        assert str(chf(0)) == "0.00"
+        assert chf(-154) == D("-1.54")
+        assert str(micro_chf(exact_of(5_081_667) + EXACT_PER_MICRO // 3)) == "5.081667"
+        assert str(micro_chf(0)) == "0.000000"
+        assert whole_micro(D("2.501234"), "price") == 2_501_234
