@@ -1,5 +1,5 @@
 """An independent reference for the rating engine: the rules of ``rating.engine`` written
-again, as plainly as possible, over exact fractions of a franc (no exact units, no integers
+again, as plainly as possible, over exact fractions of a franc (no exact units, no integer
 shortcuts, nothing shared with the engine but the input values)."""
 
 from __future__ import annotations
