@@ -156,16 +156,19 @@ def test_legs_stored_compressed_before_0006_read_as_the_switch_sent_them(databas
     engine = make_engine(databases.create(backend))
     try:
         upgrade(engine, "0005")
+        now = dt.datetime.now(dt.UTC)
         with engine.begin() as conn:
-            conn.execute(CapturedLeg.__table__.insert().values(
-                leg_id=A_LEG, call_id=A_LEG, node="vm", is_a_leg=True, started_at=dt.datetime.now(dt.UTC),
-                sources=int(LegSource.EVENT), record={}, raw_event=zlib.compress(raw, 1), raw_cdr=None,
-                received_at=dt.datetime.now(dt.UTC)))
+            conn.execute(CapturedLeg.__table__.insert(), [
+                {"leg_id": leg, "call_id": A_LEG, "node": "vm", "is_a_leg": leg == A_LEG, "started_at": now,
+                 "sources": int(LegSource.EVENT), "record": {}, "raw_event": event, "raw_cdr": cdr, "received_at": now}
+                for leg, event, cdr in ((A_LEG, zlib.compress(raw, 1), None),
+                                        (BUSY, zlib.compress(raw, 1), zlib.compress(b"{}", 1)))])
         upgrade(engine)
+        read = select(CapturedLeg.leg_id, CapturedLeg.raw_event, CapturedLeg.raw_cdr)
         with engine.connect() as conn:
-            assert conn.execute(select(CapturedLeg.raw_event, CapturedLeg.raw_cdr)).one() == (raw, None)
+            assert set(conn.execute(read).all()) == {(A_LEG, raw, None), (BUSY, raw, b"{}")}
         downgrade(engine, "0005")
         with engine.connect() as conn:
-            assert zlib.decompress(conn.scalar(select(CapturedLeg.raw_event))) == raw
+            assert {leg: zlib.decompress(event) for leg, event, _ in conn.execute(read)} == {A_LEG: raw, BUSY: raw}
     finally:
         engine.dispose()

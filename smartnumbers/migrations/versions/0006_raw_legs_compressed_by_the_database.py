@@ -36,9 +36,11 @@ def _rewrite(convert) -> None:
             .order_by(legs.c.leg_id).limit(BATCH)).all()
         if not rows:
             return
-        for row in rows:
-            bind.execute(legs.update().where(legs.c.leg_id == row.leg_id).values(
-                {name: convert(row._mapping[name]) for name in RAW if row._mapping[name] is not None}))
+        bind.execute(
+            legs.update().where(legs.c.leg_id == sa.bindparam('leg')).values(
+                {name: sa.bindparam(f'new_{name}') for name in RAW}),
+            [{'leg': row.leg_id, **{f'new_{name}': None if row._mapping[name] is None else convert(row._mapping[name])
+                                    for name in RAW}} for row in rows])
         after = rows[-1].leg_id
 
 
