@@ -211,10 +211,11 @@ def _hunt_tail(nobody_sound: str) -> Markup:
                         Action("playback", nobody_sound), Action("hangup", "NO_ANSWER")))
 
 
-def _hunt_actions(n: NumberDialplan, hunt: Hunt, options: RenderOptions) -> tuple[Markup, str | None, Markup]:
+def _hunt_actions(n: NumberDialplan, hunt: Hunt, options: RenderOptions,
+                  place: Placeholders) -> tuple[Markup, str | None, Markup]:
     """Slot variables and the price announcement, the bridge (its data), the notice if all fail."""
     price = sound(options, n.price) if n.price is not None else None
-    return (_hunt_head(hunt.label, hunt.description, price), dial_string(n, hunt, options),
+    return (_hunt_head(hunt.label, hunt.description, price), place(dial_string(n, hunt, options)),
             _hunt_tail(sound(options, notice("nobody", n.language))))
 
 
@@ -226,9 +227,10 @@ def _closed(announcement_sound: str | None) -> Markup:
     return actions_xml(actions + (Action("hangup", "CALL_REJECTED"),))
 
 
-def _outside_actions(n: NumberDialplan, options: RenderOptions) -> tuple[Markup, str | None, Markup]:
+def _outside_actions(n: NumberDialplan, options: RenderOptions,
+                     place: Placeholders) -> tuple[Markup, str | None, Markup]:
     if n.outside is OutsideAction.FALLBACK and n.fallback is not None:
-        return _hunt_actions(n, n.fallback, options)
+        return _hunt_actions(n, n.fallback, options, place)
     announcement = n.outside_announcement if n.outside is OutsideAction.ANNOUNCEMENT else None
     return _closed(sound(options, announcement) if announcement is not None else None), None, Markup()
 
@@ -258,16 +260,17 @@ def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: b
                                   Action("set", "sip_ignore_remote_cause=true")))
 
 
-def _age_check(n: NumberDialplan, options: RenderOptions, context: str) -> tuple[Markup, Markup] | None:
+def _age_check(n: NumberDialplan, options: RenderOptions, context: str,
+               place: Placeholders) -> tuple[Markup, Markup] | None:
     """0906: the caller proves their age in early media before anything rings, so the check costs
     nothing; a failure is transferred to the refusal (answer never sent). The CDR keeps
     ``smart_age_check`` (asked, passed, failed) and never the PIN typed."""
     if n.age_check is None:
         return None
     prompt = sound(options, notice(f"age_{n.age_check.value}", n.language))
-    failure = f"{AGE_REFUSED} XML {_checked(context, _NAME, 'context')}"
+    failure = f"{AGE_REFUSED} XML {context}"
     if n.age_check is AgeCheck.PIN:
-        pins = "|".join(_checked(pin, _PIN, "age PIN") for pin in n.age_pins) or "(?!)"
+        pins = place("|".join(_checked(pin, _PIN, "age PIN") for pin in n.age_pins) or "(?!)")
         collect = f"4 8 3 8000 # {prompt} silence_stream://250 smart_age_pin ^(?:{pins})$ 3000 {failure}"
     else:
         collect = f"1 1 3 5000 # {prompt} silence_stream://250 smart_age_digits ^1$ 3000 {failure}"
@@ -281,47 +284,65 @@ def _age_check(n: NumberDialplan, options: RenderOptions, context: str) -> tuple
     return check, refusal
 
 
+class Placeholders:
+    """A number's own strings (its digits, its destinations, its blacklist, its PINs) stand in
+    the template's rendering as numbered placeholders. Numbers that differ only in them share
+    one rendering of the template, a frame, which is then filled with each number's strings,
+    escaped: a deploy of 100,000 numbers runs the template once per kind of number, not
+    100,000 times."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def __call__(self, value: str) -> str:
+        self.values.append(value)
+        return f"\x00{len(self.values) - 1}\x00"
+
+
 @dataclass(frozen=True, slots=True)
 class Extensions:
-    """What the template lays out, every string final, action blocks already rendered."""
+    """What the template lays out, every string final or a placeholder, action blocks already
+    rendered. Equal for every number of the same kind: it is the key of the frame."""
 
-    context: str
-    number: str
-    guard: Markup  # the expression every extension but the first checks ${smart_number} against
+    guard: str  # the expression every extension but the first checks ${smart_number} against
     destination: str
     own: tuple[Action, ...]  # the actions holding the number: laid out by the template
     common: Markup  # blocks many numbers share: rendered once
     unavailable: tuple[str | None, Markup] | None
-    blocks: list[tuple[str | None, str, Markup]]
+    blocks: tuple[tuple[str | None, str, Markup], ...]
     admission: str  # the limit's data
     age: tuple[Markup, Markup] | None  # the 0906 age check and its refusal
     rules: Markup
-    hunts: list[tuple[str, tuple[Markup, str | None, Markup]]]
+    hunts: tuple[tuple[str, tuple[Markup, str | None, Markup]], ...]
     outside: tuple[Markup, str | None, Markup]
 
 
-def extensions(n: NumberDialplan, options: RenderOptions) -> Extensions:
+def extensions(n: NumberDialplan, options: RenderOptions) -> tuple[Extensions, list[str]]:
+    """The number's extensions as a frame key, and the strings its placeholders stand for."""
+    place = Placeholders()
     number = _checked(n.e164, E164_SHAPE, "number")
     if n.zone not in zone_names():
         raise UnsafeValue(f"time zone {n.zone[:40]!r} is not in the switch's timezones.conf.xml")
-    own = (Action("set", f"timezone={n.zone}", inline=True), Action("export", f"smart_number={number}", inline=True),
-           Action("export", f"smart_account={int(n.account_id)}"))
+    number_text = place(number)
+    own = (Action("set", f"timezone={n.zone}", inline=True), Action("export", f"smart_number={number_text}", inline=True),
+           Action("export", f"smart_account={place(str(int(n.account_id)))}"))
     unavailable = None
     if n.unavailable is not None:
-        until = epoch_before(n.unavailable.until) if n.unavailable.until is not None else None
+        until = place(epoch_before(n.unavailable.until)) if n.unavailable.until is not None else None
         cause = "CALL_REJECTED" if n.unavailable.reason == "suspended" else "UNALLOCATED_NUMBER"
         unavailable = (until, _refusal(n.unavailable.reason, n.unavailable.reason, cause, n, options))
-    blocks = [
-        (epoch_before(b.until) if b.until is not None else None, caller_expression(b.numbers, b.prefixes),
-         _refusal("blocked", "blacklisted", "CALL_REJECTED", n, options))
+    blocks = tuple(
+        (place(epoch_before(b.until)) if b.until is not None else None,
+         place(caller_expression(b.numbers, b.prefixes)), _refusal("blocked", "blacklisted", "CALL_REJECTED", n, options))
         for b in n.blocks if b.numbers or b.prefixes
-    ]
-    admission = f"hash {LIMIT_REALM} {number} {int(n.max_calls)} !USER_BUSY"
-    hunts = [(hunt.label, _hunt_actions(n, hunt, options)) for hunt in n.hunts if hunt.destinations]
-    context = context_name(number)
-    return Extensions(context, number, Markup(escape("^\\" + number + "$")), number_expression(number),
-                      own, _common(n.tariff_code, n.tariff_version, n.tariff_codes), unavailable, blocks, admission,
-                      _age_check(n, options, context), rules_xml(n.rules), hunts, _outside_actions(n, options))
+    )
+    admission = f"hash {LIMIT_REALM} {number_text} {int(n.max_calls)} !USER_BUSY"
+    hunts = tuple((hunt.label, _hunt_actions(n, hunt, options, place)) for hunt in n.hunts if hunt.destinations)
+    x = Extensions(place("^\\" + number + "$"), place(number_expression(number)), own,
+                   _common(n.tariff_code, n.tariff_version, n.tariff_codes), unavailable, blocks, admission,
+                   _age_check(n, options, place(context_name(number)), place), rules_xml(n.rules), hunts,
+                   _outside_actions(n, options, place))
+    return x, place.values
 
 
 @functools.cache
@@ -351,10 +372,25 @@ def rules_xml(rules: tuple[TimeRule, ...]) -> Markup:
         rules=[(time_attributes(rule), rule.target) for rule in rules]))
 
 
+@functools.lru_cache(maxsize=4096)
+def _frame(x: Extensions) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The template rendered once for a kind of number: its text between the placeholders,
+    and which of the number's strings goes into each gap."""
+    pieces = environment().get_template("extensions.xml.j2").render(
+        x=x, OUTSIDE=OUTSIDE, AGE_REFUSED=AGE_REFUSED).split("\x00")
+    return tuple(pieces[0::2]), tuple(int(index) for index in pieces[1::2])
+
+
 def extensions_xml(n: NumberDialplan, options: RenderOptions) -> str:
     """The number's extensions: one rendering, placed in a file and in mod_xml_curl's answers."""
-    return environment().get_template("extensions.xml.j2").render(x=extensions(n, options), OUTSIDE=OUTSIDE,
-                                                                   AGE_REFUSED=AGE_REFUSED)
+    x, values = extensions(n, options)
+    texts, gaps = _frame(x)
+    escaped = [str(escape(value)) for value in values]
+    out = [texts[0]]
+    for index, text in zip(gaps, texts[1:]):
+        out.append(escaped[index])
+        out.append(text)
+    return "".join(out)
 
 
 @functools.cache
