@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     freeswitch_nodes: list[FreeSwitchNode] = []
     http: str = "127.0.0.1:8080"
+    # mod_xml_curl's fetches have a listener of their own (a fetch holds the call in routing):
+    # HOST:PORT, like ``http``.
+    dialplan_http: str = "127.0.0.1:8081"
     timezone: str = "Europe/Zurich"
     # FreeSWITCH's own HTTP posts (mod_xml_curl, mod_json_cdr): basic credentials and the
     # addresses they may come from.
@@ -101,7 +104,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a Swiss canton (like ZH, BE, GE)")
         return value
 
-    @field_validator("http")
+    @field_validator("http", "dialplan_http")
     @classmethod
     def _http(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
@@ -130,6 +133,14 @@ class Settings(BaseSettings):
     @property
     def http_port(self) -> int:
         return int(self.http.rpartition(":")[2])
+
+    @property
+    def dialplan_host(self) -> str:
+        return self.dialplan_http.rpartition(":")[0].strip("[]")
+
+    @property
+    def dialplan_port(self) -> int:
+        return int(self.dialplan_http.rpartition(":")[2])
 
     @property
     def zone(self) -> ZoneInfo:

@@ -28,6 +28,5 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(dashboard.routes)
     app.add_routes(statements.routes)
     app.cleanup_ctx.append(json_cdr.sweeper)
-    app.add_routes(xml_curl.routes)
     app.cleanup_ctx.append(xml_curl.dialplans)
     return app

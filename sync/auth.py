@@ -13,24 +13,27 @@ import ipaddress
 from aiohttp import web
 
 from smartnumbers.accounts import token_account_id
+from smartnumbers.settings import Settings
 from sync.keys import ACCOUNT_ID, ACTOR, SESSIONS, SETTINGS
 
 PUBLIC_PATHS = frozenset({"/health"})
 SWITCH_PREFIX = "/freeswitch/"
 
 
-def _switch_allowed(request: web.Request) -> bool:
-    """FreeSWITCH's basic credentials match the settings, from an allowed address."""
-    settings = request.app[SETTINGS]
-    if settings.switch_http_password is None:
-        return False
+def switch_address_allowed(settings: Settings, host: str) -> bool:
+    """A switch's post may come from this address (the settings' allow-list)."""
     try:
-        peer = ipaddress.ip_address((request.remote or "").split("%")[0])
+        peer = ipaddress.ip_address(host.split("%")[0])
     except ValueError:
         return False
-    if not any(peer in network for network in settings.switch_networks):
+    return any(peer in network for network in settings.switch_networks)
+
+
+def switch_credentials_valid(settings: Settings, authorization: str) -> bool:
+    """An ``Authorization`` header carries the switches' basic credentials of the settings."""
+    if settings.switch_http_password is None:
         return False
-    scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() != "basic":
         return False
     try:
@@ -39,6 +42,12 @@ def _switch_allowed(request: web.Request) -> bool:
         return False
     return hmac.compare_digest(user.encode(), settings.switch_http_user.encode()) & hmac.compare_digest(
         password.encode(), settings.switch_http_password.encode())
+
+
+def _switch_allowed(request: web.Request) -> bool:
+    settings = request.app[SETTINGS]
+    return switch_address_allowed(settings, request.remote or "") and switch_credentials_valid(
+        settings, request.headers.get("Authorization", ""))
 
 
 def _unauthorized(reason: str) -> web.HTTPUnauthorized:

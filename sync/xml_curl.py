@@ -1,5 +1,12 @@
-"""mod_xml_curl's dialplan endpoint (``/freeswitch/dialplan``, basic credentials and address
-allow-list by the middleware): answered from the in-memory table, never from the database.
+"""mod_xml_curl's dialplan fetches, answered from the in-memory table, never from the database.
+
+A fetch holds the caller in routing until it is answered (FACTS.md section 5), and the switch
+opens a new connection for every fetch (mod_xml_curl runs one libcurl handle per fetch, then
+closes it). Here a fetch costs the server about half of what a bare aiohttp handler costs, and
+far less than the application's middleware chain (``benchmarks/dialplan.py`` measures both), so
+fetches have a listener of their own (``dialplan_http``, run by ``serve``): HTTP/1.1 parsed by
+httptools (llhttp, Node.js's parser), with the same checks as the application's switch routes
+(the settings' basic credentials, from an allowed address; ``sync.auth``).
 
 An unknown number, another section or another context gets "not found", on which FreeSWITCH
 falls back to the deployed files (FACTS.md section 5): the files come from the same rendering,
@@ -10,8 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import http
 import logging
 
+import httptools
 from aiohttp import web
 
 from controller.dialplan import render
@@ -20,21 +30,176 @@ from controller.dialplan.schedule import ChangeSchedule
 from controller.dialplan.table import DialplanTable, fetch_target
 from controller.freeswitch.client import EventSocketClient
 from smartnumbers.db import make_engine, session_factory
+from sync.auth import switch_address_allowed, switch_credentials_valid
 from sync.keys import SETTINGS
 
 log = logging.getLogger(__name__)
-routes = web.RouteTableDef()
 DIALPLANS = web.AppKey("dialplans", DialplanTable)
-XML = "text/xml"
+PATH = b"/freeswitch/dialplan"
+MAX_BODY = 1024**2  # a fetch's form is about 5 kB
+IDLE_S = 15.0  # a connection that completes no request in one to two of these is closed
 
 
-@routes.post("/freeswitch/dialplan")
-async def dialplan(request: web.Request) -> web.Response:
-    fetch = fetch_target(await request.read())
-    table = request.app.get(DIALPLANS)
+def answer(table: DialplanTable | None, form: bytes) -> str:
+    """The document for one fetch's form: the number's extensions, or "not found"."""
+    fetch = fetch_target(form)
     if table is None or fetch.get("section") != "dialplan":
-        return web.Response(text=render.NOT_FOUND, content_type=XML)
-    return web.Response(text=table.answer(fetch.get("destination", ""), fetch.get("context", "")), content_type=XML)
+        return render.NOT_FOUND
+    return table.answer(fetch.get("destination", ""), fetch.get("context", ""))
+
+
+def _response(status: int, content_type: str, body: bytes, close: bool, extra: str = "") -> bytes:
+    connection = "Connection: close\r\n" if close else ""
+    return (f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}{connection}\r\n").encode("latin-1") + body
+
+
+_ANSWER = _response(200, "text/xml; charset=utf-8", b"", False).replace(b"Content-Length: 0", b"Content-Length: %d")
+_LAST_ANSWER = _response(200, "text/xml; charset=utf-8", b"", True).replace(b"Content-Length: 0", b"Content-Length: %d")
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_REFUSAL_HEADERS = {401: 'WWW-Authenticate: Basic realm="freeswitch"\r\n', 405: "Allow: POST\r\n"}
+
+
+class FetchListener:
+    """What a listener's connections share: the serve application (settings, table), the open
+    connections, and the peer addresses already checked against the allow-list."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.app = app
+        self.settings = app[SETTINGS]
+        self.connections: set[FetchConnection] = set()
+        self.address_allowed = functools.lru_cache(maxsize=1024)(functools.partial(switch_address_allowed,
+                                                                                   self.settings))
+
+    async def close_idle(self) -> None:
+        """Every ``IDLE_S``: close the connections that have not completed a request since the
+        last time (a fetch takes milliseconds; a stalled or forgotten connection is let go)."""
+        while True:
+            await asyncio.sleep(IDLE_S)
+            for connection in list(self.connections):
+                if not connection.active:
+                    connection.transport.close()
+                connection.active = False
+
+
+class FetchConnection(asyncio.Protocol):
+    """One connection from a switch: requests answered in order (keep-alive and pipelining as
+    HTTP/1.1 has them, ``Expect: 100-continue`` honoured); a refused or malformed request gets
+    its status and a one-line reason, and the connection is closed."""
+
+    def __init__(self, listener: FetchListener) -> None:
+        self.listener = listener
+        self.settings = listener.settings
+        self.parser = httptools.HttpRequestParser(self)
+        self.closing = False
+        self.active = True
+        self.on_message_begin()
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self.transport = transport
+        self.listener.connections.add(self)
+        peer = transport.get_extra_info("peername")
+        self.address_allowed = bool(peer) and self.listener.address_allowed(peer[0])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.listener.connections.discard(self)
+
+    def pause_writing(self) -> None:  # a client that does not read its answers is not read either
+        self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing:
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self.refuse(400, "protocol upgrades are not served here")
+        except httptools.HttpParserError as exc:
+            self.refuse(400, f"malformed request: {exc}")
+
+    # httptools' callbacks, in the order of a request
+
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.authorization = b""
+        self.expect: bytes | None = None
+        self.body: list[bytes] = []
+        self.size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"authorization":
+            self.authorization = value
+        elif name == b"expect":
+            self.expect = value.lower()
+
+    def on_headers_complete(self) -> None:
+        if not (self.address_allowed and switch_credentials_valid(self.settings, self.authorization.decode("latin-1"))):
+            self.refuse(401, "switch credentials or address refused")
+        elif self.url.partition(b"?")[0] != PATH:
+            self.refuse(404, "dialplan fetches are posted to /freeswitch/dialplan")
+        elif self.parser.get_method() != b"POST":
+            self.refuse(405, "dialplan fetches are posted")
+        elif self.expect is not None and self.expect != b"100-continue":
+            self.refuse(417, "only Expect: 100-continue is understood")
+        elif self.expect is not None:
+            self.transport.write(_CONTINUE)
+
+    def on_body(self, body: bytes) -> None:
+        self.size += len(body)
+        if self.size > MAX_BODY:
+            self.refuse(413, f"a fetch's form is at most {MAX_BODY} bytes")
+        elif not self.closing:
+            self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self.closing:
+            return
+        try:
+            document = answer(self.listener.app.get(DIALPLANS), b"".join(self.body)).encode()
+        except Exception:  # the switch falls back to the deployed files; the loop goes on
+            log.exception("dialplan fetch failed")
+            self.refuse(500, "the dialplan could not be answered")
+            return
+        self.active = True
+        if self.parser.should_keep_alive():
+            self.transport.write(_ANSWER % len(document) + document)
+        else:
+            self.closing = True
+            self.transport.write(_LAST_ANSWER % len(document) + document)
+            self.transport.close()
+
+    def refuse(self, status: int, reason: str) -> None:
+        """Answer with ``status`` and ``reason``, then close (what follows is not read)."""
+        if self.closing:
+            return
+        self.closing = True
+        self.transport.write(_response(status, "text/plain; charset=utf-8", reason.encode() + b"\n", True,
+                                       _REFUSAL_HEADERS.get(status, "")))
+        self.transport.close()
+
+
+async def listener(app: web.Application):
+    """A cleanup context of the serve process: the fetches' own listener on ``dialplan_http``,
+    answering from the table under ``DIALPLANS`` (none: every fetch is "not found")."""
+    settings = app[SETTINGS]
+    shared = FetchListener(app)
+    server = await asyncio.get_running_loop().create_server(
+        lambda: FetchConnection(shared), settings.dialplan_host, settings.dialplan_port, backlog=1024)
+    closing_idle = asyncio.create_task(shared.close_idle())
+    log.info("dialplan fetches on http://%s/freeswitch/dialplan", settings.dialplan_http)
+    yield
+    closing_idle.cancel()
+    server.close()
+    for connection in list(shared.connections):
+        connection.transport.close()
+    await server.wait_closed()
 
 
 async def dialplans(app: web.Application):

@@ -9,10 +9,12 @@ import base64
 import datetime as dt
 import json
 import os
+import socket
 import threading
 from decimal import Decimal
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine, event
@@ -25,10 +27,10 @@ from controller.freeswitch.simulator import FreeSwitchSimulator
 from smartnumbers import accounts, blacklist, numbers, routing, tariffs
 from smartnumbers.audit import Actor
 from smartnumbers.db import make_engine, session_factory
+from smartnumbers.main import serve_app
 from smartnumbers.models import ActorKind
 from smartnumbers.settings import load_settings
 from sync import xml_curl
-from sync.app import build_app
 from tests.dialplan import freeswitch_dialplan as fsd
 from tests.foundation.cli import invoke
 
@@ -169,9 +171,11 @@ def _basic(user="freeswitch", password=PASSWORD):
 
 
 async def test_xml_curl_answers_from_memory_the_same_extensions_as_the_file(db_url, platform, tmp_path):
-    settings = settings_for(db_url, tmp_path)
-    app = build_app(settings)
-    async with TestClient(TestServer(app)) as client:
+    port = _free_port()
+    settings = settings_for(db_url, tmp_path, dialplan_http=f"127.0.0.1:{port}")
+    app = serve_app(settings)
+    url = f"http://127.0.0.1:{port}/freeswitch/dialplan"
+    async with TestClient(TestServer(app)) as api, aiohttp.ClientSession() as client:
         table = app[xml_curl.DIALPLANS]
         for _ in range(100):
             if len(table) == 2:
@@ -188,7 +192,7 @@ async def test_xml_curl_answers_from_memory_the_same_extensions_as_the_file(db_u
 
         event.listen(Engine, "before_cursor_execute", record)
         try:
-            reply = await client.post("/freeswitch/dialplan", data=_fetch_form("0900123456"), headers=_basic())
+            reply = await client.post(url, data=_fetch_form("0900123456"), headers=_basic())
             text = await reply.text()
         finally:
             event.remove(Engine, "before_cursor_execute", record)
@@ -201,18 +205,25 @@ async def test_xml_curl_answers_from_memory_the_same_extensions_as_the_file(db_u
         assert outcome.answered.endpoint == "sofia/gateway/carrier/+41446681800" and outcome.pre_answered
 
         # after the static dispatcher's transfer the context is the number's own
-        reply = await client.post("/freeswitch/dialplan", data=_fetch_form("+41900123456", "sn_41900123456"),
-                                  headers=_basic())
+        reply = await client.post(url, data=_fetch_form("+41900123456", "sn_41900123456"), headers=_basic())
         assert "sn_41900123456" in fsd.contexts(await reply.text())
 
         for form in (_fetch_form("0900999999"), _fetch_form("0900123456", "default"), _fetch_form("12345"),
                      {**_fetch_form("0900123456"), "section": "directory"}):
-            reply = await client.post("/freeswitch/dialplan", data=form, headers=_basic())
+            reply = await client.post(url, data=form, headers=_basic())
             assert 'status="not found"' in await reply.text()
 
-        assert (await client.post("/freeswitch/dialplan", data=_fetch_form("0900123456"))).status == 401
-        wrong = await client.post("/freeswitch/dialplan", data=_fetch_form("0900123456"), headers=_basic(password="x" * 12))
+        assert (await client.post(url, data=_fetch_form("0900123456"))).status == 401
+        wrong = await client.post(url, data=_fetch_form("0900123456"), headers=_basic(password="x" * 12))
         assert wrong.status == 401
+        # the API's port does not answer fetches: FreeSWITCH would fall back to the files
+        assert (await api.post("/freeswitch/dialplan", data=_fetch_form("0900123456"), headers=_basic())).status == 404
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_cli_render_deploy_and_diff(db_url, platform, tmp_path, capsys, monkeypatch):

@@ -93,11 +93,12 @@ def freeswitch(tmp_path_factory):
     for folder in ("log", "db", "run", "dialplans", "sounds"):
         (root / folder).mkdir()
     rtp = _free_port(socket.SOCK_DGRAM) // 2 * 2
-    ports = {"esl": _free_port(), "sip": _free_port(socket.SOCK_DGRAM), "app": _free_port()}
+    ports = {"esl": _free_port(), "sip": _free_port(socket.SOCK_DGRAM), "app": _free_port(), "dialplan": _free_port()}
     env = {**os.environ, "SMARTNUMBERS_ESL_PASSWORD": ESL_PASSWORD, "SMARTNUMBERS_ESL_PORT": str(ports["esl"]),
            "SMARTNUMBERS_SIP_PORT": str(ports["sip"]), "SMARTNUMBERS_RTP_START": str(rtp),
            "SMARTNUMBERS_RTP_END": str(rtp + 100), "SMARTNUMBERS_FS_DIALPLAN_DIR": str(root / "dialplans"),
            "SMARTNUMBERS_APP_URL": f"http://127.0.0.1:{ports['app']}",
+           "SMARTNUMBERS_DIALPLAN_URL": f"http://127.0.0.1:{ports['dialplan']}",
            "SMARTNUMBERS_SWITCH_HTTP_PASSWORD": SWITCH_HTTP_PASSWORD}
     process = subprocess.Popen([str(binary), "-nf", "-nc", "-nonat", "-nonatmap", "-conf", str(conf),
                                 "-log", str(root / "log"), "-db", str(root / "db"), "-run", str(root / "run")],
@@ -265,8 +266,8 @@ def test_a_number_routed_by_xml_curl_alone_on_a_real_switch(freeswitch, session,
     environment, the in-memory table) and the call is answered with the same extensions."""
     from aiohttp.test_utils import TestServer
 
+    from smartnumbers.main import serve_app
     from sync import xml_curl
-    from sync.app import build_app
 
     sipp = Sipp(tmp_path)
     try:
@@ -282,12 +283,13 @@ def test_a_number_routed_by_xml_curl_alone_on_a_real_switch(freeswitch, session,
 
         async def scenario():
             settings = load_settings(database_url=db_url, switch_http_password=SWITCH_HTTP_PASSWORD,
-                                     sounds_folder=str(freeswitch["root"] / "sounds"))
+                                     sounds_folder=str(freeswitch["root"] / "sounds"),
+                                     dialplan_http=f"127.0.0.1:{freeswitch['dialplan']}")
             engine = make_engine(db_url)
             publisher = build_publisher(settings, session_factory(engine), {})
             report = await publisher.publish()  # no node folders: the table only
             assert report.errors == {} and "+41800777888" in publisher.table
-            app = build_app(settings)
+            app = serve_app(settings)
             app[xml_curl.DIALPLANS] = publisher.table
             server = TestServer(app, host="127.0.0.1", port=freeswitch["app"])
             await server.start_server()

@@ -1,5 +1,6 @@
 """``smartnumbers serve``: the real process on a real port, health and the token-scoped API."""
 
+import base64
 import json
 import os
 import socket
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from tests.foundation.cli import invoke
 
 REPO = Path(__file__).resolve().parents[2]
+SWITCH_PASSWORD = "switch-secret-123"
 
 
 def free_port() -> int:
@@ -47,9 +50,16 @@ def tenants(db_url, capsys):
 
 
 @pytest.fixture
-def server(tenants, db_url):
+def dialplan_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def server(tenants, db_url, dialplan_port):
     port = free_port()
-    env = {**os.environ, "SMARTNUMBERS_DATABASE_URL": db_url, "SMARTNUMBERS_HTTP": f"127.0.0.1:{port}"}
+    env = {**os.environ, "SMARTNUMBERS_DATABASE_URL": db_url, "SMARTNUMBERS_HTTP": f"127.0.0.1:{port}",
+           "SMARTNUMBERS_DIALPLAN_HTTP": f"127.0.0.1:{dialplan_port}",
+           "SMARTNUMBERS_SWITCH_HTTP_PASSWORD": SWITCH_PASSWORD}
     process = subprocess.Popen([sys.executable, "-m", "smartnumbers", "serve"], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -99,3 +109,15 @@ def test_a_revoked_token_stops_working_at_once(server, tenants, capsys):
     assert get(server + "/api/v1/numbers", tenants["Other GmbH"])[0] == 200
     assert invoke(capsys, "token", "revoke", "2").code == 0
     assert get(server + "/api/v1/numbers", tenants["Other GmbH"])[0] == 401
+
+
+def test_dialplan_fetches_are_answered_on_their_own_port(server, dialplan_port):
+    form = urllib.parse.urlencode({"section": "dialplan", "Hunt-Destination-Number": "0900123456",
+                                   "Hunt-Context": "carrier"}).encode()
+    url = f"http://127.0.0.1:{dialplan_port}/freeswitch/dialplan"
+    basic = "Basic " + base64.b64encode(f"freeswitch:{SWITCH_PASSWORD}".encode()).decode()
+    with urllib.request.urlopen(urllib.request.Request(url, form, {"Authorization": basic}), timeout=5) as response:
+        assert response.status == 200 and b'status="not found"' in response.read()  # no switch: no table
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(url, form), timeout=5)
+    assert refused.value.code == 401
