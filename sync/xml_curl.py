@@ -140,6 +140,8 @@ class FetchConnection(asyncio.Protocol):
             self.expect = value.lower()
 
     def on_headers_complete(self) -> None:
+        if self.closing:  # a request pipelined after a refused one
+            return
         if not (self.address_allowed and switch_credentials_valid(self.settings, self.authorization.decode("latin-1"))):
             self.refuse(401, "switch credentials or address refused")
         elif self.url.partition(b"?")[0] != PATH:
