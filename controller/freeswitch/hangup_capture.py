@@ -3,8 +3,8 @@ event stream as it arrives and stored with the switch's own bytes, before anythi
 derived from it.
 
 ``offer`` is called by the node's event pump for every event and returns at once; ``run``
-stores what was offered in batches, in a worker thread (translation, compression and the
-database stay off the event loop). A batch that fails to store is kept and retried: the legs
+stores what was offered in batches, in a worker thread (translation and the database stay
+off the event loop; PostgreSQL compresses the stored bytes itself). A batch that fails to store is kept and retried: the legs
 are not dropped, and the backstops (the CDR post and the swept file) deliver them anyway.
 """
 
