@@ -598,10 +598,12 @@ class RatingAdjustment(Base):
 
 class TrafficHour(Base):
     """One number's calls and revenue in one hour (UTC), added to as calls are rated, so the
-    dashboard sums hours instead of calls."""
+    dashboard sums hours instead of calls. The account's hours are read off one index that
+    holds every column the dashboard sums (PostgreSQL: an index-only scan, no row visited)."""
 
     __tablename__ = "traffic_hour"
-    __table_args__ = (Index("ix_traffic_hour_account_hour", "account_id", "hour"),)
+    __table_args__ = (Index("ix_traffic_hour_account_hour", "account_id", "hour",
+                            postgresql_include=["number_id", "calls", "answered", "payout"]),)
 
     number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), primary_key=True)
     hour: Mapped[dt.datetime] = mapped_column(UTCDateTime, primary_key=True)
@@ -613,10 +615,13 @@ class TrafficHour(Base):
 
 class CallerMonth(Base):
     """One caller's calls to one number in one month (Europe/Zurich) and the revenue they
-    brought: the top callers are read from here. Withheld callers are not kept."""
+    brought: the top callers are read from here. Withheld callers are not kept.
+
+    The index below holds an account's months in the top callers' order (revenue, calls,
+    caller, number), so a month's top 200 are its first 200 entries and six months are summed
+    from the index alone; "called this number before" is a probe of the primary key."""
 
     __tablename__ = "caller_month"
-    __table_args__ = (Index("ix_caller_month_account_period", "account_id", "period", "payout"),)
 
     number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), primary_key=True)
     caller_e164: Mapped[str] = mapped_column(String(16), primary_key=True)
@@ -624,3 +629,7 @@ class CallerMonth(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
     calls: Mapped[int] = mapped_column(Integer)
     payout: Mapped[Decimal] = mapped_column(Money)
+
+
+Index("ix_caller_month_account_period_revenue", CallerMonth.account_id, CallerMonth.period, CallerMonth.payout.desc(),
+      CallerMonth.calls.desc(), CallerMonth.caller_e164, CallerMonth.number_id)
