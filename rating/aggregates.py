@@ -97,7 +97,7 @@ def _hourly(session: Session, account_id: int, start: dt.datetime, end: dt.datet
 def by_hour(session: Session, account_id: int, start: dt.datetime, end: dt.datetime, zone: ZoneInfo,
             number_id: int | None = None) -> list[Traffic]:
     """Per local hour (``2026-11-26 14``), hours without calls left out."""
-    return [Traffic(hour.astimezone(zone).strftime("%Y-%m-%d %H"), calls, answered, amount or ZERO)
+    return [Traffic(hour.astimezone(zone).isoformat(" ", "hours")[:13], calls, answered, amount or ZERO)
             for hour, calls, answered, amount in _hourly(session, account_id, start, end, number_id)]
 
 
