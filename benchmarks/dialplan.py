@@ -2,9 +2,10 @@
 
 - ``render_deploy_100k_s``: 100,000 numbers (office hours, nights, around the clock, with
   canton holidays; three destinations each, every number its own) rendered from their
-  in-memory dialplans and written as one file each into a node's include folder, then
-  ``reloadxml`` issued (to the FreeSWITCH simulator; the switch's own reload time is printed
-  separately when a real one was measured);
+  in-memory dialplans and written as one file each into a node's include folder (in the
+  folder of the number's last three digits, beside the thousand context files), then
+  ``reloadxml`` issued (to the FreeSWITCH simulator; what a real switch's reload of these
+  files costs is measured on one and written in controller/dialplan/deploy.py);
 - ``single_change_ms``: one number's destinations changed in the database, then the whole path
   of a change: read from the database, rendered, its file rewritten (atomically) in two nodes'
   folders that hold the 100,000 files, ``reloadxml`` answered by every node; median of 30;
@@ -48,8 +49,8 @@ import uvloop  # noqa: E402
 from aiohttp import web  # noqa: E402
 
 from controller.dialplan import render, view  # noqa: E402
-from controller.dialplan.deploy import DialplanFolder, Deployment, NodeDeployment, file_for  # noqa: E402
-from controller.dialplan.publisher import build_publisher, render_parallel  # noqa: E402
+from controller.dialplan.deploy import DialplanFolder, Deployment, NodeDeployment  # noqa: E402
+from controller.dialplan.publisher import build_publisher, dialplan_files, render_parallel  # noqa: E402
 from controller.dialplan.table import DialplanTable  # noqa: E402
 from controller.freeswitch.client import EventSocketClient  # noqa: E402
 from controller.freeswitch.simulator import FreeSwitchSimulator  # noqa: E402
@@ -102,10 +103,10 @@ def number_dialplan(i: int, today: dt.date) -> view.NumberDialplan:
 
 def render_files(dialplans: list[view.NumberDialplan], options) -> tuple[dict[str, str], dict[str, str]]:
     """What the publisher does for a full deploy: bodies on every core, then the files."""
-    bodies, errors = render_parallel({n.e164: n for n in dialplans}, options)
+    by_number = {n.e164: n for n in dialplans}
+    bodies, errors = render_parallel(by_number, options)
     assert not errors, errors
-    files = {file_for(render.context_name(n.e164)): render.number_file(n, options, bodies[n.e164]) for n in dialplans}
-    return bodies, files
+    return bodies, dialplan_files(by_number, bodies, options)
 
 
 # --- deployment --------------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ async def measure_render_deploy(dialplans, options, folder: Path) -> tuple[float
         total = time.perf_counter() - start
         table = DialplanTable()
         table.replace_all(bodies)
-        assert report.written["fs1"] == len(dialplans) and report.reloaded["fs1"].startswith("+OK")
+        assert report.written["fs1"] == len(files) and report.reloaded["fs1"].startswith("+OK")
         return total, {"render_s": rendered, "write_reload_s": total - rendered,
                        "bytes": sum(len(t) for t in files.values())}, table
     finally:

@@ -11,9 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.dialplan import render
-from controller.dialplan.deploy import file_for
-from controller.dialplan.publisher import DialplanPublisher, build_publisher, render_all
+from controller.dialplan.deploy import DialplanFolder
+from controller.dialplan.publisher import DialplanPublisher, build_publisher, dialplan_files, render_all
 from controller.freeswitch.client import EventSocketClient
 from smartnumbers.db import make_engine, session_factory, utcnow
 from smartnumbers.errors import InputError
@@ -30,12 +29,11 @@ def _publisher(switches=None) -> tuple[DialplanPublisher, object]:
 
 
 def _rendered(publisher: DialplanPublisher, e164s: list[str] | None) -> tuple[dict[str, str], dict[str, str]]:
-    """File name -> file text of the numbers that render; number -> error of those that do not."""
+    """File name -> file text of the numbers that render (and of their contexts); number -> error
+    of those that do not."""
     dialplans = publisher.load(e164s, utcnow())
     bodies, errors = render_all(dialplans, publisher.options)
-    files = {file_for(render.context_name(e164)): render.number_file(dialplans[e164], publisher.options, body)
-             for e164, body in bodies.items()}
-    return files, errors
+    return dialplan_files(dialplans, bodies, publisher.options), errors
 
 
 def _report_errors(errors: dict[str, str]) -> None:
@@ -48,7 +46,8 @@ def dialplan_render(
     number: Annotated[Optional[str], typer.Argument(help="One number; all numbers when left out.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write one file per number into this folder.")] = None,
 ) -> None:
-    """Render dialplans: one number's to standard output, or every number's into --out."""
+    """Render dialplans: one number's to standard output, or every number's into --out (laid out
+    as deploy lays out a node's folder)."""
     publisher, engine = _publisher()
     try:
         e164s = [parse_smart_number(number)] if number else None
@@ -61,13 +60,12 @@ def dialplan_render(
     if out is None:
         if number is None:
             raise InputError("dialplan render: give a NUMBER, or --out DIR for all numbers")
-        for text in files.values():
-            typer.echo(text, nl=False)
-    else:
-        out.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
-            (out / name).write_text(text)
-        typer.echo(f"{len(files)} dialplan file(s) written to {out}")
+            if "/" in name:  # the number's own file, not its context's
+                typer.echo(text, nl=False)
+    else:
+        written, _ = DialplanFolder(out).write(files)
+        typer.echo(f"{written} dialplan file(s) written to {out}")
     if errors:
         raise typer.Exit(1)
 
@@ -134,9 +132,9 @@ def dialplan_diff(
         if node.folder is None:
             continue
         folder = node.folder.path
-        present = {p.name for p in folder.glob("sn_*.xml")} if folder.is_dir() else set()
+        present = set(node.folder.names())
         for name in sorted(set(files) | present):
-            number = "+" + name[3:-4]
+            number = "+" + name[4:-4] if "/" in name else f"context {name[:-4]}"
             old = (folder / name).read_text() if name in present else None
             new = files.get(name)
             if old == new:

@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 
 from controller import announcements
 from controller.dialplan import render, view
-from controller.dialplan.deploy import DeployReport, DialplanFolder, Deployment, NodeDeployment, Switch, file_for
+from controller.dialplan.deploy import (
+    DeployReport,
+    DialplanFolder,
+    Deployment,
+    NodeDeployment,
+    Switch,
+    context_file_name,
+    number_file_name,
+)
 from controller.dialplan.table import DialplanTable
 from smartnumbers.db import utcnow
 from smartnumbers.errors import InputError
@@ -106,6 +114,23 @@ def render_all(dialplans: dict[str, view.NumberDialplan | InputError], options: 
     return bodies, errors
 
 
+def dialplan_files(dialplans: Mapping[str, view.NumberDialplan | InputError], bodies: Mapping[str, str],
+                   options: render.RenderOptions, gone: Iterable[str] = ()) -> dict[str, str | None]:
+    """Folder-relative file name -> text: each rendered number's file, the context file of each
+    group those numbers belong to, and None (remove) for the numbers ``gone``."""
+    files: dict[str, str | None] = {}
+    buckets: set[str] = set()
+    for e164, body in bodies.items():
+        bucket = render.bucket_of(e164)
+        buckets.add(bucket)
+        files[number_file_name(e164, bucket)] = render.number_file(dialplans[e164], options, body)
+    for e164 in gone:
+        files[number_file_name(e164, render.bucket_of(e164))] = None
+    for bucket in buckets:
+        files[context_file_name(bucket)] = render.context_file(bucket)
+    return files
+
+
 class DialplanPublisher:
     """Reads, renders and publishes; the serve process keeps one, the CLI makes one per command."""
 
@@ -150,23 +175,16 @@ class DialplanPublisher:
             for e164, message in errors.items():
                 log.error("dialplan of %s withdrawn: %s", e164, message)
             report.withdrawn = sorted(gone)
-            files = await loop.run_in_executor(None, self._files, dialplans, bodies, gone)
-            report.deploy = await self.deployment.publish(files, complete=complete)
-            if complete:
+            if complete:  # mod_xml_curl's answers first: they are live at once, the files at the reload
                 self.table.replace_all(bodies)
             else:
                 for e164, body in bodies.items():
                     self.table.put(e164, body)
                 for e164 in gone:
                     self.table.put(e164, None)
+            files = await loop.run_in_executor(None, dialplan_files, dialplans, bodies, self.options, gone)
+            report.deploy = await self.deployment.publish(files, complete=complete)
             return report
-
-    def _files(self, dialplans, bodies: dict[str, str], gone: set[str]) -> dict[str, str | None]:
-        files: dict[str, str | None] = {
-            file_for(render.context_name(e164)): render.number_file(dialplans[e164], self.options, body)
-            for e164, body in bodies.items()}
-        files.update({file_for(render.context_name(e164)): None for e164 in gone})
-        return files
 
 
 def build_publisher(settings: Settings, sessions: Callable[[], Session], switches: Mapping[str, Switch],

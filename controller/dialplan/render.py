@@ -39,12 +39,14 @@ FREESWITCH_CONF = Path(__file__).resolve().parents[2] / "freeswitch_conf"
 CARRIER_CONTEXT = "carrier"
 RINGBACK = "%(1000,4000,425)"  # the Swiss ring tone: 425 Hz, 1 s on, 4 s off
 LIMIT_REALM = "smartnumbers"
-AGE_REFUSED = "age_refused"  # where a failed 0906 age check is transferred, in the number's own context
+AGE_REFUSED = "age_refused"  # a failed 0906 age check is transferred to this + the number, in its context
+BUCKET_DIGITS = 3  # numbers share a context by their last three digits: sn_000 ... sn_999
 # The agent's tariff code *NN on the B-leg (FACTS.md section 4b): bind_digit_action swallows the
 # digits (the caller never hears them) and raises one CUSTOM event per code; exec[i] runs it at
 # once without putting the caller on hold, and ^^; lets the event's headers contain commas.
 CODE_BINDING = r"smart,~^\*\d\d$,exec[i]:event,^^;Event-Name=CUSTOM;Event-Subclass=smart::code;smart_kind=tariff_code"
 _PIN = re.compile(r"^[0-9]{4,8}$")
+_BUCKET = re.compile(rf"^[0-9]{{{BUCKET_DIGITS}}}$")
 
 _PREFIX = re.compile(r"^\+[0-9]{2,14}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -80,8 +82,16 @@ class RenderOptions:
 # --- expressions -----------------------------------------------------------------------------------
 
 
+def bucket_of(e164: str) -> str:
+    """The last digits of the number, which carriers' numbering spreads evenly (unlike its
+    leading ones): the context it shares with about a thousandth of the platform's numbers."""
+    return _checked(e164, E164_SHAPE, "number")[-BUCKET_DIGITS:]
+
+
 def context_name(e164: str) -> str:
-    return "sn_" + _checked(e164, E164_SHAPE, "number")[1:]
+    """The context the carrier context transfers the number's calls to (freeswitch_conf's
+    carrier.xml computes the same from the called number)."""
+    return "sn_" + bucket_of(e164)
 
 
 def number_expression(e164: str) -> str:
@@ -260,7 +270,7 @@ def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: b
                                   Action("set", "sip_ignore_remote_cause=true")))
 
 
-def _age_check(n: NumberDialplan, options: RenderOptions, context: str,
+def _age_check(n: NumberDialplan, options: RenderOptions, refused: str, context: str,
                place: Placeholders) -> tuple[Markup, Markup] | None:
     """0906: the caller proves their age in early media before anything rings, so the check costs
     nothing; a failure is transferred to the refusal (answer never sent). The CDR keeps
@@ -268,7 +278,7 @@ def _age_check(n: NumberDialplan, options: RenderOptions, context: str,
     if n.age_check is None:
         return None
     prompt = sound(options, notice(f"age_{n.age_check.value}", n.language))
-    failure = f"{AGE_REFUSED} XML {context}"
+    failure = f"{refused} XML {context}"
     if n.age_check is AgeCheck.PIN:
         pins = place("|".join(_checked(pin, _PIN, "age PIN") for pin in n.age_pins) or "(?!)")
         collect = f"4 8 3 8000 # {prompt} silence_stream://250 smart_age_pin ^(?:{pins})$ 3000 {failure}"
@@ -306,6 +316,7 @@ class Extensions:
 
     guard: str  # the expression every extension but the first checks ${smart_number} against
     destination: str
+    refused: str  # the expression of the destination a failed age check is transferred to
     own: tuple[Action, ...]  # the actions holding the number: laid out by the template
     common: Markup  # blocks many numbers share: rendered once
     unavailable: tuple[str | None, Markup] | None
@@ -338,10 +349,11 @@ def extensions(n: NumberDialplan, options: RenderOptions) -> tuple[Extensions, l
     )
     admission = f"hash {LIMIT_REALM} {number_text} {int(n.max_calls)} !USER_BUSY"
     hunts = tuple((hunt.label, _hunt_actions(n, hunt, options, place)) for hunt in n.hunts if hunt.destinations)
-    x = Extensions(place("^\\" + number + "$"), place(number_expression(number)), own,
+    guard = place("^\\" + number + "$")
+    x = Extensions(guard, place(number_expression(number)), place(f"^{AGE_REFUSED}\\{number}$"), own,
                    _common(n.tariff_code, n.tariff_version, n.tariff_codes), unavailable, blocks, admission,
-                   _age_check(n, options, place(context_name(number)), place), rules_xml(n.rules), hunts,
-                   _outside_actions(n, options, place))
+                   _age_check(n, options, place(AGE_REFUSED + number), place(context_name(number)), place),
+                   rules_xml(n.rules, guard), hunts, _outside_actions(n, options, place))
     return x, place.values
 
 
@@ -366,10 +378,11 @@ def environment() -> jinja2.Environment:
 
 
 @functools.lru_cache(maxsize=4096)
-def rules_xml(rules: tuple[TimeRule, ...]) -> Markup:
-    """The time rules as extensions; shared by every number with the same hours and holidays."""
+def rules_xml(rules: tuple[TimeRule, ...], guard: str) -> Markup:
+    """The time rules as extensions; shared by every number with the same hours and holidays
+    (``guard`` is the number's placeholder)."""
     return Markup(environment().get_template("time_rules.xml.j2").render(
-        rules=[(time_attributes(rule), rule.target) for rule in rules]))
+        guard=guard, rules=[(time_attributes(rule), rule.target) for rule in rules]))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -397,18 +410,25 @@ def extensions_xml(n: NumberDialplan, options: RenderOptions) -> str:
 def _file_frame() -> tuple[str, str]:
     """The file template rendered once around placeholders: a deploy of 100,000 numbers then
     fills in checked numbers instead of running the template 100,000 times."""
-    text = environment().get_template("number_file.xml.j2").render(
-        number="\x00number\x00", context="\x00context\x00", body=Markup("\x00body\x00"))
+    text = environment().get_template("number_file.xml.j2").render(number="\x00number\x00",
+                                                                     body=Markup("\x00body\x00"))
     head, tail = text.split("\x00body\x00")
     return head, tail
 
 
 def number_file(n: NumberDialplan, options: RenderOptions, body: str | None = None) -> str:
-    """The number's own context, as a file in the dialplan include folder."""
+    """The number's extensions as a file of its context's folder (an ``<include>``, which the
+    context includes with the rest of the folder)."""
     head, tail = _file_frame()
     number = _checked(n.e164, E164_SHAPE, "number")  # digits and a plus: nothing to escape
-    return (head.replace("\x00number\x00", number).replace("\x00context\x00", context_name(number))
-            + (body or extensions_xml(n, options)) + tail)
+    return head.replace("\x00number\x00", number) + (body or extensions_xml(n, options)) + tail
+
+
+def context_file(bucket: str) -> str:
+    """The context of the numbers ending in ``bucket``: their files, then a refusal for a number
+    the platform does not have."""
+    return environment().get_template("bucket_context.xml.j2").render(
+        context="sn_" + bucket, folder=_checked(bucket, _BUCKET, "bucket"))
 
 
 @functools.cache

@@ -9,7 +9,6 @@ from urllib.parse import unquote_plus
 from controller.dialplan import render
 
 _CALLED = re.compile(r"^(?:(?:\+|00)?41|0)([0-9]{9})$")
-_NUMBER_CONTEXT = re.compile(r"^sn_41[0-9]{9}$")
 
 
 _FETCH_FIELDS = {"section": b"section=", "destination": b"Hunt-Destination-Number=", "context": b"Hunt-Context="}
@@ -67,12 +66,12 @@ class DialplanTable:
 
     def answer(self, dialled: str, context: str) -> str:
         """mod_xml_curl's answer: the number's extensions in the context asked for (the carrier's,
-        or the number's own after the static dispatcher's transfer), else "not found", on which
-        FreeSWITCH falls back to the deployed files (FACTS.md section 5)."""
+        or the one of its last digits after the static dispatcher's transfer), else "not found",
+        on which FreeSWITCH falls back to the deployed files (FACTS.md section 5)."""
+        if dialled.startswith(render.AGE_REFUSED):  # a failed 0906 age check: age_refused+41...
+            dialled = dialled[len(render.AGE_REFUSED):]
         e164 = called_number(dialled)
-        if dialled == render.AGE_REFUSED and context.startswith("sn_"):  # a failed 0906 age check
-            e164 = called_number("+" + context[3:])
-        if e164 is None or (context != self.carrier_context and context != f"sn_{e164[1:]}"):
+        if e164 is None or (context != self.carrier_context and context != render.context_name(e164)):
             return render.NOT_FOUND
         answers = self._answers.get(e164)
         answer = answers.get(context) if answers is not None else None

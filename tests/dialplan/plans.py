@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import xml.etree.ElementTree as ET
 
 from controller.dialplan import render, view
 from smartnumbers.models import CallerIdPolicy, Language, OutsideAction
@@ -33,8 +34,16 @@ def dialplan(spec: PlanSpec, *, today: dt.date = dt.date(2026, 1, 1), **changes)
     return view.NumberDialplan(**values)
 
 
-def number_context(n: view.NumberDialplan) -> tuple[fsd.Extension, ...]:
-    return fsd.contexts(render.number_file(n, OPTIONS))[render.context_name(n.e164)]
+def number_context(*dialplans: view.NumberDialplan) -> tuple[fsd.Extension, ...]:
+    """The context of the numbers' last digits as the switch loads it: the context file, with
+    the numbers' files included where it includes its folder (in file name order)."""
+    contexts = {render.context_name(n.e164) for n in dialplans}
+    assert len(contexts) == 1, contexts
+    bucket = render.bucket_of(dialplans[0].e164)
+    included: list[fsd.Extension] = []
+    for n in sorted(dialplans, key=lambda n: n.e164):
+        included += fsd.parse_context(ET.fromstring(render.number_file(n, OPTIONS)))
+    return (*included, *fsd.contexts(render.context_file(bucket))[f"sn_{bucket}"])
 
 
 def switch_routes(context, epoch: float, caller: str = "+41441112233", dialled: str = "0901234567"):

@@ -14,7 +14,7 @@ from controller.announcements import file_name
 from controller.dialplan import render, view
 from smartnumbers.models import AgeCheck, CallerIdPolicy, Language
 from tests.dialplan import freeswitch_dialplan as fsd
-from tests.dialplan.plans import NUMBER, OPTIONS, dialplan, plan
+from tests.dialplan.plans import NUMBER, OPTIONS, dialplan, number_context, plan
 
 GOLDEN = Path(__file__).parent / "golden"
 ZURICH = ZoneInfo("Europe/Zurich")
@@ -53,7 +53,7 @@ def rendered(name: str, spec=OFFICE) -> str:
 
 
 def context(name: str, spec=OFFICE):
-    return fsd.contexts(rendered(name, spec))["sn_41901234567"]
+    return number_context(dialplan(spec, **FEATURES.get(name, {})))
 
 
 def call(name: str, *, at: float = WEEKDAY_NOON, caller: str = "+41441112233", spec=OFFICE, legs=lambda leg: "answer"):
@@ -235,4 +235,38 @@ def test_every_form_of_the_called_number_reaches_the_extension():
         assert fsd.run(fsd.hunt(ctx, channel), channel).answered is not None
     for dialled in ("0901234568", "+41901234567 ", "9012345670", "x0901234567"):
         channel = fsd.Channel(dialled, "+41441112233", WEEKDAY_NOON)
-        assert fsd.hunt(ctx, channel) == [], dialled  # nothing rings: the switch answers "no route"
+        # nothing rings: the context's last extension refuses a number the platform does not have
+        assert fsd.hunt(ctx, channel) == [fsd.Action("hangup", "UNALLOCATED_NUMBER", False)], dialled
+
+
+NEIGHBOURS = {  # numbers ending in the same digits as NUMBER, each with what differs most
+    "+41800111567": {"unavailable": view.Unavailable("suspended", None)},
+    "+41848222567": {"blocks": (view.CallerBlock(("+41791112233",), ("+4176",), None),)},
+    "+41906333567": {"age_check": AgeCheck.DIGIT, "price": PRICE},
+    "+41901234567": {"caller_id": CallerIdPolicy.WITHHELD},
+    "+41900444567": {},
+}
+
+
+@pytest.mark.parametrize("moment", [dt.datetime(2026, 12, 2, 12, 0), dt.datetime(2026, 12, 5, 23, 0),
+                                    dt.datetime(2026, 12, 2, 3, 0)])  # a Wednesday and a Saturday
+@pytest.mark.parametrize("caller", ["+41441112233", "+41791112233"])
+def test_numbers_sharing_a_context_never_act_on_each_others_calls(moment, caller):
+    """Every extension of a number checks the number, so in the context of their last digits a
+    call to any of them is routed as if the number were alone there (the age check's transfer
+    to its refusal included)."""
+    night = _spec_of("outside_fallback")
+    plans = {e164: dialplan(night if i % 2 else OFFICE, e164=e164, **changes)
+             for i, (e164, changes) in enumerate(NEIGHBOURS.items())}
+    shared = number_context(*plans.values())
+    at = moment.replace(tzinfo=ZURICH).timestamp()
+    for e164, n in plans.items():
+        outcomes = []
+        for ctx in (shared, number_context(n)):
+            channel = fsd.Channel("0" + e164[3:], caller, at)
+            actions = fsd.hunt(ctx, channel)
+            outcomes.append((actions, channel.variables))
+            refusal = fsd.Channel(render.AGE_REFUSED + e164, caller, at, variables=dict(channel.variables))
+            outcomes.append((fsd.hunt(ctx, refusal), refusal.variables))
+        assert outcomes[0] == outcomes[2] and outcomes[1] == outcomes[3], e164
+        assert outcomes[0][1]["smart_number"] == e164

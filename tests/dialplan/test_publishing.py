@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import threading
+import xml.etree.ElementTree as ET
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,8 +88,11 @@ async def test_deploy_writes_each_number_once_per_node_then_reloads_every_node(d
     publisher = build_publisher(settings, session_factory(engine), {"fs1": client})
     report = await publisher.publish()
     assert report.rendered == 2 and report.errors == {}
-    assert report.deploy.written == {"fs1": 2, "fs2": 2} and report.deploy.reloaded["fs1"].startswith("+OK")
-    assert sorted(os.listdir(tmp_path / "fs1")) == ["sn_41800555666.xml", "sn_41900123456.xml"]
+    # each number's file in the folder of its last digits, and the context of those digits
+    assert report.deploy.written == {"fs1": 4, "fs2": 4} and report.deploy.reloaded["fs1"].startswith("+OK")
+    assert sorted(os.listdir(tmp_path / "fs1")) == ["456", "666", "sn_456.xml", "sn_666.xml"]
+    assert os.listdir(tmp_path / "fs1" / "666") == ["41800555666.xml"]
+    assert 'data="$${smartnumbers_dialplan_dir}/666/*.xml"' in (tmp_path / "fs1" / "sn_666.xml").read_text()
     assert report.announcements_made == 2  # the price (de) and the "nobody answered" notice
     assert "api reloadxml" in sim.commands
 
@@ -98,16 +102,16 @@ async def test_deploy_writes_each_number_once_per_node_then_reloads_every_node(d
     assert again.deploy.written == {"fs1": 0, "fs2": 0} and again.deploy.reloaded == {} and sim.commands == []
 
     # one number changes: one file per node rewritten, the other untouched, one reload
-    untouched = (tmp_path / "fs1" / "sn_41800555666.xml").stat().st_mtime_ns
+    untouched = (tmp_path / "fs1" / "666" / "41800555666.xml").stat().st_mtime_ns
     with session_factory(engine)() as session:
         blacklist.add_entry(session, OPERATOR, accounts.find_account(session, "Acme AG"), "+4179*", "spam",
                             number=numbers.find_number(session, "0900 123 456"))
         session.commit()
     one = await publisher.publish(["+41900123456"])
     assert one.deploy.written == {"fs1": 1, "fs2": 1} and sim.commands == ["api reloadxml"]
-    assert (tmp_path / "fs1" / "sn_41800555666.xml").stat().st_mtime_ns == untouched
-    assert "blacklist_1" in (tmp_path / "fs2" / "sn_41900123456.xml").read_text()
-    assert not [p for p in (tmp_path / "fs1").iterdir() if p.name.endswith(".tmp")]
+    assert (tmp_path / "fs1" / "666" / "41800555666.xml").stat().st_mtime_ns == untouched
+    assert "blacklist_1" in (tmp_path / "fs2" / "456" / "41900123456.xml").read_text()
+    assert not [p for p in (tmp_path / "fs1").rglob("*") if p.name.endswith(".tmp")]
     engine.dispose()
 
 
@@ -115,33 +119,35 @@ async def test_a_deleted_number_and_stray_files_are_removed_by_a_full_deploy(db_
     settings = settings_for(db_url, tmp_path)
     engine = make_engine(db_url)
     publisher = build_publisher(settings, session_factory(engine), {})
-    (tmp_path / "fs1").mkdir()
-    (tmp_path / "fs1" / "sn_41848000000.xml").write_text("<include/>")
-    (tmp_path / "fs1" / "carrier.xml").write_text("<include/>")  # not a number's file: left alone
+    (tmp_path / "fs1" / "000").mkdir(parents=True)
+    (tmp_path / "fs1" / "000" / "41848000000.xml").write_text("<include/>")
+    (tmp_path / "fs1" / "sn_000.xml").write_text("<include/>")
+    (tmp_path / "fs1" / "sn_41848000001.xml").write_text("<include/>")  # a context per number, as once
+    (tmp_path / "fs1" / "carrier.xml").write_text("<include/>")  # not deployment's: left alone
     report = await publisher.publish()
-    assert report.deploy.removed["fs1"] == 1
-    assert sorted(os.listdir(tmp_path / "fs1")) == ["carrier.xml", "sn_41800555666.xml", "sn_41900123456.xml"]
+    assert report.deploy.removed["fs1"] == 3
+    assert sorted(os.listdir(tmp_path / "fs1")) == ["000", "456", "666", "carrier.xml", "sn_456.xml", "sn_666.xml"]
     engine.dispose()
 
 
 def test_a_reader_never_sees_half_a_file(tmp_path):
     folder = DialplanFolder(tmp_path)
-    big = {"sn_41900123456.xml": "<include>" + "x" * 2_000_000 + "</include>"}
+    big = {"456/41900123456.xml": "<include>" + "x" * 2_000_000 + "</include>"}
     folder.write(big)
     seen, stop = set(), threading.Event()
 
     def read():
         while not stop.is_set():
-            seen.add(len((tmp_path / "sn_41900123456.xml").read_text()))
+            seen.add(len((tmp_path / "456" / "41900123456.xml").read_text()))
 
     reader = threading.Thread(target=read)
     reader.start()
     versions = ["<include>" + str(i) * (1_000_000 + i) + "</include>" for i in range(30)]
     for text in versions:
-        folder.write({"sn_41900123456.xml": text})
+        folder.write({"456/41900123456.xml": text})
     stop.set()
     reader.join()
-    assert seen <= {len(text) for text in [big["sn_41900123456.xml"], *versions]} and len(seen) > 1
+    assert seen <= {len(text) for text in [big["456/41900123456.xml"], *versions]} and len(seen) > 1
 
 
 def test_called_numbers_in_every_carrier_form():
@@ -198,15 +204,15 @@ async def test_xml_curl_answers_from_memory_the_same_extensions_as_the_file(db_u
             event.remove(Engine, "before_cursor_execute", record)
         assert reply.status == 200 and reply.content_type == "text/xml" and queries == []
         served = fsd.contexts(text)["carrier"]
-        on_disk = fsd.contexts((tmp_path / "fs1" / "sn_41900123456.xml").read_text())["sn_41900123456"]
+        on_disk = fsd.parse_context(ET.fromstring((tmp_path / "fs1" / "456" / "41900123456.xml").read_text()))
         assert served == on_disk
         channel = fsd.Channel("0900123456", "+41791112233", dt.datetime(2026, 12, 2, 10, tzinfo=dt.timezone.utc).timestamp())
         outcome = fsd.run(fsd.hunt(served, channel), channel)
         assert outcome.answered.endpoint == "sofia/gateway/carrier/+41446681800" and outcome.pre_answered
 
-        # after the static dispatcher's transfer the context is the number's own
-        reply = await client.post(url, data=_fetch_form("+41900123456", "sn_41900123456"), headers=_basic())
-        assert "sn_41900123456" in fsd.contexts(await reply.text())
+        # after the static dispatcher's transfer the context is the one of the number's last digits
+        reply = await client.post(url, data=_fetch_form("+41900123456", "sn_456"), headers=_basic())
+        assert fsd.contexts(await reply.text())["sn_456"] == on_disk
 
         for form in (_fetch_form("0900999999"), _fetch_form("0900123456", "default"), _fetch_form("12345"),
                      {**_fetch_form("0900123456"), "section": "directory"}):
@@ -230,13 +236,13 @@ def test_cli_render_deploy_and_diff(db_url, platform, tmp_path, capsys, monkeypa
     monkeypatch.setenv("SMARTNUMBERS_DIALPLAN_FOLDERS", json.dumps({"fs1": str(tmp_path / "fs1")}))
     monkeypatch.setenv("SMARTNUMBERS_SOUNDS_FOLDER", str(tmp_path / "sounds"))
     one = invoke(capsys, "dialplan", "render", "0900 123 456")
-    assert one.code == 0 and '<context name="sn_41900123456">' in one.out
+    assert one.code == 0 and "for +41900123456" in one.out and '<extension name="number"' in one.out
     assert invoke(capsys, "dialplan", "render", "0900 999 999").code == 2
     out = invoke(capsys, "dialplan", "render", "--out", str(tmp_path / "out"))
-    assert out.code == 0 and sorted(os.listdir(tmp_path / "out")) == ["sn_41800555666.xml", "sn_41900123456.xml"]
+    assert out.code == 0 and sorted(os.listdir(tmp_path / "out")) == ["456", "666", "sn_456.xml", "sn_666.xml"]
 
     diff = invoke(capsys, "dialplan", "diff")
-    assert diff.code == 0 and diff.out.count("new") == 2 and "2 file(s) would change" in diff.out
+    assert diff.code == 0 and diff.out.count("new") == 4 and "4 file(s) would change" in diff.out
     deployed = invoke(capsys, "dialplan", "deploy")
     assert deployed.code == 0 and "2 number(s) published" in deployed.out
     assert "0 file(s) would change" in invoke(capsys, "dialplan", "diff").out
@@ -260,7 +266,7 @@ async def test_without_espeak_the_dialplans_are_still_published_and_the_error_re
     publisher = build_publisher(settings_for(db_url, tmp_path), session_factory(engine), {})
     report = await publisher.publish()
     assert report.rendered == 2 and "espeak-ng is not installed" in report.errors["announcements"]
-    assert sorted(os.listdir(tmp_path / "fs1")) == ["sn_41800555666.xml", "sn_41900123456.xml"]
+    assert sorted(os.listdir(tmp_path / "fs1")) == ["456", "666", "sn_456.xml", "sn_666.xml"]
     engine.dispose()
 
 
@@ -283,9 +289,9 @@ async def test_reloads_of_a_node_never_overlap_and_coalesce(tmp_path):
 
     switch = SlowSwitch()
     deployment = Deployment([NodeDeployment("fs1", DialplanFolder(tmp_path), switch)])
-    first = asyncio.create_task(deployment.publish({"sn_41900000001.xml": "<include/>"}))
+    first = asyncio.create_task(deployment.publish({"001/41900000001.xml": "<include/>"}))
     await asyncio.sleep(0.05)
-    later = [asyncio.create_task(deployment.publish({f"sn_4190000000{i}.xml": f"<include>{i}</include>"}))
+    later = [asyncio.create_task(deployment.publish({f"00{i}/4190000000{i}.xml": f"<include>{i}</include>"}))
              for i in range(2, 10)]
     reports = await asyncio.gather(first, *later)
     assert switch.reloads == 2 and all(r.reloaded["fs1"] == "+OK [Success]" for r in reports)

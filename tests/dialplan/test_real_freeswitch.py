@@ -279,7 +279,7 @@ def test_a_number_routed_by_xml_curl_alone_on_a_real_switch(freeswitch, session,
                         "destinations": [{"target": f"sip:curl@127.0.0.1:{answer}", "ring_timeout": 10}]}]},
             routing.destination_policy(session, number)))
         session.commit()
-        (freeswitch["root"] / "dialplans" / "sn_41800777888.xml").unlink(missing_ok=True)
+        (freeswitch["root"] / "dialplans" / "888" / "41800777888.xml").unlink(missing_ok=True)
 
         async def scenario():
             settings = load_settings(database_url=db_url, switch_http_password=SWITCH_HTTP_PASSWORD,

@@ -65,7 +65,7 @@ def make_schedule(db_url, tmp_path, name="dialplans"):
 
 
 def live_file(tmp_path) -> str:
-    path = tmp_path / "fs1" / "sn_41800555666.xml"
+    path = tmp_path / "fs1" / "666" / "41800555666.xml"
     return path.read_text() if path.exists() else ""
 
 
@@ -196,7 +196,7 @@ async def test_a_tariff_version_that_begins_later_changes_the_announcement_then(
     await schedule.publisher.publish()
     await schedule.start()
     try:
-        path = tmp_path / "fs1" / "sn_41900123456.xml"
+        path = tmp_path / "fs1" / "456" / "41900123456.xml"
         assert "smart_price_announced" not in path.read_text()  # CHF 1.50: no announcement
         tariffs.set_tariff(session, OPERATOR, n, 1, tariffs.TariffTerms(Decimal("3.50")),
                            valid_from=utcnow() + dt.timedelta(seconds=1.5))
