@@ -28,16 +28,24 @@ def actions(extension: ET.Element) -> list[tuple[str, str]]:
     return [(a.get("application"), a.get("data", "")) for a in extension.iter("action")]
 
 
+def age_check(xml: str) -> list[tuple[str, str]]:
+    """The actions of the age check: the admission's after its limit."""
+    admission = actions(context_of(xml).find("extension[@name='admission']"))
+    assert admission[0][0] == "limit"
+    return admission[1:]
+
+
 def test_the_age_check_comes_after_the_limit_and_before_any_slot_in_early_media():
     xml = render.number_file(dialplan(OFFICE, age_check=AgeCheck.DIGIT), OPTIONS)
     names = [e.get("name") for e in context_of(xml).findall("extension")]
     assert names[0] == render.AGE_REFUSED  # first, so a transfer to it stops there
-    assert names.index("admission") < names.index("age_check") < names.index("slot_1")
-    check = dict(actions(context_of(xml).find("extension[@name='age_check']")))
+    applications = [a for a, _ in actions(context_of(xml))]
+    assert applications.index("limit") < applications.index("play_and_get_digits") < applications.index("bridge")
+    check = dict(age_check(xml))
     collect = check["play_and_get_digits"].split()
     assert collect[:5] == ["1", "1", "3", "5000", "#"] and collect[8] == "^1$"
     assert collect[-3:] == [render.AGE_REFUSED + NUMBER, "XML", "sn_567"]
-    assert [a for a, _ in actions(context_of(xml).find("extension[@name='age_check']"))][:3] == [
+    assert [a for a, _ in age_check(xml)][:3] == [
         "set", "pre_answer", "play_and_get_digits"]  # early media: the caller is not answered
     refused = actions(context_of(xml).find(f"extension[@name='{render.AGE_REFUSED}']"))
     assert ("set", "smart_age_check=failed") in refused and refused[-1] == ("hangup", "CALL_REJECTED")
@@ -46,7 +54,7 @@ def test_the_age_check_comes_after_the_limit_and_before_any_slot_in_early_media(
 
 def test_pins_are_checked_by_the_switch_and_never_reach_the_cdr():
     xml = render.number_file(dialplan(OFFICE, age_check=AgeCheck.PIN, age_pins=("4711", "20261127")), OPTIONS)
-    check = actions(context_of(xml).find("extension[@name='age_check']"))
+    check = age_check(xml)
     collect = dict(check)["play_and_get_digits"].split()
     assert collect[:5] == ["4", "8", "3", "8000", "#"] and collect[8] == "^(?:4711|20261127)$"
     assert ("unset", "smart_age_pin") in check and check[-1] == ("set", "smart_age_check=passed")
@@ -56,7 +64,7 @@ def test_pins_are_checked_by_the_switch_and_never_reach_the_cdr():
 
 def test_other_numbers_have_no_age_check():
     xml = render.number_file(dialplan(OFFICE), OPTIONS)
-    assert "age_check" not in xml and render.AGE_REFUSED not in xml
+    assert "play_and_get_digits" not in xml and render.AGE_REFUSED not in xml
 
 
 def test_the_code_binding_is_set_on_the_b_legs_of_numbers_with_several_tariffs():
