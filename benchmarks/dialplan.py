@@ -50,7 +50,7 @@ from aiohttp import web  # noqa: E402
 
 from controller.dialplan import render, view  # noqa: E402
 from controller.dialplan.deploy import DialplanFolder, Deployment, NodeDeployment  # noqa: E402
-from controller.dialplan.publisher import build_publisher, dialplan_files, render_parallel  # noqa: E402
+from controller.dialplan.publisher import build_publisher, dialplan_files, render_all  # noqa: E402
 from controller.dialplan.table import DialplanTable  # noqa: E402
 from controller.freeswitch.client import EventSocketClient  # noqa: E402
 from controller.freeswitch.simulator import FreeSwitchSimulator  # noqa: E402
@@ -102,9 +102,9 @@ def number_dialplan(i: int, today: dt.date) -> view.NumberDialplan:
 
 
 def render_files(dialplans: list[view.NumberDialplan], options) -> tuple[dict[str, str], dict[str, str]]:
-    """What the publisher does for a full deploy: bodies on every core, then the files."""
+    """What the publisher does for a full deploy: the bodies, then the files."""
     by_number = {n.e164: n for n in dialplans}
-    bodies, errors = render_parallel(by_number, options)
+    bodies, errors = render_all(by_number, options)
     assert not errors, errors
     return bodies, dialplan_files(by_number, bodies, options)
 
