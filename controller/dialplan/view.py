@@ -177,22 +177,22 @@ def weekly_rules(slots: tuple[SlotSpec, ...]) -> list[TimeRule]:
 
 
 def time_rules(spec: PlanSpec, today: dt.date) -> tuple[TimeRule, ...]:
-    """Dated rules for every day the holidays change (whole days, outside included), then the
-    weekly rules; the first that holds decides. They depend on the slots' days and hours and
-    the holidays only, which many numbers share, so they are computed once per such shape."""
+    """Dated rules for every day from ``today`` on that the holidays change (whole days, outside
+    included), then the weekly rules; the first that holds decides. They depend on the slots'
+    days and hours and the holidays only, which many numbers share, so they are computed once
+    per such shape."""
     shape = tuple(SlotSpec(s.weekdays, s.start_minute, s.end_minute, ()) for s in spec.slots)
-    return _time_rules(shape, spec.holiday_canton, spec.holiday_rule, spec.extra_holidays, today.year)
+    return _time_rules(shape, spec.holiday_canton, spec.holiday_rule, spec.extra_holidays, today)
 
 
 @functools.lru_cache(maxsize=4096)
 def _time_rules(slots: tuple[SlotSpec, ...], canton: str | None, rule: HolidayRule,
-                extra: tuple[dt.date, ...], year: int) -> tuple[TimeRule, ...]:
+                extra: tuple[dt.date, ...], today: dt.date) -> tuple[TimeRule, ...]:
     holidays = set(extra)
     if canton:
-        for y in range(year, year + HOLIDAY_YEARS):
+        for y in range(today.year, today.year + HOLIDAY_YEARS):
             holidays.update(canton_holidays(canton, y))
-    horizon_start = dt.date(year, 1, 1)
-    special = sorted({d for h in holidays for d in (h, h + dt.timedelta(days=1)) if d >= horizon_start})
+    special = sorted({d for h in holidays for d in (h, h + dt.timedelta(days=1)) if d >= today})
     dated: dict[tuple[int, int, int, str], list[dt.date]] = {}
     for day in special:
         own = day_schedule(slots, (day - dt.timedelta(days=1)).isoweekday(), day.isoweekday())
