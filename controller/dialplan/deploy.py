@@ -110,6 +110,8 @@ class DialplanFolder:
         folder = str(self.path)
         made: set[str] = set()
         for name, text in files.items():
+            if not _FILE.match(name):
+                raise ValueError(f"{name!r} is not a dialplan file of the folder")
             if text is None:
                 removed += self._remove(name)
                 continue
