@@ -39,8 +39,8 @@ def serve_app(settings: Settings) -> web.Application:
 def run_serve(app: web.Application, settings: Settings) -> None:
     """Run the serve process's application on uvloop: a dialplan fetch holds a call in routing,
     and on uvloop a fetch's connection costs about half of what it costs on asyncio's own loop."""
-    web.run_app(app, host=settings.http_host, port=settings.http_port, loop=uvloop.new_event_loop(),
-                print=lambda m: log.info(m.strip()))
+    host, port = settings.http_address
+    web.run_app(app, host=host, port=port, loop=uvloop.new_event_loop(), print=lambda m: log.info(m.strip()))
 
 
 def serve() -> None:

@@ -127,20 +127,14 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def http_host(self) -> str:
-        return self.http.rpartition(":")[0].strip("[]")
+    def http_address(self) -> tuple[str, int]:
+        """Where ``serve`` listens: host and port."""
+        return _host_and_port(self.http)
 
     @property
-    def http_port(self) -> int:
-        return int(self.http.rpartition(":")[2])
-
-    @property
-    def dialplan_host(self) -> str:
-        return self.dialplan_http.rpartition(":")[0].strip("[]")
-
-    @property
-    def dialplan_port(self) -> int:
-        return int(self.dialplan_http.rpartition(":")[2])
+    def dialplan_address(self) -> tuple[str, int]:
+        """Where ``serve`` answers mod_xml_curl's fetches: host and port."""
+        return _host_and_port(self.dialplan_http)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -174,3 +168,9 @@ def load_settings(**overrides: Any) -> Settings:
         if field:
             raise SettingsError(f"SMARTNUMBERS_{field[1].upper()}: not valid JSON") from None
         raise SettingsError(f"settings: {str(exc).splitlines()[0]}") from None
+
+
+def _host_and_port(address: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 in brackets) as checked by the validator."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)

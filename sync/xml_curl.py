@@ -193,7 +193,7 @@ async def listener(app: web.Application):
     settings = app[SETTINGS]
     shared = FetchListener(app)
     server = await asyncio.get_running_loop().create_server(
-        lambda: FetchConnection(shared), settings.dialplan_host, settings.dialplan_port, backlog=1024)
+        lambda: FetchConnection(shared), *settings.dialplan_address, backlog=1024)
     closing_idle = asyncio.create_task(shared.close_idle())
     log.info("dialplan fetches on http://%s/freeswitch/dialplan", settings.dialplan_http)
     yield

@@ -17,7 +17,7 @@ def clean_environment(monkeypatch, tmp_path):
 def test_defaults():
     settings = load_settings()
     assert settings.database_url == "sqlite:///var/smartnumbers.db"
-    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert settings.http_address == ("127.0.0.1", 8080)
     assert settings.timezone == "Europe/Zurich" and settings.freeswitch_nodes == []
 
 
@@ -32,7 +32,7 @@ def test_environment_and_toml_file(monkeypatch, clean_environment):
                        ' {"name": "ge1", "host": "127.0.0.2", "port": 8022, "password": "x"}]')
     monkeypatch.setenv("SMARTNUMBERS_HTTP", "127.0.0.1:8181")
     settings = load_settings()  # the environment wins over the file
-    assert [n.name for n in settings.freeswitch_nodes] == ["zh1", "ge1"] and settings.http_port == 8181
+    assert [n.name for n in settings.freeswitch_nodes] == ["zh1", "ge1"] and settings.http_address[1] == 8181
 
 
 @pytest.mark.parametrize(
