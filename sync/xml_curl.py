@@ -70,6 +70,9 @@ class FetchListener:
         self.connections: set[FetchConnection] = set()
         self.address_allowed = functools.lru_cache(maxsize=1024)(functools.partial(switch_address_allowed,
                                                                                    self.settings))
+        # every fetch of a switch carries the same header: decoded and compared once
+        self.credentials_valid = functools.lru_cache(maxsize=64)(functools.partial(switch_credentials_valid,
+                                                                                  self.settings))
 
     async def close_idle(self) -> None:
         """Every ``IDLE_S``: close the connections that have not completed a request since the
@@ -89,7 +92,6 @@ class FetchConnection(asyncio.Protocol):
 
     def __init__(self, listener: FetchListener) -> None:
         self.listener = listener
-        self.settings = listener.settings
         self.parser = httptools.HttpRequestParser(self)
         self.closing = False
         self.active = True
@@ -142,7 +144,7 @@ class FetchConnection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         if self.closing:  # a request pipelined after a refused one
             return
-        if not (self.address_allowed and switch_credentials_valid(self.settings, self.authorization.decode("latin-1"))):
+        if not (self.address_allowed and self.listener.credentials_valid(self.authorization.decode("latin-1"))):
             self.refuse(401, "switch credentials or address refused")
         elif self.url.partition(b"?")[0] != PATH:
             self.refuse(404, "dialplan fetches are posted to /freeswitch/dialplan")
