@@ -192,11 +192,17 @@ class Deployment:
                       force_reload: bool = False) -> DeployReport:
         report = DeployReport()
         loop = asyncio.get_running_loop()
-        folders = [node for node in self.nodes if node.folder is not None]
-        results = await asyncio.gather(*(loop.run_in_executor(None, lambda f=node.folder: f.write(
-            files, complete=complete)) for node in folders))
-        for node, (written, removed) in zip(folders, results):
-            report.written[node.name], report.removed[node.name] = written, removed
+        # Nodes that share a folder (switches on one host, one mounted volume) have it written
+        # once: two writers of one folder would rename each other's temporary files.
+        sharing: dict[Path, list[NodeDeployment]] = {}
+        for node in self.nodes:
+            if node.folder is not None:
+                sharing.setdefault(node.folder.path.resolve(), []).append(node)
+        results = await asyncio.gather(*(loop.run_in_executor(None, lambda f=nodes[0].folder: f.write(
+            files, complete=complete)) for nodes in sharing.values()))
+        for nodes, (written, removed) in zip(sharing.values(), results):
+            for node in nodes:
+                report.written[node.name], report.removed[node.name] = written, removed
         if report.changed or force_reload:
             results = await asyncio.gather(*(self._reload(node) for node in self.nodes if node.switch is not None))
             report.reloaded.update(results)

@@ -20,7 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import Engine, event
 
-from controller.dialplan.deploy import DialplanFolder
+from controller.dialplan.deploy import DialplanFolder, Deployment, NodeDeployment
 from controller.dialplan.publisher import build_publisher
 from controller.dialplan.table import called_number, fetch_target
 from controller.freeswitch.client import EventSocketClient
@@ -274,7 +274,6 @@ async def test_without_espeak_the_dialplans_are_still_published_and_the_error_re
 
 async def test_reloads_of_a_node_never_overlap_and_coalesce(tmp_path):
     """Ten changes while a slow reload runs: one more reload covers them all."""
-    from controller.dialplan.deploy import Deployment, NodeDeployment
 
     class SlowSwitch:
         def __init__(self):
@@ -297,6 +296,23 @@ async def test_reloads_of_a_node_never_overlap_and_coalesce(tmp_path):
              for i in range(2, 10)]
     reports = await asyncio.gather(first, *later)
     assert switch.reloads == 2 and all(r.reloaded["fs1"] == "+OK [Success]" for r in reports)
+
+
+async def test_nodes_sharing_a_folder_have_it_written_once(tmp_path):
+    class Switch:
+        reloads = 0
+
+        async def api(self, command, timeout=None):
+            Switch.reloads += 1
+            return "+OK [Success]"
+
+    deployment = Deployment([NodeDeployment(name, DialplanFolder(tmp_path / "shared"), Switch())
+                             for name in ("fs1", "fs2")])
+    files = {f"{i % 1000:03d}/41900{i:06d}.xml": f"<include>{i}</include>" for i in range(3000)}
+    report = await deployment.publish(files, complete=True)
+    assert report.written == {"fs1": 3000, "fs2": 3000} and Switch.reloads == 2
+    assert sorted(p.name for p in (tmp_path / "shared").rglob("*.tmp")) == []
+    assert (tmp_path / "shared" / "999" / "41900002999.xml").read_text() == "<include>2999</include>"
 
 
 def test_fetch_target_matches_whole_field_names_only():
