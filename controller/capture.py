@@ -209,7 +209,7 @@ def _upsert(session: Session, table: Table, rows: list[dict[str, Any]],
                  f"FROM unnest({', '.join(arrays)}) AS arrived ({', '.join(names)}) "
                  f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {assignments}")
     for part in _chunks(rows, _UNNEST_ROWS):
-        session.connection().exec_driver_sql(statement, {name: _column_values(table.c[name].type, part, name)
+        session.connection().exec_driver_sql(statement, {name: _column_values(table.c[name].type, part, name, dialect)
                                                          for name in names})
 
 
@@ -218,15 +218,17 @@ def _upsert(session: Session, table: Table, rows: list[dict[str, Any]],
 _UNNEST_ROWS = 200
 
 
-def _column_values(kind: TypeEngine, rows: list[dict[str, Any]], name: str) -> list[Any]:
+def _column_values(kind: TypeEngine, rows: list[dict[str, Any]], name: str, dialect) -> list[Any]:
     """A column's values as PostgreSQL takes them in a binary array: JSON as its text
-    (orjson), an enum as its value."""
+    (orjson), an enum as its value, anything else through its type's own conversion (the
+    project's ``UTCDateTime`` refuses a naive time, ``Money`` turns CHF into micro-francs)."""
     values = [row[name] for row in rows]
     if isinstance(kind, JSON):
         return [orjson.dumps(value).decode() for value in values]
     if isinstance(kind, Enum):
         return [value.value if isinstance(value, enum.Enum) else value for value in values]
-    return values
+    process = kind.bind_processor(dialect)
+    return values if process is None else [process(value) for value in values]
 
 
 class _NumberLookup:
