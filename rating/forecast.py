@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
-from rating.money import RAPPEN, to_rappen
+from smartnumbers.money import RAPPEN, round_rappen
 
 ZERO = Decimal(0)
 WEEKS = 8
@@ -44,7 +44,7 @@ class Forecast:
 
     @property
     def total(self) -> Decimal:
-        return to_rappen(self.month_to_date + self.today + self.expected_rest)
+        return round_rappen(self.month_to_date + self.today + self.expected_rest)
 
 
 def forecast_month(daily: Mapping[dt.date, Decimal], today: dt.date, today_so_far: Decimal = ZERO) -> Forecast:

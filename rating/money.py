@@ -17,10 +17,11 @@ fee on that share). Rounded amounts are whole Rappen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Context, Decimal
 from fractions import Fraction
 
 from smartnumbers.errors import InputError
+from smartnumbers.money import MICRO, RAPPEN, VAT_RATE
 
 MICRO_PER_CHF = 10**6
 _PERCENT = 100 * 10**6  # a percentage in whole millionths of a percent, as a fraction of 1
@@ -29,10 +30,7 @@ EXACT_PER_MICRO = EXACT_PER_CHF // MICRO_PER_CHF
 EXACT_PER_RAPPEN = EXACT_PER_CHF // 100
 _HALF_RAPPEN = EXACT_PER_RAPPEN // 2
 
-RAPPEN = Decimal("0.01")
-MICRO = Decimal("0.000001")
 _DECIMAL = Context(prec=34)  # enough digits for any amount, whatever the caller's context says
-VAT_RATE = Decimal("0.081")  # Swiss VAT since 2024
 _VAT_FACTOR = (1 + VAT_RATE).as_integer_ratio()  # (1081, 1000)
 
 
@@ -47,7 +45,7 @@ def billed_seconds(talk_s: int, first_unit_s: int, next_unit_s: int) -> int:
 
 
 def rappen(exact: int) -> int:
-    """Round an exact amount to whole Rappen, half up (away from zero, as ``to_rappen``):
+    """Round an exact amount to whole Rappen, half up (away from zero, as ``smartnumbers.money.round_rappen``):
     the only money rounding, applied once per run."""
     if exact >= 0:
         return (exact + _HALF_RAPPEN) // EXACT_PER_RAPPEN
@@ -64,11 +62,6 @@ def vat_excluded(incl_vat: int) -> int:
 def with_vat(excl_vat: Decimal) -> Decimal:
     """The VAT-included amount of a VAT-excluded one (the 084x cap is set without VAT)."""
     return excl_vat * _VAT_FACTOR[0] / _VAT_FACTOR[1]
-
-
-def to_rappen(amount: Decimal) -> Decimal:
-    """The same rounding for sums kept as Decimal CHF (statements, forecast)."""
-    return amount.quantize(RAPPEN, rounding=ROUND_HALF_UP)
 
 
 def exact_of(micro: int) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from rating import payouts
-from rating.money import VAT_RATE, to_rappen
+from smartnumbers.money import VAT_RATE, round_rappen
 from rating.pipeline import period_bounds
 from smartnumbers.errors import InputError
 from smartnumbers.models import (
@@ -99,11 +99,11 @@ class BuiltStatement:
     @property
     def payout_vat(self) -> Decimal:
         """VAT on the payout: only a VAT-registered owner charges it (self-billing)."""
-        return to_rappen(self.payout_total * VAT_RATE) if self.account.vat_registered else ZERO
+        return round_rappen(self.payout_total * VAT_RATE) if self.account.vat_registered else ZERO
 
     @property
     def owner_cost_vat(self) -> Decimal:
-        return to_rappen(self.owner_cost * VAT_RATE)
+        return round_rappen(self.owner_cost * VAT_RATE)
 
     @property
     def payable(self) -> Decimal:

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from rating import statements
-from rating.money import VAT_RATE, to_rappen
+from smartnumbers.money import VAT_RATE, round_rappen
 from rating.pipeline import RatingSetup, rate_period, tariff_terms
 from rating.statement_pdf import render_html
 from smartnumbers import tariffs
@@ -125,7 +125,7 @@ def test_the_statement_reconciles_with_the_rated_calls(session, shop, tmp_path, 
     for name in ("caller", "payout", "owner_cost", "payfast_fee"):
         assert sum((getattr(line, name) for line in built.lines), D(0)) == sum((getattr(r, name) for r in rated), D(0))
     assert sum(line.calls for line in built.lines) == 5
-    assert built.payout_vat == to_rappen(built.payout_total * VAT_RATE)  # VAT-registered owner
+    assert built.payout_vat == round_rappen(built.payout_total * VAT_RATE)  # VAT-registered owner
     assert built.payout_option == "payfast" and built.due_on == dt.date(2026, 12, 7)
     html = render_html(built)
     assert "0900 123 456" in html and "Self-billing credit note" in html and "VAT 8.1 % on your share" in html

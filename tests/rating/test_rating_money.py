@@ -20,13 +20,13 @@ from rating.money import (
     micro_chf,
     micro_of,
     rappen,
-    to_rappen,
     vat_excluded,
     whole_micro,
     with_vat,
 )
 from rating.tariff import per_second_exact
 from smartnumbers.errors import InputError
+from smartnumbers.money import round_rappen
 
 
 @pytest.mark.parametrize(
@@ -67,8 +67,8 @@ def test_rappen_rounds_half_up_and_once():
 
 
 @given(st.integers(-(10**9), 10**9))
-def test_rappen_is_to_rappen_on_amounts_decimal_can_hold(micro):
-    assert chf(rappen(exact_of(micro))) == to_rappen(D(micro).scaleb(-6))
+def test_rappen_is_round_rappen_on_amounts_decimal_can_hold(micro):
+    assert chf(rappen(exact_of(micro))) == round_rappen(D(micro).scaleb(-6))
 
 
 @given(st.integers(-(10**6) * EXACT_PER_RAPPEN, 10**6 * EXACT_PER_RAPPEN))
