@@ -147,6 +147,8 @@ def top_callers(session: Session, account_id: int, first_period: str, last_perio
     top = (best.order_by(revenue_sum.desc(), calls.desc(), CallerMonth.caller_e164, CallerMonth.number_id)
            .limit(limit).subquery())
     before = aliased(CallerMonth)
+    # the number decides the account: a number belongs to one account, so its earlier callers
+    # are that account's (a probe of the primary key, without the account's column)
     called_before = select(before.period).where(
         before.number_id == top.c.number_id, before.caller_e164 == top.c.caller_e164, before.period < first_period,
     ).exists()

@@ -1,5 +1,6 @@
-"""Deploying rendered dialplans: one file per number in each node's include folder, written
-atomically, then ``reloadxml`` on every node over its Event Socket.
+"""Deploying rendered dialplans: one file per number in each node's include folder (grouped
+under a thousand context files), written atomically, then ``reloadxml`` on every node over its
+Event Socket.
 
 The folder holds one context file per group of numbers that end in the same three digits
 (``sn_567.xml``, the context ``sn_567``), which includes the folder of its numbers' files

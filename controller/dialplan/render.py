@@ -5,7 +5,9 @@ mod_xml_curl answer.
 Every string that enters the XML is built here from checked parts: each value that came from
 a person (a number, a SIP URI, a blacklist pattern) is matched against a narrow pattern once
 more before it is placed, so a value that slipped past validation stops the render instead of
-changing what the switch does. Jinja's escaping then keeps the XML structure intact.
+changing what the switch does. Each is XML-escaped once, where it fills its placeholder in the
+frame the template rendered for its kind of number (``extensions_xml``), so the XML structure
+stays intact.
 
 How FreeSWITCH evaluates what is written here (FACTS.md section 1, mod_dialplan_xml.c):
 ``timezone`` is set inline first, so ``wday`` (1 = Sunday), ``minute-of-day`` (1-based,
@@ -391,6 +393,7 @@ def _frame(x: Extensions) -> tuple[tuple[str, ...], tuple[int, ...]]:
     and which of the number's strings goes into each gap."""
     pieces = environment().get_template("extensions.xml.j2").render(
         x=x, OUTSIDE=OUTSIDE, AGE_REFUSED=AGE_REFUSED).split("\x00")
+    assert len(pieces) % 2 == 1, "the frame has a NUL that is not a placeholder"
     return tuple(pieces[0::2]), tuple(int(index) for index in pieces[1::2])
 
 
