@@ -2,8 +2,8 @@
 
 ``rating.pipeline.tariff_terms`` makes them from stored tariff versions; the engine never sees
 anything else. Every price is in CHF as the caller pays it, VAT included, and must be a Decimal
-in whole micro-francs (a float is refused). Each value also keeps its prices in the engine's exact units, worked out
-once when it is made, so that rating a call is integer arithmetic.
+in whole micro-francs (a float is refused). Each value also keeps its prices in the engine's
+exact units, worked out once when it is made, so that rating a call is integer arithmetic.
 """
 
 from __future__ import annotations
