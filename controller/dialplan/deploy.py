@@ -87,9 +87,8 @@ class DialplanFolder:
 
     def _inventory(self) -> dict[str, bytes]:
         if self._known is None:
-            self.path.mkdir(parents=True, exist_ok=True)
             self._known = {}
-            for entry in os.scandir(self.path):
+            for entry in os.scandir(self.path) if self.path.is_dir() else ():
                 if _FILE.match(entry.name):
                     self._known[entry.name] = b""  # unknown content: compared on first write
                 elif _BUCKET.match(entry.name) and entry.is_dir():
@@ -107,6 +106,7 @@ class DialplanFolder:
         """Write ``files`` (name -> content, None to remove); with ``complete`` every other
         number's file is removed too. Returns (written, removed); unchanged files are left."""
         known = self._inventory()
+        self.path.mkdir(parents=True, exist_ok=True)
         written = removed = 0
         folder = str(self.path)
         made: set[str] = set()

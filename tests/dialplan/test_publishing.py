@@ -315,6 +315,13 @@ async def test_nodes_sharing_a_folder_have_it_written_once(tmp_path):
     assert (tmp_path / "shared" / "999" / "41900002999.xml").read_text() == "<include>2999</include>"
 
 
+def test_a_folder_is_made_by_writing_only(tmp_path):
+    folder = DialplanFolder(tmp_path / "fs1")
+    assert folder.names() == [] and not (tmp_path / "fs1").exists()  # what diff reads
+    assert folder.write({"sn_001.xml": "<include/>"}) == (1, 0)
+    assert folder.names() == ["sn_001.xml"]
+
+
 def test_fetch_target_matches_whole_field_names_only():
     body = b"X-Hunt-Context=evil&section=dialplan&Hunt-Destination-Number=0800555666&Hunt-Context=carrier"
     assert fetch_target(body) == {"section": "dialplan", "destination": "0800555666", "context": "carrier"}
