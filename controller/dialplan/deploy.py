@@ -36,11 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from controller.dialplan.render import BUCKET_DIGITS
+
 log = logging.getLogger(__name__)
 
 # the contexts (and one context per number, the earlier layout, removed by a full deploy), the numbers
-_FILE = re.compile(r"^sn_[0-9]{3,15}\.xml$|^[0-9]{3}/[0-9]{6,15}\.xml$")
-_BUCKET = re.compile(r"^[0-9]{3}$")
+_FILE = re.compile(rf"^sn_[0-9]{{{BUCKET_DIGITS},15}}\.xml$|^[0-9]{{{BUCKET_DIGITS}}}/[0-9]{{6,15}}\.xml$")
+_BUCKET = re.compile(rf"^[0-9]{{{BUCKET_DIGITS}}}$")
 
 
 class Switch(Protocol):
