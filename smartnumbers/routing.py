@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import ipaddress
 import re
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,12 +34,12 @@ from smartnumbers.models import (
     HolidayDate,
     HolidayRule,
     OutsideAction,
-    RangeClass,
     RoutingPlan,
     SmartNumber,
     TimeSlot,
 )
-from smartnumbers.phone import format_swiss, parse_number, service_range
+from smartnumbers.phone import format_swiss, is_premium_or_shared_cost, parse_number, read_dialled
+from smartnumbers.settings import Settings, load_settings
 from smartnumbers.validation import plain_text
 
 ZURICH = ZoneInfo("Europe/Zurich")
@@ -56,7 +58,8 @@ _SIP_URI = re.compile(
     r"(?P<host>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
     r"(?::(?P<port>[0-9]{1,5}))?$"
 )
-_PHONE_LIKE = re.compile(r"^\+?[0-9]{3,20}$")
+_NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+))*$")
+_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("0.0.0.0/8"))
 _CLOCK = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 
 
@@ -112,12 +115,66 @@ class PlanSpec:
     extra_holidays: tuple[dt.date, ...] = field(default=())
 
 
+def switch_host(host: str, *, what: str = "host") -> str:
+    """A SIP host as the switch's resolver reads it: lower case, and an IPv4 address in its four
+    decimal numbers. ``127.1``, ``2130706433``, ``0x7f.0.0.1`` and ``0177.0.0.1`` all reach
+    127.0.0.1 through the C library, so a numeric host written any other way is refused."""
+    name = host.lower().rstrip(".")
+    if not _NUMERIC_HOST.match(name):
+        return name
+    try:
+        address = socket.inet_ntoa(socket.inet_aton(name))
+    except OSError:
+        raise InputError(f"{what}: {host[:60]!r} is not an address", rule="fraud") from None
+    if address != name:
+        raise InputError(f"{what}: write the address {host[:60]!r} as four decimal numbers ({address})",
+                         rule="fraud")
+    return address
+
+
+@dataclass(frozen=True, slots=True)
+class OwnSwitches:
+    """The platform's own switches as a SIP destination may name them: a call sent there comes
+    back in as a new call (a loop that multiplies calls and charges). The nodes' hosts and the
+    loopback names are the switches'; ``allowed`` holds the hosts (any port) and host:port pairs
+    the operator lets through all the same. A DNS name the operator did not configure is not
+    resolved: the check is on the name as written."""
+
+    hosts: frozenset[str]
+    allowed: frozenset[tuple[str, int | None]]
+
+    @classmethod
+    def of(cls, settings: Settings) -> OwnSwitches:
+        allowed = set()
+        for item in settings.sip_allowed_own_hosts:
+            host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+            allowed.add((switch_host(host, what="SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS"), int(port) if port else None))
+        nodes = {switch_host(node.host, what="SMARTNUMBERS_FREESWITCH_NODES")
+                 for node in settings.freeswitch_nodes}
+        return cls(frozenset(nodes), frozenset(allowed))
+
+    def is_own(self, host: str, port: int) -> bool:
+        """``host`` as ``switch_host`` returns it."""
+        if (host, None) in self.allowed or (host, port) in self.allowed:
+            return False
+        if host in self.hosts or host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in _LOOPBACK)
+
+
 @dataclass(frozen=True, slots=True)
 class DestinationPolicy:
-    """The fraud rule's inputs: may this account ring abroad, and which numbers are the platform's."""
+    """The fraud rule's inputs: may this account ring abroad, which numbers are the platform's,
+    and which SIP hosts are its own switches (None: not checked, as when a stored plan is
+    rendered again; the check belongs where a destination is entered)."""
 
     allow_international: bool
     is_platform_number: Callable[[str], bool]
+    own_switches: OwnSwitches | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +230,7 @@ def parse_weekdays(value: str | Iterable[str]) -> frozenset[int]:
 
 
 def _check_pstn(e164: str, policy: DestinationPolicy, what: str) -> None:
-    ranges = service_range(e164)
-    if ranges is not None and ranges[0] in (RangeClass.PREMIUM, RangeClass.SHARED_COST):
+    if is_premium_or_shared_cost(e164):
         raise InputError(f"{what}: {format_swiss(e164)} is a premium-rate or shared-cost number", rule="fraud")
     if policy.is_platform_number(e164):
         raise InputError(f"{what}: {format_swiss(e164)} is one of the platform's own numbers (a loop)", rule="fraud")
@@ -182,8 +238,23 @@ def _check_pstn(e164: str, policy: DestinationPolicy, what: str) -> None:
         raise InputError(f"{what}: {format_swiss(e164)} is abroad and the account may not ring abroad", rule="fraud")
 
 
+def _check_sip_user(user: str, policy: DestinationPolicy, what: str) -> None:
+    """A number behind a SIP gateway obeys the same rule, in every form a far end may read it."""
+    try:
+        dialled = read_dialled(user)
+    except InputError as exc:
+        raise InputError(f"{what}: the user part {exc}", rule="fraud") from None
+    if dialled is None:
+        return
+    if dialled.premium_short_number:
+        raise InputError(f"{what}: {dialled.digits} is a premium-rate short number", rule="fraud")
+    for e164 in dialled.readings:
+        _check_pstn(e164, policy, what)
+
+
 def parse_destination(target: str, ring_timeout_s: int, policy: DestinationPolicy, *, what: str) -> DestinationSpec:
-    """A PSTN number or a SIP URI, checked against the fraud rule."""
+    """A PSTN number or a SIP URI, checked against the fraud rule. A SIP URI's user part is read
+    as a number first, even in a URI that is refused for its form, so the refusal names the rule."""
     if not isinstance(target, str) or not target.strip():
         raise InputError(f"{what}: empty")
     low, high = RING_TIMEOUT_RANGE
@@ -191,19 +262,18 @@ def parse_destination(target: str, ring_timeout_s: int, policy: DestinationPolic
         raise InputError(f"{what}: ring timeout {ring_timeout_s!r} is not {low} to {high} seconds")
     text = target.strip()
     if text.lower().startswith(("sip:", "sips:")):
+        user = text.partition(":")[2].partition("@")[0].partition(";")[0]
+        _check_sip_user(user, policy, what)
         match = _SIP_URI.match(text) if text.isascii() else None
         if not match or len(text) > 255:
             raise InputError(f"{what}: {text[:60]!r} is not a SIP URI of the form sip:user@host[:port]")
         if match["port"] and not 0 < int(match["port"]) < 65536:
             raise InputError(f"{what}: port {match['port']} out of range")
-        user = match["user"]
-        if _PHONE_LIKE.match(user):  # a number behind a SIP gateway obeys the same rule
-            try:
-                e164 = parse_number(user, what=what)
-            except InputError:
-                e164 = None
-            if e164 is not None:
-                _check_pstn(e164, policy, what)
+        host = switch_host(match["host"], what=what)
+        port = int(match["port"]) if match["port"] else 5061 if text[:5].lower() == "sips:" else 5060
+        if policy.own_switches is not None and policy.own_switches.is_own(host, port):
+            raise InputError(f"{what}: {match['host']} is one of the platform's own switches (a loop); "
+                             "SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS lets an operator allow it", rule="fraud")
         return DestinationSpec(DestinationKind.SIP, text, ring_timeout_s)
     e164 = parse_number(text, what=what)
     _check_pstn(e164, policy, what)
@@ -388,9 +458,12 @@ def spec_of(plan: RoutingPlan) -> PlanSpec:
 
 
 def destination_policy(session: Session, number: SmartNumber) -> DestinationPolicy:
+    """The fraud rule for a destination entered now: the account's abroad flag, the platform's
+    numbers, and its own switches as the settings name them."""
     from smartnumbers.numbers import is_platform_number
 
-    return DestinationPolicy(number.account.allow_international, functools.partial(is_platform_number, session))
+    return DestinationPolicy(number.account.allow_international, functools.partial(is_platform_number, session),
+                             OwnSwitches.of(load_settings()))
 
 
 def store_plan(session: Session, actor: Actor, number: SmartNumber, spec: PlanSpec) -> RoutingPlan:
