@@ -11,6 +11,7 @@ slots could apply (only possible through the holiday rule) the previous day's ta
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 import ipaddress
@@ -68,6 +69,7 @@ _SIP_URI = re.compile(
 )
 _NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+))*$")
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("0.0.0.0/8"))
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})  # Debian's /etc/hosts
 _CLOCK = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 
 
@@ -165,7 +167,7 @@ class OwnSwitches:
         """``host`` as ``switch_host`` returns it."""
         if (host, None) in self.allowed or (host, port) in self.allowed:
             return False
-        if host in self.hosts or host == "localhost" or host.endswith(".localhost"):
+        if host in self.hosts or host in _LOOPBACK_NAMES or host.endswith(".localhost"):
             return True
         try:
             address = ipaddress.ip_address(host)
@@ -537,8 +539,8 @@ class PlanChange:
 
 
 def _plan_change(change: ScheduledChange, e164: str) -> PlanChange:
-    return PlanChange(change.id, e164, change.kind, change.payload, change.apply_at, change.status, change.created_by,
-                      change.created_at, change.applied_at, change.error)
+    return PlanChange(change.id, e164, change.kind, copy.deepcopy(change.payload), change.apply_at, change.status,
+                      change.created_by, change.created_at, change.applied_at, change.error)
 
 
 def _checked_payload(policy: DestinationPolicy, kind: ChangeKind, payload: dict[str, Any]) -> dict[str, Any]:

@@ -120,6 +120,8 @@ GUARDED = DestinationPolicy(False, OWN_SIP.__contains__, SWITCHES)
         ("sip:desk@localhost", "own switches"),
         ("sip:desk@LOCALHOST:5080", "own switches"),
         ("sip:desk@pbx.localhost", "own switches"),
+        ("sip:desk@localhost.localdomain", "own switches"),
+        ("sip:desk@ip6-localhost", "own switches"),
         ("sip:desk@0.0.0.0", "own switches"),
         ("sip:desk@10.0.0.5:5080", "own switches"),
         ("sip:desk@FS2.sn.example.net", "own switches"),
