@@ -69,7 +69,8 @@ _SIP_URI = re.compile(
 )
 _NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+))*$")
 _LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("0.0.0.0/8"))
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})  # Debian's /etc/hosts
+# the loopback names of Debian's /etc/hosts
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _CLOCK = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 
 
@@ -554,7 +555,8 @@ def _checked_payload(policy: DestinationPolicy, kind: ChangeKind, payload: dict[
     return {"slot": slot, "destinations": [_destination_doc(d) for d in destinations]}
 
 
-def _changed_spec(number: SmartNumber, kind: ChangeKind, payload: dict[str, Any], policy: DestinationPolicy) -> PlanSpec:
+def _changed_spec(number: SmartNumber, kind: ChangeKind, payload: dict[str, Any],
+                  policy: DestinationPolicy) -> PlanSpec:
     """The number's plan once the change is made, checked against the rules as they stand."""
     if kind is ChangeKind.PLAN:
         return parse_plan(payload.get("plan"), policy)
