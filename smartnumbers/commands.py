@@ -27,7 +27,7 @@ from smartnumbers.clock import format_local, parse_local
 from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.migrate import downgrade, upgrade
-from smartnumbers.models import Account, ApiToken, NumberStatus, SmartNumber
+from smartnumbers.models import Account, ApiToken, ChangeKind, ChangeStatus, NumberStatus, SmartNumber
 from smartnumbers.money import format_chf, parse_chf
 from smartnumbers.phone import format_swiss
 from smartnumbers.settings import load_settings
@@ -419,39 +419,121 @@ def read_plan_file(path: Path) -> dict[str, Any]:
         raise InputError(f"plan file {path.name}: {str(exc).splitlines()[0]}") from None
 
 
+PlanFile = Annotated[Optional[Path], typer.Option(help="A plan file (.toml or .json).")]
+SlotFlag = Annotated[Optional[list[str]], typer.Option(help="'mon-fri 08:00-18:00 +41441234567/20 ...'")]
+OutsideFlag = Annotated[str, typer.Option(help="Outside every slot: reject, announcement or fallback.")]
+FallbackFlag = Annotated[Optional[list[str]], typer.Option(help="Fallback destination TARGET/TIMEOUT.")]
+AnnouncementFlag = Annotated[Optional[str], typer.Option(help="Text spoken outside every slot.")]
+CantonFlag = Annotated[Optional[str], typer.Option(help="Public holidays of this canton (ZH, BE, ...).")]
+HolidayRuleFlag = Annotated[str, typer.Option(help="On holidays: closed or as_sunday.")]
+HolidayFlag = Annotated[Optional[list[str]], typer.Option(help="An extra holiday, YYYY-MM-DD.")]
+
+
+def plan_from_flags(command: str, file: Path | None, slot: list[str] | None, outside: str, fallback: list[str] | None,
+                    announcement: str | None, canton: str | None, holiday_rule: str,
+                    holiday: list[str] | None) -> dict[str, Any]:
+    """The plan document ``route set`` and ``route change`` read: a plan file, or flags."""
+    if file is not None:
+        if slot or fallback or announcement or canton or holiday:
+            raise InputError(f"route {command}: give a plan file or flags, not both")
+        return read_plan_file(file)
+    outside_doc: dict[str, Any] = {"action": outside}
+    if fallback:
+        outside_doc["destinations"] = [_destination_item(f) for f in fallback]
+    if announcement is not None:
+        outside_doc["announcement"] = announcement
+    return {
+        "slots": [slot_from_flag(s) for s in slot or ()],
+        "outside": outside_doc,
+        "holidays": {"canton": canton, "rule": holiday_rule, "dates": list(holiday or ())},
+    }
+
+
 @route_cli.command("set")
 def route_set(
     number: str,
-    file: Annotated[Optional[Path], typer.Option(help="A plan file (.toml or .json).")] = None,
-    slot: Annotated[Optional[list[str]], typer.Option(help="'mon-fri 08:00-18:00 +41441234567/20 ...'")] = None,
-    outside: Annotated[str, typer.Option(help="Outside every slot: reject, announcement or fallback.")] = "reject",
-    fallback: Annotated[Optional[list[str]], typer.Option(help="Fallback destination TARGET/TIMEOUT.")] = None,
-    announcement: Annotated[Optional[str], typer.Option(help="Text spoken outside every slot.")] = None,
-    canton: Annotated[Optional[str], typer.Option(help="Public holidays of this canton (ZH, BE, ...).")] = None,
-    holiday_rule: Annotated[str, typer.Option(help="On holidays: closed or as_sunday.")] = "closed",
-    holiday: Annotated[Optional[list[str]], typer.Option(help="An extra holiday, YYYY-MM-DD.")] = None,
+    file: PlanFile = None,
+    slot: SlotFlag = None,
+    outside: OutsideFlag = "reject",
+    fallback: FallbackFlag = None,
+    announcement: AnnouncementFlag = None,
+    canton: CantonFlag = None,
+    holiday_rule: HolidayRuleFlag = "closed",
+    holiday: HolidayFlag = None,
 ) -> None:
     """Replace a number's weekly plan, from a plan file or from flags."""
-    if file is not None:
-        if slot or fallback or announcement or canton or holiday:
-            raise InputError("route set: give a plan file or flags, not both")
-        doc = read_plan_file(file)
-    else:
-        outside_doc: dict[str, Any] = {"action": outside}
-        if fallback:
-            outside_doc["destinations"] = [_destination_item(f) for f in fallback]
-        if announcement is not None:
-            outside_doc["announcement"] = announcement
-        doc = {
-            "slots": [slot_from_flag(s) for s in slot or ()],
-            "outside": outside_doc,
-            "holidays": {"canton": canton, "rule": holiday_rule, "dates": list(holiday or ())},
-        }
+    doc = plan_from_flags("set", file, slot, outside, fallback, announcement, canton, holiday_rule, holiday)
     with transaction() as session:
         n = numbers.find_number(session, number)
         spec = routing.parse_plan(doc, routing.destination_policy(session, n))
         routing.store_plan(session, Actor.cli_operator(), n, spec)
         typer.echo(f"{format_swiss(n.e164)}: plan with {len(spec.slots)} slot(s) stored")
+
+
+@route_cli.command("change", short_help="Replace a number's plan at a date and time, or now.")
+def route_change(
+    number: str,
+    at: Annotated[str, typer.Option(help="When, in Zurich time (2026-12-24 18:00), or now.")],
+    file: PlanFile = None,
+    slot: SlotFlag = None,
+    outside: OutsideFlag = "reject",
+    fallback: FallbackFlag = None,
+    announcement: AnnouncementFlag = None,
+    canton: CantonFlag = None,
+    holiday_rule: HolidayRuleFlag = "closed",
+    holiday: HolidayFlag = None,
+) -> None:
+    """Replace a number's plan at a date and time, with the plan file or the flags route set
+    takes. With --at now the plan is replaced at once, as route set does it. A time that the
+    spring change of the clocks skips (2027-03-28 02:30) is refused. A time that the autumn change
+    repeats (2027-10-31 02:30) means its first occurrence, in summer time; for the second, give
+    the offset: 2027-10-31T02:30+01:00. A time in the past and a suspended number are refused."""
+    doc = plan_from_flags("change", file, slot, outside, fallback, announcement, canton, holiday_rule, holiday)
+    settings = load_settings()
+    instant = None if at.strip().lower() == "now" else parse_local(at, settings.zone, what="--at")
+    with transaction() as session:
+        n = numbers.find_number(session, number)
+        change = routing.schedule_change(session, Actor.cli_operator(), n, ChangeKind.PLAN, {"plan": doc}, at=instant)
+    when = "now" if instant is None else format_local(change.apply_at, settings.zone)
+    typer.echo(f"change {change.id}: {format_swiss(change.number)} gets a {change.summary()} {when}"
+               + (" (made)" if change.status is ChangeStatus.APPLIED else ""))
+
+
+def _change_row(change: routing.PlanChange) -> dict[str, Any]:
+    return {
+        "id": change.id, "number": change.number, "kind": change.kind.value, "change": change.change,
+        "apply_at": change.apply_at.isoformat(), "status": change.status.value, "asked_by": change.asked_by,
+        "asked_at": change.asked_at.isoformat(),
+        "applied_at": change.applied_at.isoformat() if change.applied_at else None, "error": change.error,
+    }
+
+
+@route_cli.command("changes")
+def route_changes(
+    number: Annotated[Optional[str], typer.Argument(help="One number's changes; every number's when left out.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List scheduled plan changes, pending and past, by their moment (Zurich time)."""
+    settings = load_settings()
+    with transaction() as session:
+        chosen = [numbers.find_number(session, number)] if number else None
+        found = routing.scheduled_changes(session, chosen)
+    table = _table("id", "number", "at", "change", "status", "asked by", "asked at")
+    for c in found:
+        status = c.status.value + (f": {c.error}" if c.error else "")
+        table.add_row(str(c.id), format_swiss(c.number), format_local(c.apply_at, settings.zone), c.summary(), status,
+                      c.asked_by, format_local(c.asked_at, settings.zone))
+    emit([_change_row(c) for c in found], table, as_json)
+
+
+@route_cli.command("cancel")
+def route_cancel(change_id: Annotated[int, typer.Argument(help="The change's id, from route changes.")]) -> None:
+    """Cancel a pending plan change."""
+    settings = load_settings()
+    with transaction() as session:
+        change = routing.cancel_change(session, Actor.cli_operator(), change_id)
+    typer.echo(f"change {change.id} of {format_swiss(change.number)} at "
+               f"{format_local(change.apply_at, settings.zone)} cancelled")
 
 
 def _decision_rows(decision: routing.RoutingDecision) -> dict[str, Any]:

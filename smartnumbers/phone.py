@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 import re
+import urllib.parse
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneNumberType, shortnumberinfo
+from phonenumbers.shortnumberinfo import ShortNumberCost
 
 from smartnumbers.errors import InputError
 
@@ -74,6 +76,68 @@ def parse_number(text: str, *, what: str = "number") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# What a far end may drop from a dialled string before reading its digits: RFC 3966's visual
+# separators, spaces, and the two other marks a SIP user part may carry that lenient gateways ignore.
+_DIALLED_NOISE = str.maketrans("", "", ".-() _~\t")
+_DIALLED_SHAPE = re.compile(r"^\+?[0-9]{1,32}$")
+
+
+@dataclass(frozen=True, slots=True)
+class DialledNumber:
+    """The numbers a far end may read in a dialled string: each reading that is a valid number,
+    as E.164, and whether the digits are a premium-rate Swiss short number (1811, 1818, ...)."""
+
+    digits: str
+    readings: tuple[str, ...]
+    premium_short_number: bool
+
+
+def read_dialled(text: str) -> DialledNumber | None:
+    """Read a dialled string (a SIP user part) the way a far end may: percent-escapes decoded,
+    separators dropped, ``+`` and ``00`` read as international, ``0`` as Swiss national, bare
+    digits both ways (national without its 0 or with 41 in front, and international without a
+    plus), so a destination rule sees every number a gateway could ring. None when the string
+    holds something besides digits, ``+`` and separators (a name like ``desk``); ``InputError``
+    when ``+`` stands where no reading is certain (``++41...``, ``0041+900...``)."""
+    decoded = text
+    for _ in range(4):  # a far end behind a proxy may decode what the proxy already decoded
+        try:
+            once = urllib.parse.unquote(decoded, errors="strict")
+        except UnicodeDecodeError:
+            return None
+        if once == decoded:
+            break
+        decoded = once
+    digits = decoded.translate(_DIALLED_NOISE)
+    if not digits or not digits.isascii() or digits.strip("+0123456789"):
+        return None
+    if not _DIALLED_SHAPE.match(digits):
+        raise InputError(f"{text[:40]!r} does not read as one number (a '+' inside, or too long)", rule="fraud")
+    if digits.startswith("+"):
+        candidates = [(digits, None)]
+    elif digits.startswith("00"):
+        candidates = [("+" + digits[2:], None)]
+    elif digits.startswith("0"):
+        candidates = [(digits, "CH")]
+    else:
+        candidates = [(digits, "CH"), ("+" + digits, None)]
+    readings: list[str] = []
+    for candidate, region in candidates:
+        try:
+            parsed = phonenumbers.parse(candidate, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            if e164 not in readings:
+                readings.append(e164)
+    premium_short = False
+    if digits.isdigit() and len(digits) <= 6:
+        short = phonenumbers.parse(digits, "CH")
+        premium_short = shortnumberinfo.expected_cost_for_region(short, "CH") == ShortNumberCost.PREMIUM_RATE
+    return DialledNumber(digits, tuple(readings), premium_short)
+
+
 def is_swiss(e164: str) -> bool:
     return e164.startswith("+41")
 
@@ -83,6 +147,19 @@ def service_range(e164: str) -> tuple[RangeClass, PremiumCategory | None] | None
     if not e164.startswith("+41"):
         return None
     return SERVICE_RANGES.get(e164[3:6])
+
+
+def is_premium_or_shared_cost(e164: str) -> bool:
+    """A Swiss 084x/090x number, or a number abroad that its own plan prices as premium-rate or
+    shared-cost (``+49 900 ...``, ``+44 871 ...``): never a destination."""
+    ranges = service_range(e164)
+    if ranges is not None:
+        return ranges[0] in (RangeClass.PREMIUM, RangeClass.SHARED_COST)
+    try:
+        kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    except phonenumbers.NumberParseException:
+        return False
+    return kind in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST)
 
 
 def parse_smart_number(text: str) -> str:

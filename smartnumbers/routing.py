@@ -1,6 +1,6 @@
 """Routing plans: the weekly plan of a number as a checked, switch-neutral value (``PlanSpec``),
-its document form (plan files, the API, the audit trail), its storage, and the evaluator that
-says which destinations ring at an instant.
+its document form (plan files, the API, the audit trail), its storage, the evaluator that says
+which destinations ring at an instant, and changes of the plan scheduled for a date and time.
 
 The evaluator is the reference the rendered dialplans are proven against, so its rules are
 spelled out here once: times are Europe/Zurich wall-clock minutes; a slot belongs to the
@@ -11,15 +11,20 @@ slots could apply (only possible through the holiday rule) the previous day's ta
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
+import ipaddress
+import logging
 import re
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from smartnumbers import audit
@@ -27,18 +32,24 @@ from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
 from smartnumbers.errors import InputError
 from smartnumbers.models import (
+    ChangeKind,
+    ChangeStatus,
     Destination,
     DestinationKind,
     HolidayDate,
     HolidayRule,
+    NumberStatus,
     OutsideAction,
-    RangeClass,
     RoutingPlan,
+    ScheduledChange,
     SmartNumber,
     TimeSlot,
 )
-from smartnumbers.phone import format_swiss, parse_number, service_range
+from smartnumbers.phone import format_swiss, is_premium_or_shared_cost, parse_number, read_dialled
+from smartnumbers.settings import Settings, load_settings
 from smartnumbers.validation import plain_text
+
+log = logging.getLogger(__name__)
 
 ZURICH = ZoneInfo("Europe/Zurich")
 MINUTES_PER_DAY = 1440
@@ -56,7 +67,10 @@ _SIP_URI = re.compile(
     r"(?P<host>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)"
     r"(?::(?P<port>[0-9]{1,5}))?$"
 )
-_PHONE_LIKE = re.compile(r"^\+?[0-9]{3,20}$")
+_NUMERIC_HOST = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+))*$")
+_LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("0.0.0.0/8"))
+# the loopback names of Debian's /etc/hosts
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _CLOCK = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 
 
@@ -112,12 +126,66 @@ class PlanSpec:
     extra_holidays: tuple[dt.date, ...] = field(default=())
 
 
+def switch_host(host: str, *, what: str = "host") -> str:
+    """A SIP host as the switch's resolver reads it: lower case, and an IPv4 address in its four
+    decimal numbers. ``127.1``, ``2130706433``, ``0x7f.0.0.1`` and ``0177.0.0.1`` all reach
+    127.0.0.1 through the C library, so a numeric host written any other way is refused."""
+    name = host.lower().rstrip(".")
+    if not _NUMERIC_HOST.match(name):
+        return name
+    try:
+        address = socket.inet_ntoa(socket.inet_aton(name))
+    except OSError:
+        raise InputError(f"{what}: {host[:60]!r} is not an address", rule="fraud") from None
+    if address != name:
+        raise InputError(f"{what}: write the address {host[:60]!r} as four decimal numbers ({address})",
+                         rule="fraud")
+    return address
+
+
+@dataclass(frozen=True, slots=True)
+class OwnSwitches:
+    """The platform's own switches as a SIP destination may name them: a call sent there comes
+    back in as a new call (a loop that multiplies calls and charges). The nodes' hosts and the
+    loopback names are the switches'; ``allowed`` holds the hosts (any port) and host:port pairs
+    the operator lets through all the same. A DNS name the operator did not configure is not
+    resolved: the check is on the name as written."""
+
+    hosts: frozenset[str]
+    allowed: frozenset[tuple[str, int | None]]
+
+    @classmethod
+    def of(cls, settings: Settings) -> OwnSwitches:
+        allowed = set()
+        for item in settings.sip_allowed_own_hosts:
+            host, _, port = item.rpartition(":") if ":" in item else (item, "", "")
+            allowed.add((switch_host(host, what="SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS"), int(port) if port else None))
+        nodes = {switch_host(node.host, what="SMARTNUMBERS_FREESWITCH_NODES")
+                 for node in settings.freeswitch_nodes}
+        return cls(frozenset(nodes), frozenset(allowed))
+
+    def is_own(self, host: str, port: int) -> bool:
+        """``host`` as ``switch_host`` returns it."""
+        if (host, None) in self.allowed or (host, port) in self.allowed:
+            return False
+        if host in self.hosts or host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in _LOOPBACK)
+
+
 @dataclass(frozen=True, slots=True)
 class DestinationPolicy:
-    """The fraud rule's inputs: may this account ring abroad, and which numbers are the platform's."""
+    """The fraud rule's inputs: may this account ring abroad, which numbers are the platform's,
+    and which SIP hosts are its own switches (None: not checked, as when a stored plan is
+    rendered again; the check belongs where a destination is entered)."""
 
     allow_international: bool
     is_platform_number: Callable[[str], bool]
+    own_switches: OwnSwitches | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +241,7 @@ def parse_weekdays(value: str | Iterable[str]) -> frozenset[int]:
 
 
 def _check_pstn(e164: str, policy: DestinationPolicy, what: str) -> None:
-    ranges = service_range(e164)
-    if ranges is not None and ranges[0] in (RangeClass.PREMIUM, RangeClass.SHARED_COST):
+    if is_premium_or_shared_cost(e164):
         raise InputError(f"{what}: {format_swiss(e164)} is a premium-rate or shared-cost number", rule="fraud")
     if policy.is_platform_number(e164):
         raise InputError(f"{what}: {format_swiss(e164)} is one of the platform's own numbers (a loop)", rule="fraud")
@@ -182,8 +249,23 @@ def _check_pstn(e164: str, policy: DestinationPolicy, what: str) -> None:
         raise InputError(f"{what}: {format_swiss(e164)} is abroad and the account may not ring abroad", rule="fraud")
 
 
+def _check_sip_user(user: str, policy: DestinationPolicy, what: str) -> None:
+    """A number behind a SIP gateway obeys the same rule, in every form a far end may read it."""
+    try:
+        dialled = read_dialled(user)
+    except InputError as exc:
+        raise InputError(f"{what}: the user part {exc}", rule="fraud") from None
+    if dialled is None:
+        return
+    if dialled.premium_short_number:
+        raise InputError(f"{what}: {dialled.digits} is a premium-rate short number", rule="fraud")
+    for e164 in dialled.readings:
+        _check_pstn(e164, policy, what)
+
+
 def parse_destination(target: str, ring_timeout_s: int, policy: DestinationPolicy, *, what: str) -> DestinationSpec:
-    """A PSTN number or a SIP URI, checked against the fraud rule."""
+    """A PSTN number or a SIP URI, checked against the fraud rule. A SIP URI's user part is read
+    as a number first, even in a URI that is refused for its form, so the refusal names the rule."""
     if not isinstance(target, str) or not target.strip():
         raise InputError(f"{what}: empty")
     low, high = RING_TIMEOUT_RANGE
@@ -191,19 +273,18 @@ def parse_destination(target: str, ring_timeout_s: int, policy: DestinationPolic
         raise InputError(f"{what}: ring timeout {ring_timeout_s!r} is not {low} to {high} seconds")
     text = target.strip()
     if text.lower().startswith(("sip:", "sips:")):
+        user = text.partition(":")[2].partition("@")[0].partition(";")[0]
+        _check_sip_user(user, policy, what)
         match = _SIP_URI.match(text) if text.isascii() else None
         if not match or len(text) > 255:
             raise InputError(f"{what}: {text[:60]!r} is not a SIP URI of the form sip:user@host[:port]")
         if match["port"] and not 0 < int(match["port"]) < 65536:
             raise InputError(f"{what}: port {match['port']} out of range")
-        user = match["user"]
-        if _PHONE_LIKE.match(user):  # a number behind a SIP gateway obeys the same rule
-            try:
-                e164 = parse_number(user, what=what)
-            except InputError:
-                e164 = None
-            if e164 is not None:
-                _check_pstn(e164, policy, what)
+        host = switch_host(match["host"], what=what)
+        port = int(match["port"]) if match["port"] else 5061 if text[:5].lower() == "sips:" else 5060
+        if policy.own_switches is not None and policy.own_switches.is_own(host, port):
+            raise InputError(f"{what}: {match['host']} is one of the platform's own switches (a loop); "
+                             "SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS lets an operator allow it", rule="fraud")
         return DestinationSpec(DestinationKind.SIP, text, ring_timeout_s)
     e164 = parse_number(text, what=what)
     _check_pstn(e164, policy, what)
@@ -365,9 +446,11 @@ def decide(spec: PlanSpec, instant: dt.datetime, zone: ZoneInfo = ZURICH) -> Rou
 # --- storage -------------------------------------------------------------------------------
 
 
-def _destination_rows(plan: RoutingPlan, slot: TimeSlot | None, items: tuple[DestinationSpec, ...]) -> list[Destination]:
+def _destination_rows(plan: RoutingPlan, items: tuple[DestinationSpec, ...]) -> list[Destination]:
+    """Rows for a slot's or the fallback's list: appending them sets the slot (setting it here as
+    well would list each row twice in the loaded slot)."""
     return [
-        Destination(plan_id=plan.id, slot=slot, position=i, kind=d.kind, target=d.target, ring_timeout_s=d.ring_timeout_s)
+        Destination(plan_id=plan.id, position=i, kind=d.kind, target=d.target, ring_timeout_s=d.ring_timeout_s)
         for i, d in enumerate(items, 1)
     ]
 
@@ -388,9 +471,12 @@ def spec_of(plan: RoutingPlan) -> PlanSpec:
 
 
 def destination_policy(session: Session, number: SmartNumber) -> DestinationPolicy:
+    """The fraud rule for a destination entered now: the account's abroad flag, the platform's
+    numbers, and its own switches as the settings name them."""
     from smartnumbers.numbers import is_platform_number
 
-    return DestinationPolicy(number.account.allow_international, functools.partial(is_platform_number, session))
+    return DestinationPolicy(number.account.allow_international, functools.partial(is_platform_number, session),
+                             OwnSwitches.of(load_settings()))
 
 
 def store_plan(session: Session, actor: Actor, number: SmartNumber, spec: PlanSpec) -> RoutingPlan:
@@ -416,11 +502,163 @@ def store_plan(session: Session, actor: Actor, number: SmartNumber, spec: PlanSp
         )
         plan.slots.append(slot)
         session.flush()
-        slot.destinations.extend(_destination_rows(plan, slot, slot_spec.destinations))
-    plan.fallback.extend(_destination_rows(plan, None, spec.fallback))
+        slot.destinations.extend(_destination_rows(plan, slot_spec.destinations))
+    plan.fallback.extend(_destination_rows(plan, spec.fallback))
     plan.holidays.extend(HolidayDate(day=d) for d in spec.extra_holidays)
     session.flush()
     session.expire(plan, ["slots", "fallback", "holidays"])
     audit.record(session, actor, account_id=number.account_id, entity="plan", entity_id=number.e164,
                  action="replace" if before else "create", before=before, after=plan_document(spec))
     return plan
+
+
+# --- scheduled changes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PlanChange:
+    """A change of a number's plan, now or at a moment: what the CLI and the API show."""
+
+    id: int
+    number: str  # E.164
+    kind: ChangeKind
+    change: dict[str, Any]  # {"plan": document} or {"slot": position or None, "destinations": [...]}
+    apply_at: dt.datetime  # UTC
+    status: ChangeStatus
+    asked_by: str  # the actor, "cli:anna"
+    asked_at: dt.datetime
+    applied_at: dt.datetime | None
+    error: str | None
+
+    def summary(self) -> str:
+        """One line for people: what the number gets."""
+        if self.kind is ChangeKind.PLAN:
+            plan = self.change["plan"]
+            return f"plan of {len(plan['slots'])} slot(s), outside {plan['outside']['action']}"
+        where = "fallback" if self.change["slot"] is None else f"slot {self.change['slot']}"
+        return f"{where}: " + ", ".join(d["target"] for d in self.change["destinations"])
+
+
+def _plan_change(change: ScheduledChange, e164: str) -> PlanChange:
+    return PlanChange(change.id, e164, change.kind, copy.deepcopy(change.payload), change.apply_at, change.status,
+                      change.created_by, change.created_at, change.applied_at, change.error)
+
+
+def _checked_payload(policy: DestinationPolicy, kind: ChangeKind, payload: dict[str, Any]) -> dict[str, Any]:
+    """The change as it is stored: checked now, so a bad one is refused at once."""
+    if kind is ChangeKind.PLAN:
+        return {"plan": plan_document(parse_plan(payload.get("plan"), policy))}
+    slot = payload.get("slot")  # a 1-based slot position, or None for the fallback
+    if slot is not None and (isinstance(slot, bool) or not isinstance(slot, int) or slot < 1):
+        raise InputError("change: slot is a slot position (1, 2, ...) or absent for the fallback")
+    destinations = parse_destinations(payload.get("destinations"), policy, "destination")
+    return {"slot": slot, "destinations": [_destination_doc(d) for d in destinations]}
+
+
+def _changed_spec(number: SmartNumber, kind: ChangeKind, payload: dict[str, Any],
+                  policy: DestinationPolicy) -> PlanSpec:
+    """The number's plan once the change is made, checked against the rules as they stand."""
+    if kind is ChangeKind.PLAN:
+        return parse_plan(payload.get("plan"), policy)
+    if number.plan is None:
+        raise InputError("change: the number has no plan whose destinations could change")
+    current = spec_of(number.plan)
+    destinations = parse_destinations(payload.get("destinations"), policy, "destination")
+    slot = payload.get("slot")
+    if slot is None:
+        return PlanSpec(current.slots, current.outside_action, current.outside_announcement, destinations,
+                        current.holiday_canton, current.holiday_rule, current.extra_holidays)
+    if not 1 <= slot <= len(current.slots):
+        raise InputError(f"change: the plan has no slot {slot}")
+    slots = list(current.slots)
+    old = slots[slot - 1]
+    slots[slot - 1] = SlotSpec(old.weekdays, old.start_minute, old.end_minute, destinations)
+    return PlanSpec(tuple(slots), current.outside_action, current.outside_announcement, current.fallback,
+                    current.holiday_canton, current.holiday_rule, current.extra_holidays)
+
+
+def schedule_change(session: Session, actor: Actor, number: SmartNumber, kind: ChangeKind, payload: dict[str, Any],
+                    *, at: dt.datetime | None, now: dt.datetime | None = None) -> PlanChange:
+    """Keep a change for its moment ``at`` (aware), or with ``at`` None make it now, in this
+    transaction, as ``actor`` (so the serve process publishes it as it publishes ``route set``).
+    Refused, writing nothing: a number that is suspended (its routing is under review, not to be
+    changed behind it), a moment before ``now``, a change that breaks a rule today. The dated
+    change is checked again when it is made: a rule may have changed in between."""
+    now = now or utcnow()
+    if number.status is NumberStatus.SUSPENDED:
+        raise InputError(f"change: {format_swiss(number.e164)} is suspended; activate it before changing its routing")
+    if at is not None and at.tzinfo is None:
+        raise InputError("change: the moment needs a time zone")
+    if at is not None and at < now:
+        raise InputError(f"change: {at.astimezone(ZURICH):%Y-%m-%d %H:%M %Z} is in the past")
+    policy = destination_policy(session, number)
+    stored = _checked_payload(policy, kind, payload)
+    spec = _changed_spec(number, kind, stored, policy) if at is None else None
+    change = ScheduledChange(number_id=number.id, kind=kind, payload=stored, apply_at=at or now,
+                             created_by=str(actor), created_at=now)
+    session.add(change)
+    session.flush()
+    audit.record(session, actor, account_id=number.account_id, entity="scheduled_change", entity_id=change.id,
+                 action="create", before=None,
+                 after={"number": number.e164, "kind": kind.value, "apply_at": change.apply_at.isoformat(), **stored})
+    if spec is not None:
+        store_plan(session, actor, number, spec)
+        change.status, change.applied_at = ChangeStatus.APPLIED, now
+        session.flush()
+    return _plan_change(change, number.e164)
+
+
+def apply_change(session: Session, actor: Actor, change_id: int, now: dt.datetime) -> str | None:
+    """Make a pending change whose moment has come (and commit); the number it changed, or None
+    if it was not pending any more (made, or cancelled). The change is claimed first by a
+    conditional update, which only one transaction can make (on SQLite as on PostgreSQL). A
+    change that no longer passes the checks is marked failed and changes nothing."""
+    claimed = session.execute(update(ScheduledChange).where(
+        ScheduledChange.id == change_id, ScheduledChange.status == ChangeStatus.PENDING).values(
+        status=ChangeStatus.APPLIED, applied_at=now)).rowcount
+    if claimed != 1:
+        session.rollback()
+        return None
+    change = session.get(ScheduledChange, change_id, populate_existing=True)
+    number = session.get(SmartNumber, change.number_id)
+    try:
+        store_plan(session, actor, number, _changed_spec(number, change.kind, change.payload,
+                                                         destination_policy(session, number)))
+    except InputError as exc:
+        change.status, change.applied_at, change.error = ChangeStatus.FAILED, None, str(exc)
+        log.warning("scheduled change %s of %s failed: %s", change.id, number.e164, exc)
+    session.commit()
+    return number.e164
+
+
+def scheduled_changes(session: Session, numbers: Iterable[SmartNumber] | None = None) -> tuple[PlanChange, ...]:
+    """The changes of ``numbers`` (every number's when None), pending and past, by their moment."""
+    query = select(ScheduledChange, SmartNumber.e164).join(SmartNumber, SmartNumber.id == ScheduledChange.number_id)
+    if numbers is not None:
+        query = query.where(ScheduledChange.number_id.in_([n.id for n in numbers]))
+    rows = session.execute(query.order_by(ScheduledChange.apply_at, ScheduledChange.id)).all()
+    return tuple(_plan_change(change, e164) for change, e164 in rows)
+
+
+def cancel_change(session: Session, actor: Actor, change_id: int,
+                  numbers: Iterable[SmartNumber] | None = None) -> PlanChange:
+    """Cancel a pending change, audited. A change of a number not among ``numbers`` (when given)
+    is unknown, like one that does not exist. Its persisted job, if the serve process gave it one,
+    still runs at the moment and finds the change no longer pending."""
+    change = session.get(ScheduledChange, change_id) if isinstance(change_id, int) else None
+    if change is None or (numbers is not None and change.number_id not in {n.id for n in numbers}):
+        raise InputError(f"change {change_id}: no such change")
+    number = session.get(SmartNumber, change.number_id)
+    if change.status is not ChangeStatus.PENDING:
+        raise InputError(f"change {change_id}: it is {change.status.value}, only a pending change can be cancelled")
+    cancelled = session.execute(update(ScheduledChange).where(
+        ScheduledChange.id == change_id, ScheduledChange.status == ChangeStatus.PENDING).values(
+        status=ChangeStatus.CANCELLED)).rowcount
+    if cancelled != 1:  # made by the scheduler a moment ago
+        raise InputError(f"change {change_id}: it was made just now, only a pending change can be cancelled")
+    session.refresh(change)
+    audit.record(session, actor, account_id=number.account_id, entity="scheduled_change", entity_id=change.id,
+                 action="cancel", before={"number": number.e164, "status": ChangeStatus.PENDING.value,
+                                          "apply_at": change.apply_at.isoformat()},
+                 after={"number": number.e164, "status": ChangeStatus.CANCELLED.value})
+    return _plan_change(change, number.e164)

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 from pydantic import BaseModel, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 DEFAULT_DATABASE_URL = "sqlite:///var/smartnumbers.db"
 CONFIG_FILE_ENV = "SMARTNUMBERS_CONFIG"
@@ -67,6 +74,10 @@ class Settings(BaseSettings):
     switch_sounds_folder: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_./-]{0,200}$")
     pstn_gateway: str = Field(default="carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     sip_profile: str = Field(default="carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # SIP destinations at the platform's own switches (the nodes' hosts, loopback) are refused as
+    # loops; HOST or HOST:PORT entries here are allowed all the same (a test PBX on loopback).
+    # A JSON list or, from the environment, comma-separated.
+    sip_allowed_own_hosts: Annotated[list[str], NoDecode] = []
 
     @field_validator("database_url")
     @classmethod
@@ -91,6 +102,20 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(f"{item!r} is not an address or network (like 10.0.0.0/24)") from None
+        return value
+
+    @field_validator("sip_allowed_own_hosts", mode="before")
+    @classmethod
+    def _allowed_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = json.loads(value) if value.lstrip().startswith("[") else [
+                item.strip() for item in value.split(",") if item.strip()]
+        if isinstance(value, list):
+            for item in value:
+                host, sep, port = str(item).rpartition(":") if ":" in str(item) else (str(item), "", "")
+                if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host) or (sep and not (
+                        port.isdigit() and 0 < int(port) < 65536)):
+                    raise ValueError(f"{str(item)[:60]!r} is not HOST or HOST:PORT")
         return value
 
     @functools.cached_property

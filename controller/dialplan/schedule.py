@@ -3,8 +3,9 @@
 A dated change is an APScheduler 3 job in the database (``SQLAlchemyJobStore``), with its
 moment in UTC: it survives a restart, a run missed while the application was down is made at
 start (no grace limit), and a date trigger in UTC fires once, also in the night the clocks go
-back. Applying is idempotent: a change is applied only while it is pending, in the transaction
-that marks it applied, so a job and the poller racing for it apply it once.
+back. Applying is idempotent (``routing.apply_change``): a change is applied only while it is
+pending, in the transaction that marks it applied, so a job and the poller racing for it apply it
+once; a cancelled change's job finds nothing to do.
 
 A coarse poller (every half second, in memory) applies changes that are due (an immediate
 change made by the CLI or the API in another process), gives new dated changes their job, and
@@ -21,24 +22,22 @@ from collections.abc import Callable
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from controller.dialplan.publisher import DialplanPublisher
 from smartnumbers.audit import Actor
 from smartnumbers.db import sync_url, utcnow
-from smartnumbers.errors import InputError
 from smartnumbers.models import (
     ActorKind,
     AuditEntry,
-    ChangeKind,
     ChangeStatus,
     ScheduledChange,
     SmartNumber,
     Tariff,
     TariffVersion,
 )
-from smartnumbers.routing import PlanSpec, destination_policy, parse_destinations, parse_plan, spec_of, store_plan
+from smartnumbers.routing import apply_change
 
 log = logging.getLogger(__name__)
 
@@ -50,48 +49,6 @@ JOB_TABLE = "dialplan_jobs"
 _RUNNING: dict[str, ChangeSchedule] = {}
 
 
-def apply_change(session: Session, change_id: int, now: dt.datetime) -> str | None:
-    """Apply a pending change (in one transaction); the number it changed, or None if it was
-    not pending any more. The change is claimed first by a conditional update, which only one
-    transaction can make (on SQLite as on PostgreSQL). A change that no longer passes the
-    checks is marked failed."""
-    claimed = session.execute(update(ScheduledChange).where(
-        ScheduledChange.id == change_id, ScheduledChange.status == ChangeStatus.PENDING).values(
-        status=ChangeStatus.APPLIED, applied_at=now)).rowcount
-    if claimed != 1:
-        session.rollback()
-        return None
-    change = session.get(ScheduledChange, change_id, populate_existing=True)
-    number = session.get(SmartNumber, change.number_id)
-    try:
-        policy = destination_policy(session, number)
-        if change.kind is ChangeKind.PLAN:
-            spec = parse_plan(change.payload.get("plan"), policy)
-        else:
-            if number.plan is None:
-                raise InputError("change: the number has no plan whose destinations could change")
-            current = spec_of(number.plan)
-            destinations = parse_destinations(change.payload.get("destinations"), policy, "destination")
-            slot = change.payload.get("slot")
-            if slot is None:
-                spec = PlanSpec(current.slots, current.outside_action, current.outside_announcement, destinations,
-                                current.holiday_canton, current.holiday_rule, current.extra_holidays)
-            else:
-                if not 1 <= slot <= len(current.slots):
-                    raise InputError(f"change: the plan has no slot {slot} any more")
-                slots = list(current.slots)
-                old = slots[slot - 1]
-                slots[slot - 1] = type(old)(old.weekdays, old.start_minute, old.end_minute, destinations)
-                spec = PlanSpec(tuple(slots), current.outside_action, current.outside_announcement, current.fallback,
-                                current.holiday_canton, current.holiday_rule, current.extra_holidays)
-        store_plan(session, SCHEDULER, number, spec)
-    except InputError as exc:
-        change.status, change.applied_at, change.error = ChangeStatus.FAILED, None, str(exc)
-        log.warning("scheduled change %s of %s failed: %s", change.id, number.e164, exc)
-    session.commit()
-    return number.e164
-
-
 async def run_change(schedule_name: str, change_id: int) -> None:
     """The persisted job: apply one change and publish its number."""
     schedule = _RUNNING.get(schedule_name)
@@ -101,12 +58,18 @@ async def run_change(schedule_name: str, change_id: int) -> None:
 
 
 class ChangeSchedule:
+    """``clock`` says when "now" is for the poller's due changes and for the moment a change is
+    recorded as made (tests move it to a change's minute); the persisted jobs fire by the real
+    clock."""
+
     def __init__(self, publisher: DialplanPublisher, sessions: Callable[[], Session], database_url: str, *,
-                 name: str = "dialplans", poll_interval: float = 0.5) -> None:
+                 name: str = "dialplans", poll_interval: float = 0.5,
+                 clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.publisher = publisher
         self.sessions = sessions
         self.name = name
         self.poll_interval = poll_interval
+        self.clock = clock
         self.scheduler = AsyncIOScheduler(
             jobstores={"default": SQLAlchemyJobStore(url=sync_url(database_url), tablename=JOB_TABLE),
                        "memory": MemoryJobStore()},
@@ -114,7 +77,7 @@ class ChangeSchedule:
             timezone=dt.timezone.utc,
         )
         self._last_audit_id: int | None = None
-        self._last_look = utcnow()
+        self._last_look = clock()
 
     # -- life cycle -----------------------------------------------------------------------------------
 
@@ -155,7 +118,7 @@ class ChangeSchedule:
 
     def _apply_in_session(self, change_id: int) -> str | None:
         with self.sessions() as session:
-            return apply_change(session, change_id, utcnow())
+            return apply_change(session, SCHEDULER, change_id, self.clock())
 
     async def poll(self) -> None:
         """Due changes applied, dated ones given a job, audited changes republished."""
@@ -174,7 +137,7 @@ class ChangeSchedule:
             return session.scalar(select(func.max(AuditEntry.id))) or 0
 
     def _look(self) -> tuple[list[int], list[tuple[int, dt.datetime]], list[str]]:
-        now = utcnow()
+        now = self.clock()
         with self.sessions() as session:
             pending = session.execute(select(ScheduledChange.id, ScheduledChange.apply_at).where(
                 ScheduledChange.status == ChangeStatus.PENDING).order_by(ScheduledChange.apply_at)).all()

@@ -14,8 +14,8 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import func, select, text
 
 from controller.dialplan.publisher import build_publisher
-from controller.dialplan.schedule import JOB_TABLE, ChangeSchedule, apply_change
-from smartnumbers import accounts, changes, numbers, routing
+from controller.dialplan.schedule import JOB_TABLE, SCHEDULER, ChangeSchedule
+from smartnumbers import accounts, numbers, routing
 from smartnumbers.audit import Actor
 from smartnumbers.db import make_engine, session_factory, utcnow
 from smartnumbers.models import ActorKind, AuditEntry, ChangeKind, ChangeStatus, ScheduledChange
@@ -46,22 +46,22 @@ def change_destinations(db_url, e164: str, apply_at: dt.datetime | None = None) 
     engine = make_engine(db_url)
     with session_factory(engine)() as session:
         n = numbers.find_number(session, e164)
-        change = changes.schedule_change(session, OPERATOR, n, ChangeKind.DESTINATIONS,
+        change = routing.schedule_change(session, OPERATOR, n, ChangeKind.DESTINATIONS,
                                          {"slot": 1, "destinations": [{"target": NEW_TARGET, "ring_timeout": 25}]},
-                                         apply_at=apply_at)
+                                         at=apply_at)
         session.commit()
         change_id = change.id
     engine.dispose()
     return change_id
 
 
-def make_schedule(db_url, tmp_path, name="dialplans"):
+def make_schedule(db_url, tmp_path, name="dialplans", clock=utcnow):
     settings = load_settings(database_url=db_url, dialplan_folders={"fs1": str(tmp_path / "fs1")},
                              sounds_folder=str(tmp_path / "sounds"))
     engine = make_engine(db_url)
     sessions = session_factory(engine)
     publisher = build_publisher(settings, sessions, {})
-    return ChangeSchedule(publisher, sessions, db_url, name=name, poll_interval=0.25), engine
+    return ChangeSchedule(publisher, sessions, db_url, name=name, poll_interval=0.25, clock=clock), engine
 
 
 def live_file(tmp_path) -> str:
@@ -109,6 +109,62 @@ async def test_a_dated_change_takes_effect_at_its_moment(db_url, number, tmp_pat
         engine.dispose()
 
 
+async def test_a_change_goes_live_at_its_minute_by_the_schedule_clock(db_url, number, tmp_path, capsys):
+    """``route change --at "2030-12-24 18:00"`` as the CLI makes it; the schedule's clock is
+    moved to the minute before, then to the minute: the plan is live then, not a moment before."""
+    from tests.foundation.cli import invoke
+
+    eve = dt.datetime(2030, 12, 24, 18, 0, tzinfo=ZURICH)
+    now = [eve - dt.timedelta(minutes=5)]
+    schedule, engine = make_schedule(db_url, tmp_path, clock=lambda: now[0])
+    await schedule.publisher.publish()
+    await schedule.start()
+    try:
+        made = invoke(capsys, "route", "change", number.e164, "--at", "2030-12-24 18:00",
+                      "--slot", f"mon-sun 00:00-24:00 {NEW_TARGET}/25")
+        assert made.code == 0, made.err
+        change_id = int(made.out.split()[1].rstrip(":"))
+        now[0] = eve - dt.timedelta(seconds=1)
+        await asyncio.sleep(1.0)  # four polls
+        assert NEW_TARGET not in live_file(tmp_path)
+        assert schedule.scheduler.get_job(schedule.job_id(change_id)).next_run_time == eve  # the real-time job
+        now[0] = eve
+        await wait_for(lambda: NEW_TARGET in live_file(tmp_path), 2.0)
+        assert NEW_TARGET in schedule.publisher.table.body(number.e164)
+        with session_factory(engine)() as session:
+            [change] = routing.scheduled_changes(session)
+            assert (change.status, change.applied_at) == (ChangeStatus.APPLIED, eve)
+            plan_entry = session.scalars(select(AuditEntry).where(AuditEntry.entity == "plan").order_by(
+                AuditEntry.id.desc())).first()
+            assert (plan_entry.actor_kind, plan_entry.actor) == (ActorKind.SYSTEM, "scheduler")
+    finally:
+        schedule.stop()
+        engine.dispose()
+
+
+async def test_a_cancelled_change_does_not_go_live(db_url, number, tmp_path):
+    now = [utcnow()]
+    schedule, engine = make_schedule(db_url, tmp_path, clock=lambda: now[0])
+    await schedule.publisher.publish()
+    await schedule.start()
+    try:
+        moment = now[0] + dt.timedelta(hours=1)
+        change_id = change_destinations(db_url, number.e164, apply_at=moment)
+        await asyncio.sleep(0.6)
+        with session_factory(engine)() as session:
+            routing.cancel_change(session, OPERATOR, change_id)
+            session.commit()
+        await schedule.apply(change_id)  # what its persisted job does at the moment
+        now[0] = moment + dt.timedelta(minutes=1)
+        await asyncio.sleep(0.6)
+        assert NEW_TARGET not in live_file(tmp_path)
+        with session_factory(engine)() as session:
+            assert [c.status for c in routing.scheduled_changes(session)] == [ChangeStatus.CANCELLED]
+    finally:
+        schedule.stop()
+        engine.dispose()
+
+
 async def test_a_run_missed_while_down_is_applied_at_start_once(db_url, number, tmp_path):
     first, engine = make_schedule(db_url, tmp_path)
     await first.start()
@@ -139,9 +195,10 @@ async def test_a_run_missed_while_down_is_applied_at_start_once(db_url, number, 
 
 
 def test_a_change_is_applied_once_whoever_comes_first(session, number):
-    change_id = change_destinations(session.bind.url.render_as_string(hide_password=False), number.e164)
-    assert apply_change(session, change_id, utcnow()) == number.e164
-    assert apply_change(session, change_id, utcnow()) is None
+    moment = utcnow() + dt.timedelta(minutes=1)
+    change_id = change_destinations(session.bind.url.render_as_string(hide_password=False), number.e164, moment)
+    assert routing.apply_change(session, SCHEDULER, change_id, moment) == number.e164
+    assert routing.apply_change(session, SCHEDULER, change_id, moment) is None
     session.expire_all()
     assert [d.target for d in number.plan.slots[0].destinations] == [NEW_TARGET]
 
@@ -163,13 +220,13 @@ def test_a_moment_in_the_repeated_hour_of_october_fires_once():
 
 def test_a_change_that_no_longer_passes_the_checks_fails_and_changes_nothing(session, number):
     engine_url = session.bind.url.render_as_string(hide_password=False)
-    change_id = change_destinations(engine_url, number.e164)
+    change_id = change_destinations(engine_url, number.e164, utcnow() + dt.timedelta(minutes=1))
     other = numbers.add_number(session, OPERATOR, "0800 444 333", number.account)  # now a loop? no: new target
     session.commit()
     row = session.get(ScheduledChange, change_id)
     row.payload = {"slot": 1, "destinations": [{"target": other.e164, "ring_timeout": 20}]}
     session.commit()
-    assert apply_change(session, change_id, utcnow()) == number.e164
+    assert routing.apply_change(session, SCHEDULER, change_id, utcnow()) == number.e164
     session.expire_all()
     row = session.get(ScheduledChange, change_id)
     assert row.status is ChangeStatus.FAILED and "loop" in row.error

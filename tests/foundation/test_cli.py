@@ -128,6 +128,36 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(acme, capsys, argv, 
     assert row_counts(acme) == before
 
 
+@pytest.mark.parametrize("target, message", [
+    ("sip:+41-900-222-333@gw.example.com", "premium-rate"),
+    ("sip:00-41-900-222-333@gw.example.com", "premium-rate"),
+    ("sip:0900%20222%20333@gw.example.com", "premium-rate"),
+    ("sip:0800.123.456@gw.example.com", "loop"),  # the platform's own 0800 123 456
+    ("sip:41800123456@gw.example.com", "loop"),
+    ("sip:desk@127.0.0.1:5060", "own switches"),
+    ("sip:desk@localhost", "own switches"),
+    ("sip:desk@10.1.2.3:5080", "own switches"),  # the node's host in SMARTNUMBERS_FREESWITCH_NODES
+    ("sip:desk@127.1:5090", "four decimal numbers"),
+])
+def test_route_set_refuses_a_destination_that_walks_around_the_fraud_rule(acme, capsys, monkeypatch, target, message):
+    monkeypatch.setenv("SMARTNUMBERS_FREESWITCH_NODES", '[{"name": "fs1", "host": "10.1.2.3", "password": "ClueCon"}]')
+    monkeypatch.setenv("SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS", "127.0.0.1:5090")
+    before = row_counts(acme)
+    result = invoke(capsys, "route", "set", "0800123456", "--slot", f"mon 08:00-18:00 {target}/20")
+    assert result.code == 2 and result.err.count("\n") == 1 and message in result.err, result.err
+    assert row_counts(acme) == before
+
+
+def test_an_own_host_the_operator_allowed_is_accepted(acme, capsys, monkeypatch):
+    slot = "mon 08:00-18:00 sip:desk@127.0.0.1:5090/20 sip:+41446681800@gw.example.com/20"
+    assert "own switches" in invoke(capsys, "route", "set", "0800123456", "--slot", slot).err
+    monkeypatch.setenv("SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS", '["127.0.0.1:5090"]')
+    assert invoke(capsys, "route", "set", "0800123456", "--slot", slot).code == 0
+    shown = invoke(capsys, "route", "show", "0800123456", "--json").json()
+    assert [d["target"] for d in shown["slots"][0]["destinations"]] == [
+        "sip:desk@127.0.0.1:5090", "sip:+41446681800@gw.example.com"]
+
+
 def test_hostile_text_is_stored_verbatim_and_shown_escaped_nowhere_else(acme, capsys):
     name = '<Acme & "Söhne"> $(rm -rf /); DROP TABLE account;--'
     assert invoke(capsys, "account", "add", name).code == 0

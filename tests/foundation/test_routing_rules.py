@@ -14,6 +14,7 @@ from smartnumbers.routing import (
     MINUTES_PER_WEEK,
     DestinationPolicy,
     DestinationSpec,
+    OwnSwitches,
     PlanSpec,
     SlotSpec,
     check_overlaps,
@@ -54,6 +55,8 @@ def slot(days, start, end, *targets):
         ("0848 123 456", "shared-cost"),
         ("+41800123456", "loop"),
         ("+4930123456", "abroad"),
+        ("+49 900 1234567", "premium-rate"),
+        ("+44 871 234 5678", "premium-rate or shared-cost"),
         ("sip:+41900123456@gw.example.com", "premium-rate"),
         ("sip:0041800123456@gw.example.com", "loop"),
     ],
@@ -62,6 +65,119 @@ def test_fraud_rule_refuses_destinations(target, rule):
     with pytest.raises(InputError, match=rule) as info:
         parse_destination(target, 20, DOMESTIC, what="destination")
     assert info.value.rule == "fraud"
+
+
+OWN_SIP = {"+41800111222"}
+SWITCHES = OwnSwitches(frozenset({"10.0.0.5", "fs2.sn.example.net"}), frozenset({("127.0.0.1", 5090)}))
+GUARDED = DestinationPolicy(False, OWN_SIP.__contains__, SWITCHES)
+
+
+@pytest.mark.parametrize(
+    "target, rule",
+    [
+        # the issue's forms, and their plain twins
+        ("sip:+41-900-222-333@gw.example.com", "premium-rate"),
+        ("sip:+41900222333@gw.example.com", "premium-rate"),
+        ("sip:0800.111.222@gw.example.com", "loop"),
+        ("sip:0800111222@gw.example.com", "loop"),
+        ("sip:00-41-900-222-333@gw.example.com", "premium-rate"),
+        # separators and escapes a far end drops
+        ("sip:0900.222.333@gw.example.com", "premium-rate"),
+        ("sip:(0900)222-333@gw.example.com", "premium-rate"),
+        ("sip:0900 222 333@gw.example.com", "premium-rate"),
+        ("sip:0900%20222%20333@gw.example.com", "premium-rate"),
+        ("sip:0900%2D222%2D333@gw.example.com", "premium-rate"),
+        ("sip:0900%2d222%2d333@gw.example.com", "premium-rate"),
+        ("sip:%2B41900222333@gw.example.com", "premium-rate"),
+        ("sip:0900%252D222333@gw.example.com", "premium-rate"),  # escaped twice
+        ("sip:0900_222_333@gw.example.com", "premium-rate"),
+        ("sip:+41(0)900-222-333@gw.example.com", "premium-rate"),
+        ("sip:+41-848-123-456@gw.example.com", "shared-cost"),
+        ("sip:0842.123.456@gw.example.com", "shared-cost"),
+        ("SIP:0901-123-456@gw.example.com", "premium-rate"),
+        ("sips:0906.123.456@gw.example.com:5061", "premium-rate"),
+        ("sip:0900222333;user=phone@gw.example.com", "premium-rate"),
+        # international without a prefix, national without its 0
+        ("sip:41900222333@gw.example.com", "premium-rate"),
+        ("sip:900222333@gw.example.com", "premium-rate"),
+        ("sip:41800111222@gw.example.com", "loop"),
+        ("sip:00.41.800.111.222@gw.example.com", "loop"),
+        # abroad, however written
+        ("sip:+49-30-123-456@gw.example.com", "abroad"),
+        ("sip:0049.30.123456@gw.example.com", "abroad"),
+        ("sip:4930123456@gw.example.com", "abroad"),
+        ("sip:1-212-555-0123@gw.example.com", "abroad"),
+        # premium-rate short numbers (directory enquiries)
+        ("sip:1818@gw.example.com", "premium-rate short number"),
+        ("sip:1811@gw.example.com", "premium-rate short number"),
+        # a '+' no reading is sure of
+        ("sip:++41900222333@gw.example.com", "does not read as one number"),
+        ("sip:0041+900222333@gw.example.com", "does not read as one number"),
+        # the platform's own switches: loopback, the nodes' hosts, numeric spellings of them
+        ("sip:desk@127.0.0.1", "own switches"),
+        ("sip:desk@127.0.0.1:5060", "own switches"),
+        ("sip:desk@127.8.9.10:5080", "own switches"),
+        ("sip:desk@localhost", "own switches"),
+        ("sip:desk@LOCALHOST:5080", "own switches"),
+        ("sip:desk@pbx.localhost", "own switches"),
+        ("sip:desk@localhost.localdomain", "own switches"),
+        ("sip:desk@ip6-localhost", "own switches"),
+        ("sip:desk@0.0.0.0", "own switches"),
+        ("sip:desk@10.0.0.5:5080", "own switches"),
+        ("sip:desk@FS2.sn.example.net", "own switches"),
+        ("sips:desk@127.0.0.1", "own switches"),  # allowed on 5090 only
+        ("sip:desk@127.1", "four decimal numbers"),
+        ("sip:desk@2130706433", "four decimal numbers"),
+        ("sip:desk@0x7f.0.0.1", "four decimal numbers"),
+        ("sip:desk@0177.0.0.1", "four decimal numbers"),
+        ("sip:desk@127.000.000.001", "four decimal numbers"),
+        ("sip:desk@0", "four decimal numbers"),
+        ("sip:desk@010.0.0.5", "four decimal numbers"),
+        ("sip:desk@999.1.1.1", "not an address"),
+    ],
+)
+def test_a_sip_destination_is_read_as_a_far_end_reads_it(target, rule):
+    with pytest.raises(InputError, match=rule) as info:
+        parse_destination(target, 20, GUARDED, what="destination")
+    assert info.value.rule == "fraud"
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "sip:desk@pbx.example.com",
+        "sip:+41446681800@gw.example.com",
+        "sip:+41-44-668-18-00@gw.example.com",
+        "sip:044.668.18.00@gw.example.com",
+        "sip:0041446681800@gw.example.com",
+        "sip:0800123456@gw.example.com",  # a freephone number that is not the platform's
+        "sip:desk-1@pbx.example.com:5080",
+        "sip:200@pbx.example.com",
+        "sip:5551234@pbx.example.com",
+        "sip:0900-desk@pbx.example.com",  # a name, not a number
+        "sip:desk@127.0.0.1:5090",  # the operator allowed this host:port
+        "sip:desk@10.0.0.50",
+        "sip:desk@203.0.113.7:5060",
+        "sip:desk@localhost-pbx.example.com",
+    ],
+)
+def test_legitimate_sip_destinations_are_accepted_as_typed(target):
+    assert parse_destination(target, 20, GUARDED, what="destination") == DestinationSpec(
+        DestinationKind.SIP, target, 20)
+
+
+def test_a_sip_gateway_abroad_where_the_account_allows_it():
+    policy = DestinationPolicy(True, OWN_SIP.__contains__, SWITCHES)
+    assert parse_destination("sip:0049-30-123456@gw.example.com", 20, policy, what="d").kind is DestinationKind.SIP
+    with pytest.raises(InputError, match="premium-rate"):
+        parse_destination("sip:0049-900-1234567@gw.example.com", 20, policy, what="d")
+
+
+def test_a_host_allowed_without_a_port_is_allowed_on_every_port():
+    policy = DestinationPolicy(False, OWN_SIP.__contains__, OwnSwitches(frozenset(), frozenset({("localhost", None)})))
+    assert parse_destination("sip:desk@localhost:5090", 20, policy, what="d").target == "sip:desk@localhost:5090"
+    with pytest.raises(InputError, match="own switches"):
+        parse_destination("sip:desk@127.0.0.1:5090", 20, policy, what="d")
 
 
 def test_abroad_only_where_the_account_allows_it():

@@ -45,6 +45,9 @@ def test_environment_and_toml_file(monkeypatch, clean_environment):
         ("FREESWITCH_NODES", '[{"name": "a"}]', "SMARTNUMBERS_FREESWITCH_NODES 0.host"),
         ("FREESWITCH_NODES", "not json", "SMARTNUMBERS_FREESWITCH_NODES"),
         ("FREESWITCH_NODES", '[{"name": "a b", "host": "h", "password": "p"}]', "SMARTNUMBERS_FREESWITCH_NODES 0.name"),
+        ("SIP_ALLOWED_OWN_HOSTS", "127.0.0.1:70000", "SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS: '127.0.0.1:70000' is not HOST"),
+        ("SIP_ALLOWED_OWN_HOSTS", "pbx/evil", "SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS: 'pbx/evil' is not HOST"),
+        ("SIP_ALLOWED_OWN_HOSTS", '["127.0.0.1"', "SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS"),
     ],
 )
 def test_a_wrong_setting_is_one_line_naming_it(monkeypatch, capsys, name, value, message):
@@ -54,6 +57,12 @@ def test_a_wrong_setting_is_one_line_naming_it(monkeypatch, capsys, name, value,
     assert run(["number", "list"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"SMARTNUMBERS_{name}" in err
+
+
+@pytest.mark.parametrize("value", ['["127.0.0.1:5090", "pbx.local"]', "127.0.0.1:5090, pbx.local"])
+def test_allowed_own_hosts_as_json_or_comma_separated(monkeypatch, value):
+    monkeypatch.setenv("SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS", value)
+    assert load_settings().sip_allowed_own_hosts == ["127.0.0.1:5090", "pbx.local"]
 
 
 def test_a_broken_toml_file_is_named(clean_environment, capsys):
