@@ -28,7 +28,7 @@ from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.migrate import downgrade, upgrade
 from smartnumbers.models import Account, ApiToken, NumberStatus, SmartNumber
-from smartnumbers.money import format_chf, parse_chf
+from smartnumbers.money import format_chf, json_default, parse_chf
 from smartnumbers.phone import format_swiss
 from smartnumbers.settings import load_settings
 
@@ -42,7 +42,7 @@ def console() -> Console:
 
 def emit(rows: Any, table: Table | None, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=json_default))
     elif table is not None:
         console().print(table)
 

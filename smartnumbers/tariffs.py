@@ -16,7 +16,7 @@ from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
 from smartnumbers.errors import InputError
 from smartnumbers.models import RangeClass, SmartNumber, Tariff, TariffFee, TariffVersion
-from smartnumbers.money import VAT_RATE, excluding_vat, format_chf
+from smartnumbers.money import VAT_RATE, decimal_text, excluding_vat, format_chf
 
 MAX_PRICE_PER_MINUTE = Decimal("10")  # 090x, VAT included
 MAX_FIXED_CHARGES = Decimal("100")  # 090x, VAT included
@@ -103,9 +103,9 @@ def version_snapshot(version: TariffVersion) -> dict[str, Any]:
         "code": version.tariff.code,
         "version": version.version,
         "valid_from": version.valid_from.isoformat(),
-        "price_per_minute": str(version.price_per_minute),
-        "price_per_call": str(version.price_per_call),
-        "fees": [{"amount": str(f.amount), "at_s": f.at_s, "every_s": f.every_s} for f in version.fees],
+        "price_per_minute": decimal_text(version.price_per_minute),
+        "price_per_call": decimal_text(version.price_per_call),
+        "fees": [{"amount": decimal_text(f.amount), "at_s": f.at_s, "every_s": f.every_s} for f in version.fees],
         "first_unit_s": version.first_unit_s,
         "next_unit_s": version.next_unit_s,
     }

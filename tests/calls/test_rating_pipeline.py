@@ -154,4 +154,4 @@ def test_the_price_list_at_the_command_line(db_url, capsys):
     assert refused.code == 2 and "090x owners are paid a share" in refused.err
     listed = invoke(capsys, "pricelist", "list", "--json").json()
     assert listed == [{"range": "premium", "origin": "mobile", "interconnection_per_minute": "0.05",
-                       "owner_per_minute": "0", "payout_share_percent": "70"}]
+                       "owner_per_minute": "0.00", "payout_share_percent": "70.00"}]
