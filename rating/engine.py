@@ -9,8 +9,9 @@ When charges fall due (talk time counted from answer, in whole seconds as the CD
   price per call of the first tariff is charged at answer, even for a call of 0 s;
 - a tariff segment runs from its start until the next switch announcement begins; the
   announcement is free, and each segment's talk time is billed with its own increments;
-- 090x: fixed charges of a call add up to at most CHF 100, the whole call to at most CHF 400
-  or the number's lower cap; 084x: the caller pays at most 7.5 Rp./min excl. VAT and no fees;
+- 090x: fixed charges of a call add up to at most CHF 100 (the fee that passes it is charged
+  up to the cap, later ones not at all: ``smartnumbers.tariffs.fixed_charge_cap`` says when,
+  as a tariff is saved), the whole call to at most CHF 400 or the number's lower cap; 084x: the caller pays at most 7.5 Rp./min excl. VAT and no fees;
   0800: the caller pays nothing.
 
 Amounts are integers (``rating.money``): each run exact, in the exact unit (``*_exact``), and
@@ -38,6 +39,7 @@ from rating.tariff import (
 )
 from smartnumbers.errors import InputError
 from smartnumbers.phone import CallerOrigin, RangeClass
+from smartnumbers.tariffs import call_cap  # noqa: F401  (the domain's rule; live control reads it here)
 
 _HORIZON_S = 2**31  # beyond any call: a charge still within the cap there never reaches it
 _MAX_FIXED_EXACT = exact_of(whole_micro(PREMIUM_MAX_FIXED_PER_CALL, "090x fixed charges cap"))
@@ -47,13 +49,6 @@ _PAYFAST = PayoutOption.PAYFAST
 # The results are NamedTuples built with tuple.__new__: the generated keyword-taking __new__
 # costs as much again, and this runs for every call rated.
 _new = tuple.__new__
-
-
-def call_cap(number_cap: Decimal | None) -> Decimal:
-    """The most a 090x call may cost the caller: CHF 400, or the number's lower cap."""
-    if number_cap is None:
-        return PREMIUM_MAX_PER_CALL
-    return min(number_cap, PREMIUM_MAX_PER_CALL)
 
 
 def _cap_exact(cap: object, what: str) -> int:

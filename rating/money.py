@@ -1,7 +1,8 @@
 """The rounding policy: the one place where durations and amounts of money are rounded.
 
 Duration rounding and money rounding are kept apart. Talk time is rounded up to the billing
-increments (first unit, then next units; 0 s bills nothing) and priced exactly (price per
+increments (``billed_seconds``, from ``smartnumbers.money`` where the tariff rules read it too:
+first unit, then next units; 0 s bills nothing) and priced exactly (price per
 minute x billed seconds / 60, never a rounded per-second rate). Each run's total is rounded
 once, to the Rappen (CHF 0.01, half up, i.e. a half Rappen away from zero), and the exact
 value is kept beside it.
@@ -25,7 +26,7 @@ from decimal import Context, Decimal
 from fractions import Fraction
 
 from smartnumbers.errors import InputError
-from smartnumbers.money import MICRO, RAPPEN, VAT_RATE
+from smartnumbers.money import MICRO, RAPPEN, VAT_RATE, billed_seconds  # noqa: F401  (rating applies it)
 
 MICRO_PER_CHF = 10**6
 _PERCENT = 100 * 10**6  # a percentage in whole millionths of a percent, as a fraction of 1
@@ -37,16 +38,6 @@ _HALF_RAPPEN = EXACT_PER_RAPPEN // 2
 _DECIMAL = Context(prec=34)  # enough digits for any amount, whatever the caller's context says
 _VAT_FACTOR = (1 + VAT_RATE).as_integer_ratio()  # (1081, 1000)
 _VAT_PART = (_VAT_FACTOR[0] - _VAT_FACTOR[1], _VAT_FACTOR[0])  # 8.1 / 108.1 = 81 / 1081
-
-
-def billed_seconds(talk_s: int, first_unit_s: int, next_unit_s: int) -> int:
-    """Round talk time up to whole billing increments: an increment is charged whole as soon
-    as talk time enters it; 0 s bills nothing, 1 s bills the first unit."""
-    if talk_s <= 0:
-        return 0
-    if talk_s <= first_unit_s:
-        return first_unit_s
-    return first_unit_s + -(-(talk_s - first_unit_s) // next_unit_s) * next_unit_s
 
 
 def rappen(exact: int) -> int:

@@ -51,6 +51,16 @@ def from_micro(micro: int) -> Decimal:
     return (Decimal(micro) * MICRO).normalize() if micro else Decimal("0")
 
 
+def billed_seconds(talk_s: int, first_unit_s: int, next_unit_s: int) -> int:
+    """Round talk time up to whole billing increments: an increment is charged whole as soon
+    as talk time enters it; 0 s bills nothing, 1 s bills the first unit."""
+    if talk_s <= 0:
+        return 0
+    if talk_s <= first_unit_s:
+        return first_unit_s
+    return first_unit_s + -(-(talk_s - first_unit_s) // next_unit_s) * next_unit_s
+
+
 def round_rappen(value: Decimal) -> Decimal:
     """Money rounding to the Rappen, half up: the one rounding shown to people."""
     return value.quantize(RAPPEN, rounding=ROUND_HALF_UP)
