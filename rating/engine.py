@@ -11,14 +11,15 @@ When charges fall due (talk time counted from answer, in whole seconds as the CD
   announcement is free, and each segment's talk time is billed with its own increments;
 - 090x: fixed charges of a call add up to at most CHF 100 (the fee that passes it is charged
   up to the cap, later ones not at all: ``smartnumbers.tariffs.fixed_charge_cap`` says when,
-  as a tariff is saved), the whole call to at most CHF 400 or the number's lower cap; 084x: the caller pays at most 7.5 Rp./min excl. VAT and no fees;
-  0800: the caller pays nothing.
+  as a tariff is saved), the whole call to at most CHF 400 or the number's lower cap;
+  084x: the caller pays at most 7.5 Rp./min excl. VAT and no fees; 0800: the caller pays nothing.
 
 Amounts are integers (``rating.money``): each run exact, in the exact unit (``*_exact``), and
 rounded once, in whole Rappen. The caller's total is rounded first and its VAT taken from the
-rounded total (``rating.money.vat_in_total``). Everything a call's rating needs from its tariffs and the price
-list was turned into exact units when those values were made, and a call's usage was checked
-when it was made, so rating one is a few integer operations and a few small tuples.
+rounded total (``rating.money.vat_in_total``). Everything a call's rating needs from its
+tariffs and the price list was turned into exact units when those values were made, and a
+call's usage was checked when it was made, so rating one is a few integer operations and a
+few small tuples.
 """
 
 from __future__ import annotations
