@@ -140,8 +140,8 @@ def _fixed_charges(terms: TariffTerms, talk_s: int) -> Decimal:
 def fixed_charge_cap(terms: TariffTerms, number_cap: Decimal | None = None) -> FixedChargeCap | None:
     """Where the tariff's recurring fees take its fixed charges past the CHF 100 cap, if a call
     on it from answer is still running then (its charge within ``call_cap(number_cap)``);
-    None when they never do. Fees only once and the price per call stay within the cap (the
-    tariff is refused otherwise), so only recurring fees reach it."""
+    None when they never do. For terms ``check_caps`` accepted: their fees only once and price
+    per call stay within the cap, so only recurring fees reach it."""
     recurring = [fee for fee in terms.fees if fee.every_s is not None]
     if not recurring:
         return None
