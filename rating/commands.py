@@ -20,7 +20,7 @@ from smartnumbers.audit import Actor
 from smartnumbers.commands import JsonFlag, console, transaction
 from smartnumbers.errors import InputError
 from smartnumbers.models import SmartNumber
-from smartnumbers.money import format_chf, parse_chf
+from smartnumbers.money import decimal_text, format_chf, json_default, parse_chf
 from smartnumbers.phone import CallerOrigin, RangeClass, format_swiss
 from smartnumbers.settings import load_settings
 
@@ -59,8 +59,9 @@ def pricelist_list(as_json: JsonFlag = False) -> None:
     """Show the price list."""
     with transaction() as session:
         rows = [{"range": i.range_class.value, "origin": i.origin.value,
-                 "interconnection_per_minute": f"{i.interconnection_per_minute:f}",
-                 "owner_per_minute": f"{i.owner_per_minute:f}", "payout_share_percent": f"{i.payout_share_percent:f}"}
+                 "interconnection_per_minute": decimal_text(i.interconnection_per_minute),
+                 "owner_per_minute": decimal_text(i.owner_per_minute),
+                 "payout_share_percent": decimal_text(i.payout_share_percent)}
                 for i in price_items(session)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -93,9 +94,9 @@ def rate(
         numbers = {n.id: n.e164 for n in session.query(SmartNumber)}
         changes = [{
             "call_id": c.call_id, "number": numbers.get(c.number_id), "started_at": c.started_at.isoformat(),
-            "caller_before": str(c.before["caller"]), "caller_after": str(c.after["caller"]),
-            "caller_change": str(c.delta["caller"]), "payout_change": str(c.delta["payout"]),
-            "owner_cost_change": str(c.delta["owner_cost"]), "adjustment": c.adjusted,
+            "caller_before": decimal_text(c.before["caller"]), "caller_after": decimal_text(c.after["caller"]),
+            "caller_change": decimal_text(c.delta["caller"]), "payout_change": decimal_text(c.delta["payout"]),
+            "owner_cost_change": decimal_text(c.delta["owner_cost"]), "adjustment": c.adjusted,
         } for c in result.changes]
     if as_json:
         typer.echo(json.dumps({"period": period, "rated": result.rated, "changed": changes,
@@ -138,7 +139,7 @@ def statement(
 
             pdf.write_bytes(render(built))
     if as_json:
-        typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=json_default))
         return
     table = Table("number", "tariff", "calls", "minutes", "callers paid", "payout", "owner cost")
     for line in built.lines:
@@ -160,7 +161,7 @@ def dashboard(
         found = statements.account_named(session, account)
         board = aggregates.dashboard(session, found.id, dt.datetime.now(dt.UTC), settings.zone)
     if as_json:
-        typer.echo(json.dumps(board, indent=2, default=str))
+        typer.echo(json.dumps(board, indent=2, default=json_default))
         return
     revenue = board["revenue"]
     typer.echo("  ".join(f"{key} {format_chf(revenue[key])}" for key in ("yesterday", "today", "month", "year"))

@@ -9,14 +9,17 @@ When charges fall due (talk time counted from answer, in whole seconds as the CD
   price per call of the first tariff is charged at answer, even for a call of 0 s;
 - a tariff segment runs from its start until the next switch announcement begins; the
   announcement is free, and each segment's talk time is billed with its own increments;
-- 090x: fixed charges of a call add up to at most CHF 100, the whole call to at most CHF 400
-  or the number's lower cap; 084x: the caller pays at most 7.5 Rp./min excl. VAT and no fees;
-  0800: the caller pays nothing.
+- 090x: fixed charges of a call add up to at most CHF 100 (the fee that passes it is charged
+  up to the cap, later ones not at all: ``smartnumbers.tariffs.fixed_charge_cap`` says when,
+  as a tariff is saved), the whole call to at most CHF 400 or the number's lower cap;
+  084x: the caller pays at most 7.5 Rp./min excl. VAT and no fees; 0800: the caller pays nothing.
 
 Amounts are integers (``rating.money``): each run exact, in the exact unit (``*_exact``), and
-rounded once, in whole Rappen. Everything a call's rating needs from its tariffs and the price
-list was turned into exact units when those values were made, and a call's usage was checked
-when it was made, so rating one is a few integer operations and a few small tuples.
+rounded once, in whole Rappen. The caller's total is rounded first and its VAT taken from the
+rounded total (``rating.money.vat_in_total``). Everything a call's rating needs from its
+tariffs and the price list was turned into exact units when those values were made, and a
+call's usage was checked when it was made, so rating one is a few integer operations and a
+few small tuples.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
-from rating.money import EXACT_PER_RAPPEN, Percent, billed_seconds, exact_of, rappen, vat_excluded, whole_micro
+from rating.money import EXACT_PER_RAPPEN, Percent, billed_seconds, exact_of, rappen, vat_in_total, whole_micro
 from rating.price_list import PayoutOption, PriceList
 from rating.tariff import (
     PREMIUM_MAX_FIXED_PER_CALL,
@@ -37,6 +40,7 @@ from rating.tariff import (
 )
 from smartnumbers.errors import InputError
 from smartnumbers.phone import CallerOrigin, RangeClass
+from smartnumbers.tariffs import call_cap  # noqa: F401  (the domain's rule; live control reads it here)
 
 _HORIZON_S = 2**31  # beyond any call: a charge still within the cap there never reaches it
 _MAX_FIXED_EXACT = exact_of(whole_micro(PREMIUM_MAX_FIXED_PER_CALL, "090x fixed charges cap"))
@@ -46,13 +50,6 @@ _PAYFAST = PayoutOption.PAYFAST
 # The results are NamedTuples built with tuple.__new__: the generated keyword-taking __new__
 # costs as much again, and this runs for every call rated.
 _new = tuple.__new__
-
-
-def call_cap(number_cap: Decimal | None) -> Decimal:
-    """The most a 090x call may cost the caller: CHF 400, or the number's lower cap."""
-    if number_cap is None:
-        return PREMIUM_MAX_PER_CALL
-    return min(number_cap, PREMIUM_MAX_PER_CALL)
 
 
 def _cap_exact(cap: object, what: str) -> int:
@@ -109,25 +106,17 @@ class RatedSegment(NamedTuple):
 
 
 class CallerCharge(NamedTuple):
-    """What the caller pays, VAT included and VAT excluded, each exact and rounded once.
-
-    The VAT is their difference, so the rounded split adds up; ``uncapped_exact`` is the charge
-    before the per-call cap (090x fixed charges already capped).
+    """What the caller pays: the exact charge, and the total rounded once to the Rappen, split
+    into the amount excl. VAT and the VAT the rounded total contains (``vat_in_total``: the
+    total first, then the VAT, the rest excl. VAT, so the split adds up to what is paid).
+    ``uncapped_exact`` is the charge before the per-call cap (090x fixed charges already capped).
     """
 
     incl_vat_exact: int
     incl_vat: int
-    excl_vat_exact: int
     excl_vat: int
+    vat: int
     uncapped_exact: int
-
-    @property
-    def vat(self) -> int:
-        return self.incl_vat - self.excl_vat
-
-    @property
-    def vat_exact(self) -> int:
-        return self.incl_vat_exact - self.excl_vat_exact
 
     @property
     def capped(self) -> bool:
@@ -138,7 +127,9 @@ class CallerCharge(NamedTuple):
 class RatedCall(NamedTuple):
     """One call's runs, each exact and rounded once: the caller's charge, the carriers'
     interconnection cost, the net revenue (090x), the owner's cost (0800, 084x) or payout
-    share (090x), and the PayFast fee on that payout. Owner and carrier amounts are excl. VAT."""
+    share (090x), and the PayFast fee on that payout. Owner and carrier amounts are excl. VAT.
+    What the caller paid enters the net revenue and the 084x owner's cost as invoiced: the
+    rounded total less its VAT (``CallerCharge.excl_vat``)."""
 
     range_class: RangeClass
     origin: CallerOrigin
@@ -205,8 +196,9 @@ def _caller_charge(range_class: RangeClass, cap_exact: int, time: int, fixed: in
         incl = min(uncapped, cap_exact)
     else:
         uncapped = incl = time + fixed
-    excl = vat_excluded(incl)
-    return _new(CallerCharge, (incl, rappen(incl), excl, rappen(excl), uncapped))
+    total = rappen(incl)
+    vat = vat_in_total(total)
+    return _new(CallerCharge, (incl, total, total - vat, vat, uncapped))
 
 
 def caller_charge(call: CallUsage) -> CallerCharge:
@@ -232,11 +224,11 @@ def rate_call(
     interconnection = entry.interconnection_per_second_exact * talk_s
     net_revenue = owner_cost = payout = 0
     if range_class is _PREMIUM:
-        net_revenue = caller.excl_vat_exact - interconnection
+        net_revenue = caller.excl_vat * EXACT_PER_RAPPEN - interconnection
         if net_revenue > 0:
             payout = entry.payout_share.of(net_revenue)
     elif range_class is _SHARED_COST:
-        owner_cost = max(0, entry.owner_per_second_exact * talk_s - caller.excl_vat_exact)
+        owner_cost = max(0, entry.owner_per_second_exact * talk_s - caller.excl_vat * EXACT_PER_RAPPEN)
     else:
         owner_cost = entry.owner_per_second_exact * talk_s
     fee = payfast_fee.of(payout) if payout_option is _PAYFAST else 0

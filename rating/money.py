@@ -1,17 +1,22 @@
 """The rounding policy: the one place where durations and amounts of money are rounded.
 
 Duration rounding and money rounding are kept apart. Talk time is rounded up to the billing
-increments (first unit, then next units; 0 s bills nothing) and priced exactly (price per
+increments (``billed_seconds``, from ``smartnumbers.money`` where the tariff rules read it too:
+first unit, then next units; 0 s bills nothing) and priced exactly (price per
 minute x billed seconds / 60, never a rounded per-second rate). Each run's total is rounded
 once, to the Rappen (CHF 0.01, half up, i.e. a half Rappen away from zero), and the exact
 value is kept beside it.
 
+VAT in what a caller pays is taken the way a Swiss tax auditor reads a receipt: the total is
+rounded to the Rappen first, the VAT is that total x 8.1/108.1 rounded to the Rappen, and the
+amount excl. VAT is the total less the VAT (``vat_in_total``), so the three shown figures add up
+and the VAT is the one the rounded total contains.
+
 The engine computes in integers, exactly: an exact amount is a whole number of
 ``1 / EXACT_PER_CHF`` CHF. Prices are whole micro-francs and percentages whole millionths of
 a percent (as the database stores them), so this unit leaves no remainder in any division
-rating makes: by 60 (a per-minute price charged by the second), by 1.081 (VAT taken out of a
-price: x 1000 / 1081), and by 100 twice (the owner's share of the revenue, then the PayFast
-fee on that share). Rounded amounts are whole Rappen.
+rating makes: by 60 (a per-minute price charged by the second) and by 100 twice (the owner's
+share of the revenue, then the PayFast fee on that share). Rounded amounts are whole Rappen.
 """
 
 from __future__ import annotations
@@ -21,27 +26,18 @@ from decimal import Context, Decimal
 from fractions import Fraction
 
 from smartnumbers.errors import InputError
-from smartnumbers.money import MICRO, RAPPEN, VAT_RATE
+from smartnumbers.money import MICRO, RAPPEN, VAT_RATE, billed_seconds  # noqa: F401  (rating applies it)
 
 MICRO_PER_CHF = 10**6
 _PERCENT = 100 * 10**6  # a percentage in whole millionths of a percent, as a fraction of 1
-EXACT_PER_CHF = MICRO_PER_CHF * 60 * 1081 * _PERCENT * _PERCENT
+EXACT_PER_CHF = MICRO_PER_CHF * 60 * _PERCENT * _PERCENT
 EXACT_PER_MICRO = EXACT_PER_CHF // MICRO_PER_CHF
 EXACT_PER_RAPPEN = EXACT_PER_CHF // 100
 _HALF_RAPPEN = EXACT_PER_RAPPEN // 2
 
 _DECIMAL = Context(prec=34)  # enough digits for any amount, whatever the caller's context says
 _VAT_FACTOR = (1 + VAT_RATE).as_integer_ratio()  # (1081, 1000)
-
-
-def billed_seconds(talk_s: int, first_unit_s: int, next_unit_s: int) -> int:
-    """Round talk time up to whole billing increments: an increment is charged whole as soon
-    as talk time enters it; 0 s bills nothing, 1 s bills the first unit."""
-    if talk_s <= 0:
-        return 0
-    if talk_s <= first_unit_s:
-        return first_unit_s
-    return first_unit_s + -(-(talk_s - first_unit_s) // next_unit_s) * next_unit_s
+_VAT_PART = (_VAT_FACTOR[0] - _VAT_FACTOR[1], _VAT_FACTOR[0])  # 8.1 / 108.1 = 81 / 1081
 
 
 def rappen(exact: int) -> int:
@@ -52,11 +48,13 @@ def rappen(exact: int) -> int:
     return -((_HALF_RAPPEN - exact) // EXACT_PER_RAPPEN)
 
 
-def vat_excluded(incl_vat: int) -> int:
-    """The exact VAT-excluded part of an exact VAT-included amount (prices are set as callers
-    pay them). Every amount of a caller's charge is a whole number of 1081 units, so this
-    division leaves nothing over."""
-    return incl_vat * _VAT_FACTOR[1] // _VAT_FACTOR[0]
+def vat_in_total(total_rappen: int) -> int:
+    """The VAT contained in a VAT-included total of whole Rappen (not negative): total x
+    8.1/108.1, rounded to the Rappen half up. The total is rounded before this, never after;
+    the amount excl. VAT is the total less this. A half Rappen never occurs (1081 is odd and
+    shares no factor with 81), so half up and half even agree."""
+    numerator, denominator = _VAT_PART
+    return (2 * numerator * total_rappen + denominator) // (2 * denominator)
 
 
 def with_vat(excl_vat: Decimal) -> Decimal:

@@ -13,14 +13,15 @@ from smartnumbers import audit
 from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
 from smartnumbers.models import PriceListItem
+from smartnumbers.money import decimal_text
 from smartnumbers.phone import CallerOrigin, RangeClass
 
 
 def _snapshot(item: PriceListItem) -> dict[str, str]:
     return {
-        "interconnection_per_minute": str(item.interconnection_per_minute),
-        "owner_per_minute": str(item.owner_per_minute),
-        "payout_share_percent": str(item.payout_share_percent),
+        "interconnection_per_minute": decimal_text(item.interconnection_per_minute),
+        "owner_per_minute": decimal_text(item.owner_per_minute),
+        "payout_share_percent": decimal_text(item.payout_share_percent),
     }
 
 

@@ -43,9 +43,12 @@ td.n, th.n { text-align: right; white-space: nowrap; }
 </table>{% endif %}
 <table class="totals">
 <tr><td>Your share of the net revenue (excl. VAT)</td><td class="n">{{ chf(s.payout_total) }}</td></tr>
-{% if s.account.vat_registered %}<tr><td>VAT 8.1 % on your share (you are VAT-registered)</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>
+{% set reduces = s.payfast_fee_vat.value == "reduces_share" %}
+{% if s.payfast_fee and reduces %}<tr><td>PayFast fee, reducing your share</td><td class="n">−{{ chf(s.payfast_fee) }}</td></tr>{% endif %}
+{% if s.payout_vat_base is not none %}<tr><td>VAT base: your share{{ " less the PayFast fee" if s.payfast_fee and reduces }}</td><td class="n">{{ chf(s.payout_vat_base) }}</td></tr>
+<tr><td>VAT 8.1 % on it (you are VAT-registered)</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>
 {% else %}<tr><td>No VAT on your share: you are not registered for VAT</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>{% endif %}
-{% if s.payfast_fee %}<tr><td>PayFast fee</td><td class="n">−{{ chf(s.payfast_fee) }}</td></tr>{% endif %}
+{% if s.payfast_fee and not reduces %}<tr><td>PayFast fee, a VAT-exempt financing fee</td><td class="n">−{{ chf(s.payfast_fee) }}</td></tr>{% endif %}
 {% if s.owner_cost %}<tr><td>Your costs of 0800/084x calls (excl. VAT)</td><td class="n">−{{ chf(s.owner_cost) }}</td></tr>
 <tr><td>VAT 8.1 % on your costs</td><td class="n">−{{ chf(s.owner_cost_vat) }}</td></tr>{% endif %}
 <tr class="sum"><td>{{ "We pay you" if s.payable >= 0 else "You owe us" }}</td><td class="n">{{ chf(s.payable|abs) }}</td></tr>

@@ -5,8 +5,11 @@ corrections to periods already issued.
 A statement bills every rated call of the account not yet on an issued statement whose period
 is the statement's or earlier (a call swept in after its period was issued lands on the next
 one). Issuing it locks those calls. For payouts (090x) it is a self-billing credit note: the
-owner's share excl. VAT, plus VAT at 8.1 % when the owner is VAT-registered, less the PayFast
-fee; owners' costs (0800, 084x) are charged with VAT.
+owner's share excl. VAT less the PayFast fee, plus VAT at 8.1 % when the owner is
+VAT-registered; owners' costs (0800, 084x) are charged with VAT. The VAT is charged on the
+share less the fee when the fee reduces the share (the default), or on the whole share when
+the fee is a VAT-exempt financing fee (``SMARTNUMBERS_PAYFAST_FEE_VAT``, decided with the
+operator's tax adviser; an issued statement keeps the treatment it was issued with).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from rating.pipeline import period_bounds
 from smartnumbers.errors import InputError
 from smartnumbers.models import (
     Account,
+    PayfastFeeVat,
     PayoutOption,
     RatedCall,
     RatingAdjustment,
@@ -71,6 +75,7 @@ class BuiltStatement:
     adjustments: list[AdjustmentLine]
     standard_due: dt.date
     payfast_due: dt.date
+    payfast_fee_vat: PayfastFeeVat
     statement_id: int | None = None
     issued_at: dt.datetime | None = None
     zone_name: str = "Europe/Zurich"
@@ -97,9 +102,22 @@ class BuiltStatement:
         return self._sum("owner_cost")
 
     @property
+    def payout_vat_base(self) -> Decimal | None:
+        """What the owner's VAT is charged on: the share less the PayFast fee when the fee
+        reduces the share, the whole share when it is a VAT-exempt financing fee; None for an
+        owner not VAT-registered (no VAT)."""
+        if not self.account.vat_registered:
+            return None
+        if self.payfast_fee_vat is PayfastFeeVat.REDUCES_SHARE:
+            return self.payout_total - self.payfast_fee
+        return self.payout_total
+
+    @property
     def payout_vat(self) -> Decimal:
-        """VAT on the payout: only a VAT-registered owner charges it (self-billing)."""
-        return round_rappen(self.payout_total * VAT_RATE) if self.account.vat_registered else ZERO
+        """VAT on the payout, 8.1 % of its base to the Rappen: only a VAT-registered owner
+        charges it (self-billing)."""
+        base = self.payout_vat_base
+        return ZERO if base is None else round_rappen(base * VAT_RATE)
 
     @property
     def owner_cost_vat(self) -> Decimal:
@@ -107,9 +125,10 @@ class BuiltStatement:
 
     @property
     def payable(self) -> Decimal:
-        """What the operator pays the owner: payout with its VAT, less the PayFast fee and the
-        owner's costs with their VAT (negative when the owner owes)."""
-        return self.payout_total + self.payout_vat - self.payfast_fee - self.owner_cost - self.owner_cost_vat
+        """What the operator pays the owner: the share less the PayFast fee, plus the VAT on the
+        share, less the owner's costs with their VAT (negative when the owner owes). Under
+        either PayFast treatment the fee itself is deducted whole; only the VAT differs."""
+        return self.payout_total - self.payfast_fee + self.payout_vat - self.owner_cost - self.owner_cost_vat
 
     @property
     def payout_option(self) -> str:
@@ -143,6 +162,7 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
     account = account_named(session, account_name)
     issued = session.scalar(select(Statement).where(Statement.account_id == account.id, Statement.period == period))
     calls, adjustments = _billed_by(issued.id if issued else None, period)
+    fee_vat = issued.payfast_fee_vat if issued else settings.payfast_fee_vat
     query = (
         select(
             SmartNumber.e164, RatedCall.tariff_codes, SmartNumber.payout_option,
@@ -167,7 +187,7 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
     built = BuiltStatement(
         account, period, lines,
         [AdjustmentLine(a.call_id, a.reason, a.payout, a.owner_cost, a.payfast_fee) for a in adjustment_rows],
-        payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton),
+        payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton), fee_vat,
         issued.id if issued else None, issued.issued_at if issued else None, settings.timezone,
     )
     return built
@@ -178,7 +198,8 @@ def issue(session: Session, built: BuiltStatement) -> Statement:
     if built.issued:
         raise InputError(f"statement {built.period} of {built.account.name} is already issued")
     statement = Statement(account_id=built.account.id, period=built.period, payout=built.payout_total,
-                          owner_cost=built.owner_cost, payfast_fee=built.payfast_fee, due_on=built.due_on)
+                          owner_cost=built.owner_cost, payfast_fee=built.payfast_fee,
+                          payfast_fee_vat=built.payfast_fee_vat, due_on=built.due_on)
     session.add(statement)
     session.flush()
     calls, adjustments = _billed_by(None, built.period)
@@ -199,8 +220,10 @@ def statement_dict(built: BuiltStatement) -> dict[str, Any]:
         "lines": [{name: getattr(line, name) for name in StatementLine.__slots__} for line in built.lines],
         "adjustments": [{name: getattr(a, name) for name in AdjustmentLine.__slots__} for a in built.adjustments],
         "payout": built.payout_total,
-        "payout_vat": built.payout_vat,
         "payfast_fee": built.payfast_fee,
+        "payfast_fee_vat": built.payfast_fee_vat.value,
+        "payout_vat_base": built.payout_vat_base,
+        "payout_vat": built.payout_vat,
         "owner_cost": built.owner_cost,
         "owner_cost_vat": built.owner_cost_vat,
         "payable": built.payable,

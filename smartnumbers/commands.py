@@ -28,7 +28,7 @@ from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.migrate import downgrade, upgrade
 from smartnumbers.models import Account, ApiToken, ChangeKind, ChangeStatus, NumberStatus, SmartNumber
-from smartnumbers.money import format_chf, parse_chf
+from smartnumbers.money import format_chf, json_default, parse_chf
 from smartnumbers.phone import format_swiss
 from smartnumbers.settings import load_settings
 
@@ -42,7 +42,7 @@ def console() -> Console:
 
 def emit(rows: Any, table: Table | None, as_json: bool) -> None:
     if as_json:
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=json_default))
     elif table is not None:
         console().print(table)
 
@@ -343,7 +343,9 @@ def tariff_set(
     increments: Annotated[str, typer.Option(help="Billing increments FIRST/NEXT in seconds.")] = "60/60",
     valid_from: Annotated[Optional[str], typer.Option(help="From when, Zurich time (default now).")] = None,
 ) -> None:
-    """Set a tariff code: a new version, checked against the Swiss caps."""
+    """Set a tariff code: a new version, checked against the Swiss caps. Saved with a warning
+    when its recurring fees would take a call's fixed charges past the CHF 100 cap (later
+    fees are then not charged)."""
     first, following = parse_increments(increments)
     terms = tariffs.TariffTerms(
         price_per_minute=parse_chf(per_minute, what="price per minute"),
@@ -359,6 +361,9 @@ def tariff_set(
         version = tariffs.set_tariff(session, Actor.cli_operator(), n, code, terms, valid_from=start)
         typer.echo(f"{format_swiss(n.e164)} tariff {code:02d} version {version.version}: "
                    f"{format_chf(terms.price_per_minute)}/min, {format_chf(terms.price_per_call)} per call")
+        capped = tariffs.fixed_charge_cap(terms, n.call_cost_cap)
+        if capped is not None:
+            typer.echo(f"warning: tariff {code:02d}: {capped.message}")
 
 
 @tariff_cli.command("list")

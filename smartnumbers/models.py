@@ -72,6 +72,15 @@ class PayoutOption(enum.StrEnum):
     PAYFAST = "payfast"  # at the latest 5 Swiss business days after it, for a fee
 
 
+class PayfastFeeVat(enum.StrEnum):
+    """How the PayFast fee stands to VAT on a VAT-registered owner's credit note: the operator
+    decides it with their tax adviser (``SMARTNUMBERS_PAYFAST_FEE_VAT``); each statement keeps
+    the treatment it was issued with."""
+
+    REDUCES_SHARE = "reduces_share"  # the fee lowers the owner's share: VAT on (share - fee)
+    EXEMPT_FINANCING = "exempt_financing"  # a VAT-exempt financing fee: VAT on the share, fee after
+
+
 class AgeCheck(enum.StrEnum):
     """How a 0906 number keeps its content from under-16s, in early media before connecting."""
 
@@ -544,6 +553,7 @@ class Statement(Base):
     payout: Mapped[Decimal] = mapped_column(Money)  # excl. VAT, adjustments included
     owner_cost: Mapped[Decimal] = mapped_column(Money)
     payfast_fee: Mapped[Decimal] = mapped_column(Money)
+    payfast_fee_vat: Mapped[PayfastFeeVat] = mapped_column(_enum(PayfastFeeVat, "payfast_fee_vat"))
     due_on: Mapped[dt.date] = mapped_column(Date)
 
 

@@ -7,12 +7,13 @@ keeps six so that unrounded rating results survive a round trip unchanged.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 MICRO = Decimal("0.000001")
 RAPPEN = Decimal("0.01")
 VAT_RATE = Decimal("0.081")
 
+_ALL_DIGITS = Context(prec=60)  # more than any amount has, whatever the caller's context says
 _TYPED_AMOUNT = re.compile(r"^(?:CHF\s*)?([0-9]{1,6})(?:[.,]([0-9]{1,4}))?$")
 
 
@@ -50,6 +51,16 @@ def from_micro(micro: int) -> Decimal:
     return (Decimal(micro) * MICRO).normalize() if micro else Decimal("0")
 
 
+def billed_seconds(talk_s: int, first_unit_s: int, next_unit_s: int) -> int:
+    """Round talk time up to whole billing increments: an increment is charged whole as soon
+    as talk time enters it; 0 s bills nothing, 1 s bills the first unit."""
+    if talk_s <= 0:
+        return 0
+    if talk_s <= first_unit_s:
+        return first_unit_s
+    return first_unit_s + -(-(talk_s - first_unit_s) // next_unit_s) * next_unit_s
+
+
 def round_rappen(value: Decimal) -> Decimal:
     """Money rounding to the Rappen, half up: the one rounding shown to people."""
     return value.quantize(RAPPEN, rounding=ROUND_HALF_UP)
@@ -60,8 +71,27 @@ def excluding_vat(including: Decimal) -> Decimal:
     return including / (1 + VAT_RATE)
 
 
+def decimal_text(value: Decimal) -> str:
+    """An amount as plain decimal text, the one way amounts become text (JSON, tables, the
+    audit trail): at least two decimals, more only where the value has them, so CHF amounts
+    read ``150.00`` and prices keep their exact digits (``0.081075``); never an exponent
+    (``1.5E+2``, which a value read back from the database would otherwise print)."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise TypeError(f"an amount is a finite Decimal, not {value!r}")
+    if not value:
+        value = Decimal(0)  # no "-0.00"
+    places = max(2, -value.normalize(_ALL_DIGITS).as_tuple().exponent)
+    return f"{value:.{places}f}"
+
+
+def json_default(value: object) -> object:
+    """``json.dumps(..., default=json_default)``: Decimals as ``decimal_text``; anything else
+    JSON cannot write as its ``str`` (dates are written as ISO text before they get here)."""
+    return decimal_text(value) if isinstance(value, Decimal) else str(value)
+
+
 def format_chf(value: Decimal) -> str:
-    """``CHF 1’234.50``: two decimals (more only where a price has them), Swiss apostrophe."""
-    places = max(2, -value.normalize().as_tuple().exponent) if value != value.to_integral_value() else 2
-    text = f"{value:,.{places}f}".replace(",", "’")
-    return f"CHF {text}"
+    """``CHF 1’234.50``: ``decimal_text`` with the Swiss apostrophe between thousands."""
+    whole, _, fraction = decimal_text(value).partition(".")
+    sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
+    return f"CHF {sign}{int(digits):,}.{fraction}".replace(",", "’")

@@ -23,7 +23,7 @@ from smartnumbers.models import (
     RangeClass,
     SmartNumber,
 )
-from smartnumbers.money import format_chf
+from smartnumbers.money import decimal_text, format_chf
 from smartnumbers.phone import PremiumCategory, format_swiss, parse_number, parse_smart_number, service_range
 from smartnumbers.validation import plain_text
 
@@ -64,7 +64,7 @@ def snapshot(number: SmartNumber) -> dict[str, Any]:
         "caller_id_number": number.caller_id_number,
         "language": number.language.value,
         "max_concurrent_calls": number.max_concurrent_calls,
-        "call_cost_cap": str(number.call_cost_cap) if number.call_cost_cap is not None else None,
+        "call_cost_cap": decimal_text(number.call_cost_cap) if number.call_cost_cap is not None else None,
         "payout_option": number.payout_option.value,
         "age_check": number.age_check.value if number.age_check else None,
     }

@@ -26,6 +26,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from smartnumbers.models import PayfastFeeVat
+
 DEFAULT_DATABASE_URL = "sqlite:///var/smartnumbers.db"
 CONFIG_FILE_ENV = "SMARTNUMBERS_CONFIG"
 
@@ -58,9 +60,11 @@ class Settings(BaseSettings):
     switch_http_user: str = Field(default="freeswitch", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     switch_http_password: str | None = Field(default=None, min_length=12, max_length=128)
     switch_http_allow: list[str] = ["127.0.0.1/32", "::1/128"]
-    # Rating and payouts: the PayFast fee in percent of a payout, and the canton whose public
-    # holidays are not business days when counting PayFast's 5 business days.
+    # Rating and payouts: the PayFast fee in percent of a payout, how it stands to VAT on a
+    # VAT-registered owner's credit note (decided with the operator's tax adviser), and the
+    # canton whose public holidays are not business days when counting PayFast's 5 business days.
     payfast_fee_percent: Decimal = Field(default=Decimal("2.5"), ge=0, le=100, max_digits=7, decimal_places=4)
+    payfast_fee_vat: PayfastFeeVat = PayfastFeeVat.REDUCES_SHARE
     billing_canton: str = Field(default="ZH", pattern=r"^[A-Z]{2}$")
     # Each node's folder of CDRs mod_json_cdr failed to post (its err-log-dir, a local path or
     # a mounted volume), by node name; the sweeper reads them.

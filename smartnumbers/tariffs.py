@@ -16,7 +16,7 @@ from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
 from smartnumbers.errors import InputError
 from smartnumbers.models import RangeClass, SmartNumber, Tariff, TariffFee, TariffVersion
-from smartnumbers.money import VAT_RATE, excluding_vat, format_chf
+from smartnumbers.money import RAPPEN, VAT_RATE, billed_seconds, decimal_text, excluding_vat, format_chf
 
 MAX_PRICE_PER_MINUTE = Decimal("10")  # 090x, VAT included
 MAX_FIXED_CHARGES = Decimal("100")  # 090x, VAT included
@@ -93,6 +93,76 @@ def check_caps(range_class: RangeClass, terms: TariffTerms) -> None:
                              f"of {format_chf(MAX_FIXED_CHARGES)} (VAT incl.)", rule="090x at most CHF 100 fixed charges")
 
 
+def call_cap(number_cap: Decimal | None) -> Decimal:
+    """The most a 090x call may cost the caller: CHF 400, or the number's lower cap."""
+    return MAX_CALL_COST if number_cap is None else min(number_cap, MAX_CALL_COST)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedChargeCap:
+    """Where a 090x tariff's fixed charges reach the CHF 100 cap during a call. Talk time counts
+    from the tariff's start (answer, or the end of its switch announcement). The fee falling due
+    at ``at_s`` seconds takes the fixed charges past the cap, so only ``charged_then`` of its
+    ``due_then`` is charged (up to the cap, possibly nothing), and no fee after it: the rating
+    engine caps the sum of a call's fixed charges. The tariff is saved all the same; this is
+    the warning the command line prints and the API returns."""
+
+    at_s: int
+    due_then: Decimal
+    charged_then: Decimal
+
+    @property
+    def message(self) -> str:
+        when = _talk_time(self.at_s)
+        cap = f"fixed charges reach the 090x cap of {format_chf(MAX_FIXED_CHARGES)} a call (VAT incl.)"
+        if not self.charged_then:
+            return f"{cap}: fees from {when} of talk time on are no longer charged"
+        return (f"{cap} at {when} of talk time: the fee then is charged {format_chf(self.charged_then)} instead of "
+                f"{format_chf(self.due_then)}, and fees after {when} are no longer charged")
+
+
+def _talk_time(seconds: int) -> str:
+    minutes, rest = divmod(seconds, 60)
+    return f"{minutes} minutes" if not rest else f"{minutes} min {rest} s"
+
+
+def _fixed_charges(terms: TariffTerms, talk_s: int) -> Decimal:
+    """The fixed charges a call has paid after ``talk_s`` seconds of this tariff, uncapped."""
+    total = terms.price_per_call
+    for fee in terms.fees:
+        if fee.at_s is not None:
+            total += fee.amount if fee.at_s <= talk_s else 0
+        else:
+            total += fee.amount * (talk_s // fee.every_s)
+    return total
+
+
+def fixed_charge_cap(terms: TariffTerms, number_cap: Decimal | None = None) -> FixedChargeCap | None:
+    """Where the tariff's recurring fees take its fixed charges past the CHF 100 cap, if a call
+    on it from answer is still running then (its charge within ``call_cap(number_cap)``);
+    None when they never do. For terms ``check_caps`` accepted: their fees only once and price
+    per call stay within the cap, so only recurring fees reach it."""
+    recurring = [fee for fee in terms.fees if fee.every_s is not None]
+    if not recurring:
+        return None
+    # the fee whose recurrence alone passes the cap bounds the search
+    good = 0
+    bad = min(fee.every_s * int(MAX_FIXED_CHARGES // fee.amount + 1) for fee in recurring)
+    while bad - good > 1:
+        middle = (good + bad) // 2
+        if _fixed_charges(terms, middle) > MAX_FIXED_CHARGES:
+            bad = middle
+        else:
+            good = middle
+    before = _fixed_charges(terms, bad - 1)
+    # charged at that moment, rounded half up to the Rappen like the engine's total: more than
+    # the call's cap means the call was cut off before it
+    billed = billed_seconds(bad, terms.first_unit_s, terms.next_unit_s)
+    if terms.price_per_minute * billed + 60 * MAX_FIXED_CHARGES >= 60 * (call_cap(number_cap) + RAPPEN / 2):
+        return None
+    return FixedChargeCap(bad, _fixed_charges(terms, bad) - before, MAX_FIXED_CHARGES - before)
+
+
 def terms_of(version: TariffVersion) -> TariffTerms:
     fees = tuple(Fee(f.amount, f.at_s, f.every_s) for f in version.fees)
     return TariffTerms(version.price_per_minute, version.price_per_call, fees, version.first_unit_s, version.next_unit_s)
@@ -103,9 +173,9 @@ def version_snapshot(version: TariffVersion) -> dict[str, Any]:
         "code": version.tariff.code,
         "version": version.version,
         "valid_from": version.valid_from.isoformat(),
-        "price_per_minute": str(version.price_per_minute),
-        "price_per_call": str(version.price_per_call),
-        "fees": [{"amount": str(f.amount), "at_s": f.at_s, "every_s": f.every_s} for f in version.fees],
+        "price_per_minute": decimal_text(version.price_per_minute),
+        "price_per_call": decimal_text(version.price_per_call),
+        "fees": [{"amount": decimal_text(f.amount), "at_s": f.at_s, "every_s": f.every_s} for f in version.fees],
         "first_unit_s": version.first_unit_s,
         "next_unit_s": version.next_unit_s,
     }

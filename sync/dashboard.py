@@ -9,6 +9,7 @@ import json
 from aiohttp import web
 
 from rating import aggregates
+from smartnumbers.money import json_default
 from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
@@ -20,4 +21,4 @@ async def show_dashboard(request: web.Request) -> web.Response:
     now = dt.datetime.now(dt.UTC)
     async with request.app[SESSIONS]() as session:
         board = await session.run_sync(lambda s: aggregates.dashboard(s, account_id, now, zone))
-    return web.json_response(board, dumps=lambda value: json.dumps(value, default=str))
+    return web.json_response(board, dumps=lambda value: json.dumps(value, default=json_default))

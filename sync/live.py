@@ -28,6 +28,7 @@ from controller.live.voice import PriceVoice
 from controller.nodes import NodeRegistry, record_status
 from smartnumbers import accounts
 from smartnumbers.models import Account
+from smartnumbers.money import decimal_text
 from sync.api import json_error
 from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
 
@@ -125,7 +126,7 @@ def call_document(live: LiveControl, call: LiveCall) -> dict[str, Any]:
         "tariff_code": call.code,
         "segments": [{"code": s.code, "start_s": s.start_s, "announcement_s": s.announcement_s}
                      for s in call.segments],
-        "charge": str(charge) if charge is not None else None,
+        "charge": decimal_text(charge) if charge is not None else None,
         "cost_cap_at": call.cap_at,
     }
 

@@ -12,6 +12,7 @@ from rating import statements
 from rating.statement_pdf import render
 from smartnumbers.errors import InputError
 from smartnumbers.models import Account
+from smartnumbers.money import json_default
 from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
@@ -33,7 +34,7 @@ async def _build(request: web.Request) -> statements.BuiltStatement:
 @routes.get("/api/v1/statements/{month}")
 async def show_statement(request: web.Request) -> web.Response:
     built = await _build(request)
-    return web.json_response(statements.statement_dict(built), dumps=lambda value: json.dumps(value, default=str))
+    return web.json_response(statements.statement_dict(built), dumps=lambda value: json.dumps(value, default=json_default))
 
 
 @routes.get("/api/v1/statements/{month}/pdf")

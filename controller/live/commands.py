@@ -36,6 +36,7 @@ from controller.live.voice import PriceVoice
 from smartnumbers.commands import JsonFlag, console
 from smartnumbers.db import async_session_factory, make_async_engine
 from smartnumbers.errors import InputError
+from smartnumbers.money import decimal_text
 from smartnumbers.phone import format_swiss
 from smartnumbers.settings import Settings, load_settings
 
@@ -118,7 +119,7 @@ def call_row(live: LiveControl, call: LiveCall) -> dict[str, Any]:
         "tariff_code": call.code,
         "segments": [{"code": s.code, "start_s": s.start_s, "announcement_s": s.announcement_s}
                      for s in call.segments],
-        "charge": str(charge) if charge is not None else None,
+        "charge": decimal_text(charge) if charge is not None else None,
         "cost_cap_at": datetime.fromtimestamp(call.cap_at, UTC).isoformat() if call.cap_at else None,
     }
 

@@ -125,10 +125,11 @@ def test_the_statement_reconciles_with_the_rated_calls(session, shop, tmp_path, 
     for name in ("caller", "payout", "owner_cost", "payfast_fee"):
         assert sum((getattr(line, name) for line in built.lines), D(0)) == sum((getattr(r, name) for r in rated), D(0))
     assert sum(line.calls for line in built.lines) == 5
-    assert built.payout_vat == round_rappen(built.payout_total * VAT_RATE)  # VAT-registered owner
+    # VAT-registered owner, the PayFast fee reducing the share (the default)
+    assert built.payout_vat == round_rappen((built.payout_total - built.payfast_fee) * VAT_RATE)
     assert built.payout_option == "payfast" and built.due_on == dt.date(2026, 12, 7)
     html = render_html(built)
-    assert "0900 123 456" in html and "Self-billing credit note" in html and "VAT 8.1 % on your share" in html
+    assert "0900 123 456" in html and "Self-billing credit note" in html and "VAT base: your share less the PayFast fee" in html
     assert "CHF " in html and "DRAFT" in html
     pdf = tmp_path / "statement.pdf"
     result = invoke(capsys, "statement", "--account", account.name, "--month", "2026-11", "--pdf", str(pdf), "--issue")
@@ -154,4 +155,4 @@ def test_the_price_list_at_the_command_line(db_url, capsys):
     assert refused.code == 2 and "090x owners are paid a share" in refused.err
     listed = invoke(capsys, "pricelist", "list", "--json").json()
     assert listed == [{"range": "premium", "origin": "mobile", "interconnection_per_minute": "0.05",
-                       "owner_per_minute": "0", "payout_share_percent": "70"}]
+                       "owner_per_minute": "0.00", "payout_share_percent": "70.00"}]

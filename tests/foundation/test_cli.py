@@ -68,8 +68,8 @@ def test_tariffs_make_versions_and_respect_the_caps(acme, capsys):
                   "--per-call", "1.00", "--fee", "2.00/600", "--increments", "30/6").code == 0
     assert invoke(capsys, "tariff", "set", "0900123456", "--code", "1", "--per-minute", "4.00").code == 0
     versions = invoke(capsys, "tariff", "list", "0900123456", "--all-versions", "--json").json()
-    assert [(v["version"], v["price_per_minute"]) for v in versions] == [(1, "3.5"), (2, "4")]
-    assert versions[0]["fees"] == [{"amount": "2", "at_s": None, "every_s": 600}]
+    assert [(v["version"], v["price_per_minute"]) for v in versions] == [(1, "3.50"), (2, "4.00")]
+    assert versions[0]["fees"] == [{"amount": "2.00", "at_s": None, "every_s": 600}]
     assert invoke(capsys, "tariff", "list", "0900123456", "--json").json()[0]["version"] == 2
     assert invoke(capsys, "tariff", "set", "0848123456", "--code", "1", "--per-minute", "0.081").code == 0
 

@@ -125,7 +125,7 @@ def test_every_change_is_audited_with_before_and_after(session, premium):
         ("number", "create"), ("tariff", "version"), ("tariff", "version"), ("plan", "create"), ("plan", "replace"),
         ("blacklist", "create"), ("blacklist", "delete"), ("scheduled_change", "create")]
     assert all(e.actor == "noc" and e.actor_kind is ActorKind.CLI and e.at.tzinfo for e in trail)
-    assert trail[2].before["price_per_minute"] == "3" and trail[2].after["price_per_minute"] == "4"
+    assert trail[2].before["price_per_minute"] == "3.00" and trail[2].after["price_per_minute"] == "4.00"
     assert trail[4].before["slots"][0]["start"] == "08:00" and trail[4].after["slots"] == []
     assert trail[6].before["pattern"] == "+41791234567" and trail[6].after is None
 

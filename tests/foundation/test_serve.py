@@ -91,7 +91,7 @@ def test_an_account_sees_its_numbers_plans_and_tariffs(server, tenants):
     assert status == 200
     (number,) = body["numbers"]
     assert number["number"] == "+41900123456" and number["shown"] == "0900 123 456"
-    assert number["tariffs"][0]["price_per_minute"] == "2.5"
+    assert number["tariffs"][0]["price_per_minute"] == "2.50"
     assert number["plan"]["slots"][0]["destinations"] == [{"target": "+41446681800", "ring_timeout": 20}]
     status, plan = get(server + "/api/v1/numbers/0900123456/plan", tenants["Acme AG"])
     assert status == 200 and plan["slots"][0]["days"] == "mon,tue,wed,thu,fri"

@@ -27,8 +27,10 @@ def half_up(amount: Fraction) -> Fraction:
 class Reference:
     segments: list[tuple[int, int, int, Fraction, Fraction]]  # version, start, talk, time, fixed
     uncapped: Fraction
-    incl_vat: Fraction
-    excl_vat: Fraction
+    incl_vat: Fraction  # exact, before rounding
+    total: Fraction  # what the caller pays: incl_vat to the Rappen
+    vat: Fraction  # the VAT the total contains, to the Rappen
+    excl_vat: Fraction  # total less VAT
     interconnection: Fraction
     net_revenue: Fraction
     owner_cost: Fraction
@@ -78,7 +80,9 @@ def rate(usage, entry, payout_option, payfast_percent) -> Reference:
     if premium:
         cap = PREMIUM_MAX_PER_CALL if usage.number_cap is None else min(Fraction(usage.number_cap), PREMIUM_MAX_PER_CALL)
         incl = min(uncapped, cap)
-    excl = incl / VAT
+    total = half_up(incl)
+    vat = half_up(total * (VAT - 1) / VAT)
+    excl = total - vat
     interconnection = Fraction(entry.interconnection_per_minute) * usage.talk_s / 60
     owner_cost = net_revenue = payout = Fraction(0)
     if usage.range_class is RangeClass.FREEPHONE:
@@ -89,4 +93,4 @@ def rate(usage, entry, payout_option, payfast_percent) -> Reference:
         net_revenue = excl - interconnection
         payout = max(Fraction(0), net_revenue) * Fraction(entry.payout_share_percent) / 100
     fee = payout * Fraction(payfast_percent) / 100 if payout_option is PayoutOption.PAYFAST else Fraction(0)
-    return Reference(segments, uncapped, incl, excl, interconnection, net_revenue, owner_cost, payout, fee)
+    return Reference(segments, uncapped, incl, total, vat, excl, interconnection, net_revenue, owner_cost, payout, fee)

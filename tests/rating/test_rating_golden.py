@@ -275,9 +275,9 @@ def test_0800_with_a_tariff_still_costs_the_caller_nothing():
 
 def test_084x_caller_part_capped_and_owner_pays_the_rest():
     rated = rate(call(120, terms(per_minute="0.081075", units=(60, 60)), range_class=SHARED_COST, origin=MOBILE))
-    # caller: 2 minutes at 7.5 Rp. excl. VAT = 0.15 + VAT 0.01215 = 0.16215
+    # caller: 2 minutes at 7.5 Rp. excl. VAT = 0.15 + VAT 0.01215 = 0.16215, paid as 0.16;
+    # its VAT 0.16 x 8.1/108.1 = 0.01199 is 0.01, leaving 0.15 excl. VAT
     assert exact_chf(rated.caller.incl_vat_exact) == F("0.16215")
-    assert exact_chf(rated.caller.excl_vat_exact) == F("0.15")
     assert (chf(rated.caller.incl_vat), chf(rated.caller.excl_vat), chf(rated.caller.vat)) == (
         D("0.16"),
         D("0.15"),
@@ -302,17 +302,39 @@ def test_084x_price_above_the_cap_is_refused_and_never_charged():
 
 def test_vat_split_of_the_callers_charge():
     rated = rate(call(60, terms(per_minute="2.50", units=(60, 60))))
-    assert chf(rated.caller.incl_vat) == D("2.50")
-    assert chf(rated.caller.excl_vat) == D("2.31")  # 2.3126734...
-    assert exact_chf(rated.caller.excl_vat_exact) == F("2.50") / F("1.081")
-    assert chf(rated.caller.vat) == D("0.19")
-    assert exact_chf(rated.caller.vat_exact) == F("2.50") - F("2.50") / F("1.081")
+    # 2.50 paid; VAT 2.50 x 8.1/108.1 = 0.18733: 0.19; excl. VAT 2.50 - 0.19 = 2.31
+    assert (chf(rated.caller.incl_vat), chf(rated.caller.vat), chf(rated.caller.excl_vat)) == (
+        D("2.50"), D("0.19"), D("2.31"))
     even = rate(call(120, terms(per_minute="5.405", units=(60, 60)))).caller
-    assert tuple(map(exact_chf, (even.incl_vat_exact, even.excl_vat_exact, even.vat_exact))) == (
-        F("10.81"),
-        F("10"),
-        F("0.81"),
-    )
+    # 10.81 paid: VAT 0.81 exactly, 10.00 excl. VAT
+    assert (even.incl_vat, even.vat, even.excl_vat) == (1081, 81, 1000)
+
+
+@pytest.mark.parametrize(
+    ("per_minute", "talk_s", "exact", "paid", "vat", "excl_vat"),
+    [
+        # Worked by hand. 6 s at 2.44/min = 0.244, paid 0.24; VAT 0.24 x 8.1/108.1 = 0.01798:
+        # 0.02; excl. 0.22. (Rounding the excl. VAT part of 0.244 instead, 0.22572 = 0.23, left
+        # a VAT of 0.01, which is not the VAT a total of 0.24 contains.)
+        ("2.44", 6, "0.244", "0.24", "0.02", "0.22"),
+        # 180 s at 2.599/min = 7.797, paid 7.80; VAT 7.80 x 8.1/108.1 = 0.58446: 0.58; excl.
+        # 7.22. (7.797 / 1.081 = 7.21277 = 7.21 would have left 0.59.)
+        ("2.599", 180, "7.797", "7.80", "0.58", "7.22"),
+    ],
+)
+def test_vat_is_taken_from_the_total_rounded_first(per_minute, talk_s, exact, paid, vat, excl_vat):
+    caller = rate(call(talk_s, terms(per_minute=per_minute, units=(1, 1)))).caller
+    assert exact_chf(caller.incl_vat_exact) == F(exact)
+    assert (chf(caller.incl_vat), chf(caller.vat), chf(caller.excl_vat)) == (D(paid), D(vat), D(excl_vat))
+
+
+def test_net_revenue_starts_from_what_the_caller_paid_excl_vat():
+    rated = rate(call(180, terms(per_minute="2.599", units=(1, 1))), PayoutOption.PAYFAST)
+    # paid 7.80 = 7.22 + VAT 0.58; interconnection 3 x 0.60 = 1.80; net 5.42; 70 % = 3.794:
+    # 3.79; PayFast 2.5 % of 3.794 = 0.09485: 0.09
+    assert exact_chf(rated.net_revenue_exact) == F("5.42")
+    assert exact_chf(rated.owner_payout_exact) == F("3.794")
+    assert (chf(rated.owner_payout), chf(rated.payfast_fee)) == (D("3.79"), D("0.09"))
 
 
 def test_090x_revenue_payout_and_payfast_fee():
@@ -334,7 +356,7 @@ def test_090x_revenue_payout_and_payfast_fee():
 
 def test_090x_net_revenue_below_zero_pays_the_owner_nothing():
     rated = rate(call(60, terms(per_minute="0.50", units=(60, 60)), origin=ABROAD))
-    assert chf(rated.net_revenue) == D("-1.54")  # 0.4625... less 2.00
+    assert chf(rated.net_revenue) == D("-1.54")  # 0.50 paid = 0.46 + VAT 0.04, less 2.00
     assert chf(rated.owner_payout) == D("0.00")
 
 

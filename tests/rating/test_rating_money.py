@@ -20,7 +20,7 @@ from rating.money import (
     micro_chf,
     micro_of,
     rappen,
-    vat_excluded,
+    vat_in_total,
     whole_micro,
     with_vat,
 )
@@ -86,11 +86,32 @@ def test_micro_of_is_half_even_to_the_micro_franc():
     assert micro_of(-(3 * EXACT_PER_MICRO // 2)) == -2
 
 
-def test_vat_both_ways():
-    assert vat_excluded(exact_of(10_810_000)) == exact_of(10_000_000)
-    assert exact_chf(vat_excluded(exact_of(2_500_000))) == F("2.50") / F("1.081")
+@pytest.mark.parametrize(
+    ("total", "vat"),
+    [
+        # worked by hand: total x 8.1 / 108.1, to the Rappen
+        (24, 2),  # 0.24 x 0.0749306... = 0.01798: 0.02 (net 0.22)
+        (780, 58),  # 7.80 x 0.0749306... = 0.58446: 0.58 (net 7.22)
+        (250, 19),  # 2.50: 0.18733: 0.19 (net 2.31)
+        (1081, 81),  # 10.81: 0.81 exactly (net 10.00)
+        (100, 7),  # 1.00: 0.07493: 0.07
+        (1, 0),  # 0.01: 0.00075: 0.00
+        (0, 0),
+        (40000, 2997),  # 400.00: 29.9722...: 29.97
+    ],
+)
+def test_vat_in_a_total_is_taken_from_the_rounded_total(total, vat):
+    assert vat_in_total(total) == vat
+
+
+@given(st.integers(0, 10**9))
+def test_vat_in_total_is_the_nearest_rappen_of_8_1_of_108_1(total):
+    exact = F(total * 81, 1081)
+    assert abs(vat_in_total(total) - exact) < F(1, 2)  # never exactly half: 1081 is odd and prime to 81
+
+
+def test_vat_added_to_a_price_excl_vat():
     assert with_vat(D("0.075")) == D("0.081075")
-    assert chf(rappen(vat_excluded(exact_of(2_500_000)))) == D("2.31")
 
 
 def test_percentages_are_exact_to_a_millionth_of_a_percent():
@@ -98,11 +119,11 @@ def test_percentages_are_exact_to_a_millionth_of_a_percent():
     assert Percent(D("2.5")).millionths == 2_500_000
     share = Percent(D("33.333333"))
     fee = Percent(D("2.123456"))
-    # The finest net revenue the engine makes: a charge excl. VAT (units of 1000 x 10**16)
-    # less interconnection (units of 1081 x 10**16).
+    # The finest net revenue the engine makes: the caller's whole Rappen excl. VAT less
+    # interconnection charged by the second (units of 10**16).
     net = 7 * 10**16
     assert exact_chf(fee.of(share.of(net))) == exact_chf(net) * F("0.33333333") * F("0.02123456")
-    assert EXACT_PER_CHF % (10**6 * 60 * 1081 * 10**16) == 0
+    assert EXACT_PER_CHF % (10**6 * 60 * 10**16) == 0
 
 
 @pytest.mark.parametrize(
