@@ -146,13 +146,17 @@ def switch_host(host: str, *, what: str = "host") -> str:
 @dataclass(frozen=True, slots=True)
 class OwnSwitches:
     """The platform's own switches as a SIP destination may name them: a call sent there comes
-    back in as a new call (a loop that multiplies calls and charges). The nodes' hosts and the
-    loopback names are the switches'; ``allowed`` holds the hosts (any port) and host:port pairs
-    the operator lets through all the same. A DNS name the operator did not configure is not
-    resolved: the check is on the name as written."""
+    back in as a new call (a loop that multiplies calls and charges). A switch is a host and a
+    port: the nodes' hosts and the loopback names, on the switches' SIP ports (the carrier
+    profile's ``SMARTNUMBERS_SIP_PORT``, which ``freeswitch_conf/vars.xml`` reads too, and the
+    standard 5060 and 5061 a URI without a port reaches). Another port of such a host is not a
+    switch (a PBX or a test phone beside it). ``allowed`` holds the hosts (any port) and
+    host:port pairs the operator lets through all the same. A DNS name the operator did not
+    configure is not resolved: the check is on the name as written."""
 
     hosts: frozenset[str]
     allowed: frozenset[tuple[str, int | None]]
+    ports: frozenset[int] = frozenset({5060, 5061, 5080})
 
     @classmethod
     def of(cls, settings: Settings) -> OwnSwitches:
@@ -162,11 +166,11 @@ class OwnSwitches:
             allowed.add((switch_host(host, what="SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS"), int(port) if port else None))
         nodes = {switch_host(node.host, what="SMARTNUMBERS_FREESWITCH_NODES")
                  for node in settings.freeswitch_nodes}
-        return cls(frozenset(nodes), frozenset(allowed))
+        return cls(frozenset(nodes), frozenset(allowed), frozenset({5060, 5061, settings.sip_port}))
 
     def is_own(self, host: str, port: int) -> bool:
         """``host`` as ``switch_host`` returns it."""
-        if (host, None) in self.allowed or (host, port) in self.allowed:
+        if port not in self.ports or (host, None) in self.allowed or (host, port) in self.allowed:
             return False
         if host in self.hosts or host in _LOOPBACK_NAMES or host.endswith(".localhost"):
             return True

@@ -78,9 +78,12 @@ class Settings(BaseSettings):
     switch_sounds_folder: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_./-]{0,200}$")
     pstn_gateway: str = Field(default="carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     sip_profile: str = Field(default="carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    # SIP destinations at the platform's own switches (the nodes' hosts, loopback) are refused as
-    # loops; HOST or HOST:PORT entries here are allowed all the same (a test PBX on loopback).
-    # A JSON list or, from the environment, comma-separated.
+    # The port of the switches' carrier profile (freeswitch_conf/vars.xml reads the same
+    # variable). SIP destinations at the platform's own switches (the nodes' hosts, loopback, on
+    # this port or 5060/5061) are refused as loops; HOST or HOST:PORT entries of
+    # sip_allowed_own_hosts are allowed all the same. A JSON list or, from the environment,
+    # comma-separated.
+    sip_port: int = Field(default=5080, gt=0, lt=65536)
     sip_allowed_own_hosts: Annotated[list[str], NoDecode] = []
 
     @field_validator("database_url")

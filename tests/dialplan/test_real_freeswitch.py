@@ -69,12 +69,6 @@ async def _ask(host: str, port: int, password: str, command: str) -> str:
         await asyncio.gather(link, return_exceptions=True)
 
 
-@pytest.fixture(autouse=True)
-def sip_phones_on_loopback(monkeypatch):
-    """The SIP phones the calls ring listen on loopback, beside the switch: the operator allows it."""
-    monkeypatch.setenv("SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS", "127.0.0.1")
-
-
 @pytest.fixture(scope="module")
 def freeswitch(tmp_path_factory):
     """A FreeSWITCH of the reachable switch's installation, started with freeswitch_conf/."""

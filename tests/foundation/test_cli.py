@@ -141,7 +141,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(acme, capsys, argv, 
 ])
 def test_route_set_refuses_a_destination_that_walks_around_the_fraud_rule(acme, capsys, monkeypatch, target, message):
     monkeypatch.setenv("SMARTNUMBERS_FREESWITCH_NODES", '[{"name": "fs1", "host": "10.1.2.3", "password": "ClueCon"}]')
-    monkeypatch.setenv("SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS", "127.0.0.1:5090")
+    monkeypatch.setenv("SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS", "127.0.0.1:5061")
     before = row_counts(acme)
     result = invoke(capsys, "route", "set", "0800123456", "--slot", f"mon 08:00-18:00 {target}/20")
     assert result.code == 2 and result.err.count("\n") == 1 and message in result.err, result.err
@@ -149,13 +149,22 @@ def test_route_set_refuses_a_destination_that_walks_around_the_fraud_rule(acme, 
 
 
 def test_an_own_host_the_operator_allowed_is_accepted(acme, capsys, monkeypatch):
-    slot = "mon 08:00-18:00 sip:desk@127.0.0.1:5090/20 sip:+41446681800@gw.example.com/20"
+    slot = "mon 08:00-18:00 sip:desk@127.0.0.1:5080/20 sip:+41446681800@gw.example.com/20"
     assert "own switches" in invoke(capsys, "route", "set", "0800123456", "--slot", slot).err
-    monkeypatch.setenv("SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS", '["127.0.0.1:5090"]')
+    monkeypatch.setenv("SMARTNUMBERS_SIP_ALLOWED_OWN_HOSTS", '["127.0.0.1:5080"]')
     assert invoke(capsys, "route", "set", "0800123456", "--slot", slot).code == 0
     shown = invoke(capsys, "route", "show", "0800123456", "--json").json()
     assert [d["target"] for d in shown["slots"][0]["destinations"]] == [
-        "sip:desk@127.0.0.1:5090", "sip:+41446681800@gw.example.com"]
+        "sip:desk@127.0.0.1:5080", "sip:+41446681800@gw.example.com"]
+
+
+def test_a_phone_beside_the_switch_is_not_the_switch(acme, capsys, monkeypatch):
+    """Loopback on a port that is none of the switches' SIP ports is a PBX or a test phone."""
+    monkeypatch.setenv("SMARTNUMBERS_SIP_PORT", "5070")
+    refused = invoke(capsys, "route", "set", "0800123456", "--slot", "mon 08:00-18:00 sip:desk@127.0.0.1:5070/20")
+    assert refused.code == 2 and "own switches" in refused.err
+    slot = "mon 08:00-18:00 sip:desk@127.0.0.1:5090/20 sip:desk@localhost:5080/20"
+    assert invoke(capsys, "route", "set", "0800123456", "--slot", slot).code == 0
 
 
 def test_hostile_text_is_stored_verbatim_and_shown_escaped_nowhere_else(acme, capsys):

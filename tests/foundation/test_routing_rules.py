@@ -68,7 +68,8 @@ def test_fraud_rule_refuses_destinations(target, rule):
 
 
 OWN_SIP = {"+41800111222"}
-SWITCHES = OwnSwitches(frozenset({"10.0.0.5", "fs2.sn.example.net"}), frozenset({("127.0.0.1", 5090)}))
+SWITCHES = OwnSwitches(frozenset({"10.0.0.5", "fs2.sn.example.net"}), frozenset({("127.0.0.2", 5080)}),
+                       frozenset({5060, 5061, 5080}))
 GUARDED = DestinationPolicy(False, OWN_SIP.__contains__, SWITCHES)
 
 
@@ -125,7 +126,8 @@ GUARDED = DestinationPolicy(False, OWN_SIP.__contains__, SWITCHES)
         ("sip:desk@0.0.0.0", "own switches"),
         ("sip:desk@10.0.0.5:5080", "own switches"),
         ("sip:desk@FS2.sn.example.net", "own switches"),
-        ("sips:desk@127.0.0.1", "own switches"),  # allowed on 5090 only
+        ("sips:desk@127.0.0.1", "own switches"),  # 5061
+        ("sip:desk@127.0.0.2:5060", "own switches"),  # allowed on 5080 only
         ("sip:desk@127.1", "four decimal numbers"),
         ("sip:desk@2130706433", "four decimal numbers"),
         ("sip:desk@0x7f.0.0.1", "four decimal numbers"),
@@ -155,7 +157,8 @@ def test_a_sip_destination_is_read_as_a_far_end_reads_it(target, rule):
         "sip:200@pbx.example.com",
         "sip:5551234@pbx.example.com",
         "sip:0900-desk@pbx.example.com",  # a name, not a number
-        "sip:desk@127.0.0.1:5090",  # the operator allowed this host:port
+        "sip:desk@127.0.0.1:5090",  # no switch listens there: a phone beside it
+        "sip:desk@127.0.0.2:5080",  # the operator allowed this host:port
         "sip:desk@10.0.0.50",
         "sip:desk@203.0.113.7:5060",
         "sip:desk@localhost-pbx.example.com",
@@ -175,9 +178,9 @@ def test_a_sip_gateway_abroad_where_the_account_allows_it():
 
 def test_a_host_allowed_without_a_port_is_allowed_on_every_port():
     policy = DestinationPolicy(False, OWN_SIP.__contains__, OwnSwitches(frozenset(), frozenset({("localhost", None)})))
-    assert parse_destination("sip:desk@localhost:5090", 20, policy, what="d").target == "sip:desk@localhost:5090"
+    assert parse_destination("sip:desk@localhost:5080", 20, policy, what="d").target == "sip:desk@localhost:5080"
     with pytest.raises(InputError, match="own switches"):
-        parse_destination("sip:desk@127.0.0.1:5090", 20, policy, what="d")
+        parse_destination("sip:desk@127.0.0.1:5080", 20, policy, what="d")
 
 
 def test_abroad_only_where_the_account_allows_it():
