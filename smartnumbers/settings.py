@@ -19,6 +19,8 @@ import holidays
 from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from smartnumbers.validation import address_lines, plain_text, swiss_uid
+
 DEFAULT_DATABASE_URL = "sqlite:///var/smartnumbers.db"
 CONFIG_FILE_ENV = "SMARTNUMBERS_CONFIG"
 
@@ -67,6 +69,11 @@ class Settings(BaseSettings):
     switch_sounds_folder: str | None = Field(default=None, pattern=r"^/[A-Za-z0-9_./-]{0,200}$")
     pstn_gateway: str = Field(default="carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     sip_profile: str = Field(default="carrier", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # The operator as its statements name it (the issuer of credit notes and invoices): name,
+    # postal address lines and UID (VAT number). A statement is issued only when all three are set.
+    operator_name: str | None = None
+    operator_address: list[str] = []
+    operator_vat_number: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -92,6 +99,21 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(f"{item!r} is not an address or network (like 10.0.0.0/24)") from None
         return value
+
+    @field_validator("operator_name")
+    @classmethod
+    def _operator_name(cls, value: str | None) -> str | None:
+        return None if value is None else plain_text(value, what="name", max_length=120)
+
+    @field_validator("operator_address")
+    @classmethod
+    def _operator_address(cls, value: list[str]) -> list[str]:
+        return address_lines(value, what="address")
+
+    @field_validator("operator_vat_number")
+    @classmethod
+    def _operator_vat_number(cls, value: str | None) -> str | None:
+        return None if value is None else swiss_uid(value, what="UID")
 
     @functools.cached_property
     def switch_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
