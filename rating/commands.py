@@ -126,7 +126,8 @@ def statement(
     as_json: JsonFlag = False,
 ) -> None:
     """An account's monthly statement, itemised per number and tariff; for payouts a
-    self-billing credit note. A draft unless issued."""
+    self-billing credit note. A draft unless issued; issuing gives it its document number and
+    stores its PDF, which is given out unchanged from then on."""
     settings = load_settings()
     with transaction() as session:
         built = statements.build_statement(session, account, month, settings)
@@ -136,7 +137,7 @@ def statement(
         if pdf is not None:
             from rating.statement_pdf import render  # WeasyPrint loads slowly: only when a PDF is wanted
 
-            pdf.write_bytes(render(built))
+            pdf.write_bytes(statements.issued_pdf(session, built) or render(built))
     if as_json:
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
         return
@@ -145,7 +146,7 @@ def statement(
         table.add_row(format_swiss(line.number), line.tariff, str(line.calls), f"{line.talk_s / 60:.1f}",
                       format_chf(line.caller), format_chf(line.payout), format_chf(line.owner_cost))
     console().print(table)
-    typer.echo(f"{'issued' if built.issued else 'draft'}: payout {format_chf(built.payout_total)} "
+    typer.echo(f"{f'issued as no. {built.document_number}' if built.issued else 'draft'}: payout {format_chf(built.payout_total)} "
                f"({built.payout_option}, due {built.due_on.isoformat()}), owner costs {format_chf(built.owner_cost)}")
 
 

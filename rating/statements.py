@@ -2,6 +2,9 @@
 from the rated calls (so it reconciles with them to the Rappen), with the adjustments of
 corrections to periods already issued.
 
+Issuing one gives it the next document number and stores its PDF in the same transaction:
+the numbers run without gaps, and the document is served as issued ever after.
+
 A statement bills every rated call of the account not yet on an issued statement whose period
 is the statement's or earlier (a call swept in after its period was issued lands on the next
 one). Issuing it locks those calls. For payouts (090x) it is a self-billing credit note: the
@@ -17,14 +20,17 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rating import payouts
 from smartnumbers.money import VAT_RATE, round_rappen
 from rating.pipeline import period_bounds
 from smartnumbers.errors import InputError
+from smartnumbers.db import utcnow
 from smartnumbers.models import (
     Account,
+    DocumentSequence,
     PayoutOption,
     RatedCall,
     RatingAdjustment,
@@ -34,6 +40,25 @@ from smartnumbers.models import (
 from smartnumbers.settings import Settings
 
 ZERO = Decimal("0")
+STATEMENT_SEQUENCE = "statement"
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """The operator as its statements name it, from the ``SMARTNUMBERS_OPERATOR_*`` settings."""
+
+    name: str | None
+    address: tuple[str, ...]
+    vat_number: str | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Issuer:
+        return cls(settings.operator_name, tuple(settings.operator_address), settings.operator_vat_number)
+
+    def missing(self) -> list[str]:
+        """The settings a document still needs before it can be issued."""
+        return [f"SMARTNUMBERS_OPERATOR_{name}" for name, value in
+                (("NAME", self.name), ("ADDRESS", self.address), ("VAT_NUMBER", self.vat_number)) if not value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +96,11 @@ class BuiltStatement:
     adjustments: list[AdjustmentLine]
     standard_due: dt.date
     payfast_due: dt.date
+    issuer: Issuer
     statement_id: int | None = None
     issued_at: dt.datetime | None = None
     zone_name: str = "Europe/Zurich"
+    document_number: int | None = None
 
     @property
     def issued(self) -> bool:
@@ -95,6 +122,11 @@ class BuiltStatement:
     @property
     def owner_cost(self) -> Decimal:
         return self._sum("owner_cost")
+
+    @property
+    def payout_vat_base(self) -> Decimal:
+        """What the VAT on the payout is computed on."""
+        return self.payout_total
 
     @property
     def payout_vat(self) -> Decimal:
@@ -167,18 +199,34 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
     built = BuiltStatement(
         account, period, lines,
         [AdjustmentLine(a.call_id, a.reason, a.payout, a.owner_cost, a.payfast_fee) for a in adjustment_rows],
-        payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton),
+        payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton), Issuer.of(settings),
         issued.id if issued else None, issued.issued_at if issued else None, settings.timezone,
+        issued.number if issued else None,
     )
     return built
 
 
+def next_document_number(session: Session, sequence: str) -> int:
+    """The sequence's next number, counted on its row in the caller's transaction: a concurrent
+    issuer waits for the row until this transaction ends, and a rollback gives the number back."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    counted = insert(DocumentSequence).values(kind=sequence, last_number=1).on_conflict_do_update(
+        index_elements=[DocumentSequence.kind], set_={"last_number": DocumentSequence.last_number + 1})
+    return session.scalar(counted.returning(DocumentSequence.last_number))
+
+
 def issue(session: Session, built: BuiltStatement) -> Statement:
-    """Issue a draft: store it and lock its calls and adjustments to it."""
+    """Issue a draft: give it its document number, lock its calls and adjustments to it, and
+    store its PDF, all in the caller's transaction."""
     if built.issued:
         raise InputError(f"statement {built.period} of {built.account.name} is already issued")
+    if missing := built.issuer.missing():
+        raise InputError(f"statement: set {', '.join(missing)} before issuing (a document names its issuer)")
+    from rating.statement_pdf import render  # WeasyPrint loads slowly: only when a document is made
+
     statement = Statement(account_id=built.account.id, period=built.period, payout=built.payout_total,
-                          owner_cost=built.owner_cost, payfast_fee=built.payfast_fee, due_on=built.due_on)
+                          owner_cost=built.owner_cost, payfast_fee=built.payfast_fee, due_on=built.due_on,
+                          number=next_document_number(session, STATEMENT_SEQUENCE), issued_at=utcnow())
     session.add(statement)
     session.flush()
     calls, adjustments = _billed_by(None, built.period)
@@ -186,8 +234,18 @@ def issue(session: Session, built: BuiltStatement) -> Statement:
                     .values(statement_id=statement.id).execution_options(synchronize_session=False))
     session.execute(update(RatingAdjustment).where(RatingAdjustment.account_id == built.account.id, adjustments)
                     .values(statement_id=statement.id).execution_options(synchronize_session=False))
-    built.statement_id, built.issued_at = statement.id, statement.issued_at
+    built.statement_id, built.issued_at, built.document_number = statement.id, statement.issued_at, statement.number
+    statement.pdf = render(built)
+    session.flush()
     return statement
+
+
+def issued_pdf(session: Session, built: BuiltStatement) -> bytes | None:
+    """The PDF of an issued statement as it was issued (None for a draft, or a statement
+    issued before documents were stored)."""
+    if not built.issued:
+        return None
+    return session.scalar(select(Statement.pdf).where(Statement.id == built.statement_id))
 
 
 def statement_dict(built: BuiltStatement) -> dict[str, Any]:
@@ -196,6 +254,9 @@ def statement_dict(built: BuiltStatement) -> dict[str, Any]:
         "account": built.account.name,
         "period": built.period,
         "issued": built.issued,
+        "number": built.document_number,
+        "issued_at": built.issued_at.isoformat() if built.issued_at else None,
+        "language": built.account.language.value,
         "lines": [{name: getattr(line, name) for name in StatementLine.__slots__} for line in built.lines],
         "adjustments": [{name: getattr(a, name) for name in AdjustmentLine.__slots__} for a in built.adjustments],
         "payout": built.payout_total,
