@@ -12,6 +12,7 @@ face, is embedded: the PDF looks the same wherever it is opened.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -95,8 +96,8 @@ h2 { font-size: 9.5pt; margin: 6mm 0 1mm; }
 
 <table class="lines">
 <thead><tr><th>{{ w.col_number }}</th><th>{{ w.col_tariff }}</th><th class="n">{{ w.col_calls }}</th>
-<th class="n">{{ w.col_answered }}</th><th class="n">{{ w.col_minutes }}</th><th class="n">{{ w.col_callers_paid }}</th>
-{% if has_share %}<th class="n">{{ w.col_share }}</th>{% endif %}{% if has_cost %}<th class="n">{{ w.col_cost }}</th>{% endif %}</tr></thead>
+<th class="n">{{ w.col_answered }}</th><th class="n">{{ w.col_minutes }}</th><th class="n">{{ header(w.col_callers_paid) }}</th>
+{% if has_share %}<th class="n">{{ header(w.col_share) }}</th>{% endif %}{% if has_cost %}<th class="n">{{ header(w.col_cost) }}</th>{% endif %}</tr></thead>
 <tbody>
 {% for line in s.lines %}<tr><td class="nowrap">{{ number(line.number) }}</td><td class="nowrap">{{ tariff(line.tariff) }}</td>
 <td class="n">{{ count(line.calls) }}</td><td class="n">{{ count(line.answered) }}</td><td class="n">{{ minutes(line.talk_s) }}</td>
@@ -109,19 +110,20 @@ h2 { font-size: 9.5pt; margin: 6mm 0 1mm; }
 
 {% if s.adjustments %}<h2>{{ w.adjustments }}</h2>
 <table class="lines">
-<thead><tr><th>{{ w.col_call }}</th><th>{{ w.col_reason }}</th><th class="n">{{ w.col_share }}</th><th class="n">{{ w.col_cost }}</th></tr></thead>
+<thead><tr><th>{{ w.col_call }}</th><th>{{ w.col_reason }}</th><th class="n">{{ header(w.col_share) }}</th><th class="n">{{ header(w.col_cost) }}</th></tr></thead>
 <tbody>{% for a in s.adjustments %}<tr><td class="nowrap">{{ a.call_id }}</td><td>{{ w.rerated }}</td>
 <td class="n">{{ signed(a.payout) }}</td><td class="n">{{ signed(a.owner_cost) }}</td></tr>{% endfor %}</tbody>
 </table>{% endif %}
 
 <div class="closing">
 <table class="totals">
-<tr><td>{{ w.share_total }}</td><td class="n">{{ chf(s.payout_total) }}</td></tr>
+{% if s.payout_total %}<tr><td>{{ w.share_total }}</td><td class="n">{{ chf(s.payout_total) }}</td></tr>
 {% if s.account.vat_registered %}<tr><td>{{ vat_on(s.payout_vat_base) }}</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>
-{% elif s.payout_total %}<tr><td>{{ w.no_vat_on_share }}</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>{% endif %}
+{% else %}<tr><td>{{ w.no_vat_on_share }}</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>{% endif %}{% endif %}
 {% if s.payfast_fee %}<tr><td>{{ w.payfast_fee }}</td><td class="n">{{ minus(s.payfast_fee) }}</td></tr>{% endif %}
-{% if s.owner_cost %}<tr><td>{{ w.costs_total }}</td><td class="n">{{ minus(s.owner_cost) }}</td></tr>
-<tr><td>{{ vat_on(s.owner_cost) }}</td><td class="n">{{ minus(s.owner_cost_vat) }}</td></tr>{% endif %}
+{% if s.owner_cost %}{% set cost = minus if credit_note else chf %}
+<tr><td>{{ w.costs_total }}</td><td class="n">{{ cost(s.owner_cost) }}</td></tr>
+<tr><td>{{ vat_on(s.owner_cost) }}</td><td class="n">{{ cost(s.owner_cost_vat) }}</td></tr>{% endif %}
 <tr class="sum"><td>{{ w.in_your_favour if s.payable >= 0 else w.in_our_favour }}</td><td class="n">{{ chf(s.payable|abs) }}</td></tr>
 </table>
 
@@ -141,6 +143,11 @@ def _css_string(text: str) -> Markup:
     """Text as a CSS string: every character but letters, digits and spaces escaped by code point."""
     escaped = "".join(c if c.isalnum() and c.isascii() or c == " " else f"\\{ord(c):x} " for c in text)
     return Markup(f'"{escaped}"')
+
+
+def _header(text: str) -> str:
+    """A column heading that may wrap, but not inside its parentheses: ``(exkl. MWST)`` stays whole."""
+    return re.sub(r"\([^)]*\)", lambda part: part[0].replace(" ", "\u00a0"), text)
 
 
 def _grouped(value: Decimal | int, places: int = 0) -> str:
@@ -195,7 +202,7 @@ def render_html(built: BuiltStatement) -> str:
         period_end=payouts.period_end(built.period),
         payable_by=issued_on + dt.timedelta(days=INVOICE_PAYABLE_DAYS), lines_sum=lines_sum,
         has_share=any(line.payout for line in built.lines), has_cost=any(line.owner_cost for line in built.lines),
-        css=_css_string, footer=footer, page_before=page_before, page_between=page_between, page_after=page_after,
+        css=_css_string, header=_header, footer=footer, page_before=page_before, page_between=page_between, page_after=page_after,
         date=lambda day: day.strftime("%d.%m.%Y"), chf=format_chf, signed=_signed, minus=_minus,
         number=format_swiss, count=_grouped, minutes=_minutes, tariff=_tariff,
         vat_on=lambda base: Markup.escape(wording["vat_on"]).format(
