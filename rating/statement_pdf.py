@@ -117,10 +117,11 @@ h2 { font-size: 9.5pt; margin: 6mm 0 1mm; }
 
 <div class="closing">
 <table class="totals">
-{% if s.payout_total %}<tr><td>{{ w.share_total }}</td><td class="n">{{ chf(s.payout_total) }}</td></tr>
-{% if s.account.vat_registered %}<tr><td>{{ vat_on(s.payout_vat_base) }}</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>
+{% if s.payout_total %}<tr><td>{{ w.share_total }}</td><td class="n">{{ chf(s.payout_total) }}</td></tr>{% endif %}
+{% if s.payfast_fee and fee_in_vat_base %}<tr><td>{{ w.payfast_fee }}</td><td class="n">{{ minus(s.payfast_fee) }}</td></tr>{% endif %}
+{% if s.payout_total %}{% if s.account.vat_registered %}<tr><td>{{ vat_on(s.payout_vat_base) }}</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>
 {% else %}<tr><td>{{ w.no_vat_on_share }}</td><td class="n">{{ chf(s.payout_vat) }}</td></tr>{% endif %}{% endif %}
-{% if s.payfast_fee %}<tr><td>{{ w.payfast_fee }}</td><td class="n">{{ minus(s.payfast_fee) }}</td></tr>{% endif %}
+{% if s.payfast_fee and not fee_in_vat_base %}<tr><td>{{ w.payfast_fee }}</td><td class="n">{{ minus(s.payfast_fee) }}</td></tr>{% endif %}
 {% if s.owner_cost %}{% set cost = minus if credit_note else chf %}
 <tr><td>{{ w.costs_total }}</td><td class="n">{{ cost(s.owner_cost) }}</td></tr>
 <tr><td>{{ vat_on(s.owner_cost) }}</td><td class="n">{{ cost(s.owner_cost_vat) }}</td></tr>{% endif %}
@@ -196,6 +197,7 @@ def render_html(built: BuiltStatement) -> str:
     lines_sum = _Sum(built)
     rate = Markup('<span class="nowrap">{}</span>').format(f"{VAT_RATE * 100:.1f} %")
     return _ENVIRONMENT.from_string(_TEMPLATE).render(
+        fee_in_vat_base=built.payout_vat_base != built.payout_total,  # the fee reduces the share VAT is due on
         s=built, w=wording, lang=language.value, font=FONT, title=title, heading=heading, credit_note=credit_note,
         owner_address=built.account.address.split("\n") if built.account.address else [],
         issued_on=issued_on, period_start=dt.date.fromisoformat(built.period + "-01"),

@@ -131,9 +131,9 @@ class Account(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     # What its statements print: the postal address lines (one a line), the UID when the
     # account is VAT-registered (``CHE-123.456.788``), and the language they are written in.
-    address: Mapped[str] = mapped_column(Text, default="")
+    address: Mapped[str] = mapped_column(Text, default="", server_default="")
     vat_number: Mapped[str | None] = mapped_column(String(15))
-    language: Mapped[Language] = mapped_column(_enum(Language, "language"), default=Language.DE)
+    language: Mapped[Language] = mapped_column(_enum(Language, "language"), default=Language.DE, server_default="de")
 
     parent: Mapped[Account | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Account]] = relationship(back_populates="parent")
@@ -552,7 +552,7 @@ class Statement(Base):
     due_on: Mapped[dt.date] = mapped_column(Date)
     # The document number (from ``DocumentSequence``) and the PDF as issued, served unchanged
     # afterwards; both empty on statements issued before documents were stored.
-    number: Mapped[int | None] = mapped_column(Integer, unique=True)
+    number: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)
     pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 

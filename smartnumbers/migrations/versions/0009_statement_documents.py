@@ -6,6 +6,9 @@ their addresses and VAT numbers, is written in the owner's language, and carries
 number that is unique and consecutive. Issued documents are stored as issued and served
 unchanged afterwards.
 
+Only columns and indexes are added: SQLite does it in place, without copying a table that
+other tables refer to.
+
 Revision ID: 0009
 Revises: 0007
 Create Date: 2026-12-05
@@ -25,14 +28,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('address', sa.Text(), nullable=False, server_default=''))
         batch_op.add_column(sa.Column('vat_number', sa.String(length=15), nullable=True))
         batch_op.add_column(sa.Column('language', sa.Enum('de', 'fr', 'it', 'en', name='language', native_enum=False, length=32), nullable=False, server_default='de'))
-    with op.batch_alter_table('account', schema=None) as batch_op:
-        batch_op.alter_column('address', server_default=None)
-        batch_op.alter_column('language', server_default=None)
-
     with op.batch_alter_table('statement', schema=None) as batch_op:
         batch_op.add_column(sa.Column('number', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('pdf', sa.LargeBinary(), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f('uq_statement_number'), ['number'])
+        batch_op.create_index(batch_op.f('ix_statement_number'), ['number'], unique=True)
 
     op.create_table('document_sequence',
     sa.Column('kind', sa.String(length=32), nullable=False),
@@ -44,7 +43,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('document_sequence')
     with op.batch_alter_table('statement', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('uq_statement_number'), type_='unique')
+        batch_op.drop_index(batch_op.f('ix_statement_number'))
         batch_op.drop_column('pdf')
         batch_op.drop_column('number')
     with op.batch_alter_table('account', schema=None) as batch_op:
