@@ -122,7 +122,9 @@ def statement(
     account: Annotated[str, typer.Option(help="The account's name.")],
     month: Annotated[str, typer.Option(help="The period, Europe/Zurich: 2026-11.")],
     pdf: Annotated[Path | None, typer.Option(help="Write the statement as PDF to this file.")] = None,
-    issue: Annotated[bool, typer.Option("--issue", help="Issue it: lock the period's calls.")] = False,
+    issue: Annotated[bool, typer.Option("--issue", help=(
+        "Issue it: give it the next document number, lock the period's calls and store its PDF "
+        "(needs the SMARTNUMBERS_OPERATOR_* settings)."))] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """An account's monthly statement, itemised per number and tariff; for payouts a
