@@ -174,7 +174,18 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
     period_bounds(period, settings.zone)  # refuses a malformed period
     account = account_named(session, account_name)
     issued = session.scalar(select(Statement).where(Statement.account_id == account.id, Statement.period == period))
-    calls, adjustments = _billed_by(issued.id if issued else None, period)
+    return BuiltStatement(
+        account, period, *_billed(session, account.id, issued.id if issued else None, period),
+        payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton), Issuer.of(settings),
+        issued.id if issued else None, issued.issued_at if issued else None, settings.timezone,
+        issued.number if issued else None,
+    )
+
+
+def _billed(session: Session, account_id: int, statement_id: int | None,
+            period: str) -> tuple[list[StatementLine], list[AdjustmentLine]]:
+    """The lines and adjustments a statement bills (see ``_billed_by``)."""
+    calls, adjustments = _billed_by(statement_id, period)
     query = (
         select(
             SmartNumber.e164, RatedCall.tariff_codes, SmartNumber.payout_option,
@@ -184,7 +195,7 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
             func.sum(RatedCall.payout), func.sum(RatedCall.owner_cost), func.sum(RatedCall.payfast_fee),
         )
         .join(SmartNumber, SmartNumber.id == RatedCall.number_id)
-        .where(RatedCall.account_id == account.id, calls)
+        .where(RatedCall.account_id == account_id, calls)
         .group_by(SmartNumber.e164, RatedCall.tariff_codes, SmartNumber.payout_option)
         .order_by(SmartNumber.e164, RatedCall.tariff_codes)
     )
@@ -194,16 +205,9 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
         for e164, codes, option, count, answered, talk, *amounts in session.execute(query)
     ]
     adjustment_rows = session.scalars(
-        select(RatingAdjustment).where(RatingAdjustment.account_id == account.id, adjustments)
+        select(RatingAdjustment).where(RatingAdjustment.account_id == account_id, adjustments)
         .order_by(RatingAdjustment.id))
-    built = BuiltStatement(
-        account, period, lines,
-        [AdjustmentLine(a.call_id, a.reason, a.payout, a.owner_cost, a.payfast_fee) for a in adjustment_rows],
-        payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton), Issuer.of(settings),
-        issued.id if issued else None, issued.issued_at if issued else None, settings.timezone,
-        issued.number if issued else None,
-    )
-    return built
+    return lines, [AdjustmentLine(a.call_id, a.reason, a.payout, a.owner_cost, a.payfast_fee) for a in adjustment_rows]
 
 
 def next_document_number(session: Session, sequence: str) -> int:
@@ -217,15 +221,16 @@ def next_document_number(session: Session, sequence: str) -> int:
 
 def issue(session: Session, built: BuiltStatement) -> Statement:
     """Issue a draft: give it its document number, lock its calls and adjustments to it, and
-    store its PDF, all in the caller's transaction."""
+    store its PDF, all in the caller's transaction. The document is made from what was locked,
+    so a call rated since the draft was built is on it too."""
     if built.issued:
         raise InputError(f"statement {built.period} of {built.account.name} is already issued")
     if missing := built.issuer.missing():
         raise InputError(f"statement: set {', '.join(missing)} before issuing (a document names its issuer)")
     from rating.statement_pdf import render  # WeasyPrint loads slowly: only when a document is made
 
-    statement = Statement(account_id=built.account.id, period=built.period, payout=built.payout_total,
-                          owner_cost=built.owner_cost, payfast_fee=built.payfast_fee, due_on=built.due_on,
+    statement = Statement(account_id=built.account.id, period=built.period, payout=ZERO, owner_cost=ZERO,
+                          payfast_fee=ZERO, due_on=built.due_on,
                           number=next_document_number(session, STATEMENT_SEQUENCE), issued_at=utcnow())
     session.add(statement)
     session.flush()
@@ -234,7 +239,10 @@ def issue(session: Session, built: BuiltStatement) -> Statement:
                     .values(statement_id=statement.id).execution_options(synchronize_session=False))
     session.execute(update(RatingAdjustment).where(RatingAdjustment.account_id == built.account.id, adjustments)
                     .values(statement_id=statement.id).execution_options(synchronize_session=False))
+    built.lines, built.adjustments = _billed(session, built.account.id, statement.id, built.period)
     built.statement_id, built.issued_at, built.document_number = statement.id, statement.issued_at, statement.number
+    statement.payout, statement.owner_cost = built.payout_total, built.owner_cost
+    statement.payfast_fee, statement.due_on = built.payfast_fee, built.due_on
     statement.pdf = render(built)
     session.flush()
     return statement

@@ -198,6 +198,20 @@ def test_document_numbers_are_consecutive_and_a_rollback_gives_its_number_back(d
         engine.dispose()
 
 
+def test_the_document_bills_exactly_the_calls_it_locks(session, shop, operator_settings, tmp_path):
+    """A call rated between the draft and the issue is locked to the statement: it is on the document."""
+    account, _, _ = shop
+    november_calls(session)
+    draft = statements.build_statement(session, account.name, "2026-11", load_settings())
+    store(session, a_leg("0900123456", local("2026-11-20 08:00"), 1800))  # 30 minutes more, rated now
+    statement = statements.issue(session, draft)
+    locked = list(session.scalars(select(RatedCall).where(RatedCall.statement_id == statement.id)))
+    assert len(locked) == 5 == sum(line.calls for line in draft.lines)
+    assert statement.payout == sum((call.payout for call in locked), D(0)) == draft.payout_total
+    text = " ".join(pdf_text(statement.pdf, tmp_path).split())
+    assert format_chf(statement.payout) in text and format_chf(sum((c.caller for c in locked), D(0))) in text
+
+
 def test_concurrent_issues_get_distinct_consecutive_numbers(db_url, operator_settings):
     engine = make_engine(db_url)
     names = [f"Kunde {i} AG" for i in range(6)]
