@@ -148,7 +148,8 @@ def statement(
         table.add_row(format_swiss(line.number), line.tariff, str(line.calls), f"{line.talk_s / 60:.1f}",
                       format_chf(line.caller), format_chf(line.payout), format_chf(line.owner_cost))
     console().print(table)
-    typer.echo(f"{f'issued as no. {built.document_number}' if built.issued else 'draft'}: payout {format_chf(built.payout_total)} "
+    state = f"issued as no. {built.document_number}" if built.issued else "draft"
+    typer.echo(f"{state}: payout {format_chf(built.payout_total)} "
                f"({built.payout_option}, due {built.due_on.isoformat()}), owner costs {format_chf(built.owner_cost)}")
 
 

@@ -22,7 +22,7 @@ from weasyprint import HTML
 
 from rating import payouts
 from rating.statement_wording import WORDING
-from rating.statements import BuiltStatement
+from rating.statements import BuiltStatement, StatementLine
 from smartnumbers.money import VAT_RATE, format_chf
 from smartnumbers.phone import format_swiss
 
@@ -136,8 +136,13 @@ h2 { font-size: 9.5pt; margin: 6mm 0 1mm; }
 </div>
 </body></html>"""
 
-_ENVIRONMENT = Environment(autoescape=True)
+_DOCUMENT = Environment(autoescape=True).from_string(_TEMPLATE)
 _TENTH = Decimal("0.1")
+
+
+def _unbroken(text: str) -> Markup:
+    """Text kept on one line inside running text (a rate, an amount)."""
+    return Markup('<span class="nowrap">{}</span>').format(text)
 
 
 def _css_string(text: str) -> Markup:
@@ -173,14 +178,11 @@ def _minus(amount: Decimal) -> str:
     return "−" + format_chf(amount) if amount else format_chf(amount)
 
 
-class _Sum:
+def _total(lines: list[StatementLine]) -> StatementLine:
     """The lines' column totals, for the table's last row."""
-
-    def __init__(self, built: BuiltStatement):
-        for name in ("calls", "answered", "talk_s"):
-            setattr(self, name, sum(getattr(line, name) for line in built.lines))
-        for name in ("caller", "payout", "owner_cost"):
-            setattr(self, name, sum((getattr(line, name) for line in built.lines), Decimal(0)))
+    counts = {"calls", "answered", "talk_s"}
+    return StatementLine("", "", "", *(sum((getattr(line, name) for line in lines), 0 if name in counts else Decimal(0))
+                                       for name in StatementLine.__slots__[3:]))
 
 
 def render_html(built: BuiltStatement) -> str:
@@ -194,21 +196,19 @@ def render_html(built: BuiltStatement) -> str:
     page_between, _, page_after = rest.partition("{pages}")
     heading = f"{title} {wording['number']} {built.document_number}" if built.document_number else title
     footer = f"{heading if built.issued else wording['draft']} · {built.account.name}"
-    lines_sum = _Sum(built)
-    rate = Markup('<span class="nowrap">{}</span>').format(f"{VAT_RATE * 100:.1f} %")
-    return _ENVIRONMENT.from_string(_TEMPLATE).render(
-        fee_in_vat_base=built.payout_vat_base != built.payout_total,  # the fee reduces the share VAT is due on
+    rate = _unbroken(f"{VAT_RATE * 100:.1f} %")
+    return _DOCUMENT.render(
         s=built, w=wording, lang=language.value, font=FONT, title=title, heading=heading, credit_note=credit_note,
         owner_address=built.account.address.split("\n") if built.account.address else [],
         issued_on=issued_on, period_start=dt.date.fromisoformat(built.period + "-01"),
         period_end=payouts.period_end(built.period),
-        payable_by=issued_on + dt.timedelta(days=INVOICE_PAYABLE_DAYS), lines_sum=lines_sum,
+        payable_by=issued_on + dt.timedelta(days=INVOICE_PAYABLE_DAYS), lines_sum=_total(built.lines),
         has_share=any(line.payout for line in built.lines), has_cost=any(line.owner_cost for line in built.lines),
-        css=_css_string, header=_header, footer=footer, page_before=page_before, page_between=page_between, page_after=page_after,
-        date=lambda day: day.strftime("%d.%m.%Y"), chf=format_chf, signed=_signed, minus=_minus,
+        fee_in_vat_base=built.payout_vat_base != built.payout_total,  # the fee reduces the share VAT is due on
+        css=_css_string, footer=footer, page_before=page_before, page_between=page_between, page_after=page_after,
+        header=_header, date=lambda day: day.strftime("%d.%m.%Y"), chf=format_chf, signed=_signed, minus=_minus,
         number=format_swiss, count=_grouped, minutes=_minutes, tariff=_tariff,
-        vat_on=lambda base: Markup.escape(wording["vat_on"]).format(
-            rate=rate, base=Markup('<span class="nowrap">{}</span>').format(format_chf(base))),
+        vat_on=lambda base: Markup.escape(wording["vat_on"]).format(rate=rate, base=_unbroken(format_chf(base))),
     )
 
 

@@ -135,7 +135,8 @@ WORDING: dict[Language, dict[str, str]] = {
         "self_billing": "Emettiamo questa nota di credito a vostro nome (autofatturazione).",
         "objection": "Potete contestare questo conteggio per iscritto entro 30 giorni dalla data di emissione; "
                      "trascorso tale termine è considerato accettato.",
-        "rounding": "Ogni chiamata è arrotondata una sola volta al centesimo; le righe sono le somme di questi importi.",
+        "rounding": "Ogni chiamata è arrotondata una sola volta al centesimo; "
+                    "le righe sono le somme di questi importi.",
         "page": "pagina {page} di {pages}",
     },
     Language.EN: {

@@ -60,7 +60,8 @@ def change_account(
         try:
             chosen = Language(language)
         except ValueError:
-            raise InputError(f"language: {language[:20]!r} is not one of {', '.join(m.value for m in Language)}") from None
+            choices = ", ".join(m.value for m in Language)
+            raise InputError(f"language: {language[:20]!r} is not one of {choices}") from None
     if lines is not None:
         account.address = "\n".join(lines)
     if vat_number is not None:

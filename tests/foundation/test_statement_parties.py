@@ -69,7 +69,8 @@ def test_an_account_gets_and_changes_its_address_uid_and_language(db_url, capsys
 
 
 @pytest.mark.parametrize("argv, message", [
-    (("account", "add", "Beta AG", "--vat-number", "CHE-123.456.789"), "VAT number: 'CHE-123.456.789' has a wrong check digit"),
+    (("account", "add", "Beta AG", "--vat-number", "CHE-123.456.789"),
+     "VAT number: 'CHE-123.456.789' has a wrong check digit"),
     (("account", "add", "Beta AG", "--language", "rm"), "language: 'rm' is not one of de, fr, it, en"),
     (("account", "add", "Beta AG", *("--address", "x") * 6), "address: at most 5 lines"),
     (("account", "set", "Acme AG", "--vat-number", "12345"), "is not a Swiss UID"),
