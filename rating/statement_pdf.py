@@ -110,9 +110,10 @@ h2 { font-size: 9.5pt; margin: 6mm 0 1mm; }
 
 {% if s.adjustments %}<h2>{{ w.adjustments }}</h2>
 <table class="lines">
-<thead><tr><th>{{ w.col_call }}</th><th>{{ w.col_reason }}</th><th class="n">{{ header(w.col_share) }}</th><th class="n">{{ header(w.col_cost) }}</th></tr></thead>
-<tbody>{% for a in s.adjustments %}<tr><td class="nowrap">{{ a.call_id }}</td><td>{{ w.rerated }}</td>
-<td class="n">{{ signed(a.payout) }}</td><td class="n">{{ signed(a.owner_cost) }}</td></tr>{% endfor %}</tbody>
+<thead><tr><th>{{ w.col_number }}</th><th>{{ w.col_call }}</th><th>{{ w.col_reason }}</th>
+{% if has_share %}<th class="n">{{ header(w.col_share) }}</th>{% endif %}{% if has_cost %}<th class="n">{{ header(w.col_cost) }}</th>{% endif %}</tr></thead>
+<tbody>{% for a in s.adjustments %}<tr><td class="nowrap">{{ number(a.number) }}</td><td class="nowrap">{{ moment(a.started_at) }}</td>
+<td>{{ w.rerated }}</td>{% if has_share %}<td class="n">{{ signed(a.payout) }}</td>{% endif %}{% if has_cost %}<td class="n">{{ signed(a.owner_cost) }}</td>{% endif %}</tr>{% endfor %}</tbody>
 </table>{% endif %}
 
 <div class="closing">
@@ -196,6 +197,7 @@ def render_html(built: BuiltStatement) -> str:
     page_between, _, page_after = rest.partition("{pages}")
     heading = f"{title} {wording['number']} {built.document_number}" if built.document_number else title
     footer = f"{heading if built.issued else wording['draft']} · {built.account.name}"
+    items = [*built.lines, *built.adjustments]
     rate = _unbroken(f"{VAT_RATE * 100:.1f} %")
     return _DOCUMENT.render(
         s=built, w=wording, lang=language.value, font=FONT, title=title, heading=heading, credit_note=credit_note,
@@ -203,10 +205,11 @@ def render_html(built: BuiltStatement) -> str:
         issued_on=issued_on, period_start=dt.date.fromisoformat(built.period + "-01"),
         period_end=payouts.period_end(built.period),
         payable_by=issued_on + dt.timedelta(days=INVOICE_PAYABLE_DAYS), lines_sum=_total(built.lines),
-        has_share=any(line.payout for line in built.lines), has_cost=any(line.owner_cost for line in built.lines),
+        has_share=any(item.payout for item in items), has_cost=any(item.owner_cost for item in items),
         fee_in_vat_base=built.payout_vat_base != built.payout_total,  # the fee reduces the share VAT is due on
         css=_css_string, footer=footer, page_before=page_before, page_between=page_between, page_after=page_after,
-        header=_header, date=lambda day: day.strftime("%d.%m.%Y"), chf=format_chf, signed=_signed, minus=_minus,
+        header=_header, date=lambda day: day.strftime("%d.%m.%Y"),
+        moment=lambda instant: instant.astimezone(zone).strftime("%d.%m.%Y %H:%M"), chf=format_chf, signed=_signed, minus=_minus,
         number=format_swiss, count=_grouped, minutes=_minutes, tariff=_tariff,
         vat_on=lambda base: Markup.escape(wording["vat_on"]).format(rate=rate, base=_unbroken(format_chf(base))),
     )

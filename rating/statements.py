@@ -30,6 +30,7 @@ from smartnumbers.errors import InputError
 from smartnumbers.db import utcnow
 from smartnumbers.models import (
     Account,
+    CallRecord,
     DocumentSequence,
     PayoutOption,
     RatedCall,
@@ -81,11 +82,16 @@ class StatementLine:
 
 @dataclass(frozen=True, slots=True)
 class AdjustmentLine:
+    """A correction of a call billed on an earlier statement; the number and the start of the
+    call tell the owner which one."""
+
     call_id: str
     reason: str
     payout: Decimal
     owner_cost: Decimal
     payfast_fee: Decimal
+    number: str = ""
+    started_at: dt.datetime | None = None
 
 
 @dataclass
@@ -204,10 +210,14 @@ def _billed(session: Session, account_id: int, statement_id: int | None,
                       *(amount or ZERO for amount in amounts))
         for e164, codes, option, count, answered, talk, *amounts in session.execute(query)
     ]
-    adjustment_rows = session.scalars(
-        select(RatingAdjustment).where(RatingAdjustment.account_id == account_id, adjustments)
-        .order_by(RatingAdjustment.id))
-    return lines, [AdjustmentLine(a.call_id, a.reason, a.payout, a.owner_cost, a.payfast_fee) for a in adjustment_rows]
+    adjustment_rows = session.execute(
+        select(RatingAdjustment, SmartNumber.e164, CallRecord.started_at)
+        .join(CallRecord, CallRecord.call_id == RatingAdjustment.call_id)
+        .join(SmartNumber, SmartNumber.id == CallRecord.number_id)
+        .where(RatingAdjustment.account_id == account_id, adjustments)
+        .order_by(CallRecord.started_at, RatingAdjustment.id))
+    return lines, [AdjustmentLine(a.call_id, a.reason, a.payout, a.owner_cost, a.payfast_fee, e164, started_at)
+                   for a, e164, started_at in adjustment_rows]
 
 
 def next_document_number(session: Session, sequence: str) -> int:

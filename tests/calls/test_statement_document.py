@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from rating import statements
 from rating.operator_prices import set_price
+from rating.pipeline import RatingSetup, rate_period
 from smartnumbers import accounts, numbers, tariffs
 from smartnumbers.db import make_engine, session_factory
 from smartnumbers.models import DocumentSequence, RatedCall, Statement
@@ -21,7 +22,9 @@ from smartnumbers.money import format_chf
 from smartnumbers.phone import CallerOrigin, RangeClass, format_swiss
 from smartnumbers.settings import load_settings
 from tests.calls.calls import a_leg, store
-from tests.calls.conftest import OPERATOR, OPERATOR_ADDRESS, OPERATOR_NAME, OPERATOR_UID, ZONE, local
+from tests.calls.conftest import (
+    OPERATOR, OPERATOR_ADDRESS, OPERATOR_NAME, OPERATOR_UID, PAYFAST_PERCENT, ZONE, local,
+)
 from tests.foundation.cli import invoke, row_counts
 
 D = Decimal
@@ -210,6 +213,21 @@ def test_the_document_bills_exactly_the_calls_it_locks(session, shop, operator_s
     assert statement.payout == sum((call.payout for call in locked), D(0)) == draft.payout_total
     text = " ".join(pdf_text(statement.pdf, tmp_path).split())
     assert format_chf(statement.payout) in text and format_chf(sum((c.caller for c in locked), D(0))) in text
+
+
+def test_corrections_name_the_call_they_correct(session, shop, operator_settings, tmp_path):
+    account, premium, _ = shop
+    november_calls(session)
+    issued(session, account.name)
+    tariffs.set_tariff(session, OPERATOR, premium, 1, tariffs.TariffTerms(D("2.00"), D("1.00")),
+                       valid_from=local("2026-11-01 00:00"))
+    rate_period(session, "2026-11", RatingSetup.load(session, PAYFAST_PERCENT, ZONE), rerate=True)
+    december = statements.build_statement(session, account.name, "2026-12", load_settings())
+    text = " ".join(pdf_text(statements_pdf(december), tmp_path).split())
+    assert len(december.adjustments) == 3 and "Korrekturen früher abgerechneter Anrufe" in text
+    for when in ("02.11.2026 09:00", "03.11.2026 10:00", "30.11.2026 23:30"):  # Swiss time, as the calls began
+        assert f"0900 123 456 {when} Neuberechnung nach einer Tarifkorrektur" in text
+    assert all(f"−{format_chf(-a.payout)}" in text for a in december.adjustments)
 
 
 def test_concurrent_issues_get_distinct_consecutive_numbers(db_url, operator_settings):
