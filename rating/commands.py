@@ -123,21 +123,27 @@ def statement(
     account: Annotated[str, typer.Option(help="The account's name.")],
     month: Annotated[str, typer.Option(help="The period, Europe/Zurich: 2026-11.")],
     pdf: Annotated[Path | None, typer.Option(help="Write the statement as PDF to this file.")] = None,
-    issue: Annotated[bool, typer.Option("--issue", help="Issue it: lock the period's calls.")] = False,
+    issue: Annotated[bool, typer.Option("--issue", help=(
+        "Issue it: give it the next document number, lock the period's calls and store its PDF "
+        "(a document to file names its issuer: set the SMARTNUMBERS_OPERATOR_* settings first)."))] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """An account's monthly statement, itemised per number and tariff; for payouts a
-    self-billing credit note. A draft unless issued."""
+    self-billing credit note. A draft unless issued; issuing gives it its document number and
+    stores its PDF, which is given out unchanged from then on."""
     settings = load_settings()
     with transaction() as session:
         built = statements.build_statement(session, account, month, settings)
         if issue:
             statements.issue(session, built)
+            if missing := built.issuer.missing():
+                typer.echo(f"warning: issued without {', '.join(missing)}: the document does not name its "
+                           "issuer fully; set them before the next month's statements", err=True)
         document = statements.statement_dict(built)
         if pdf is not None:
             from rating.statement_pdf import render  # WeasyPrint loads slowly: only when a PDF is wanted
 
-            pdf.write_bytes(render(built))
+            pdf.write_bytes(statements.issued_pdf(session, built) or render(built))
     if as_json:
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=json_default))
         return
@@ -146,7 +152,8 @@ def statement(
         table.add_row(format_swiss(line.number), line.tariff, str(line.calls), f"{line.talk_s / 60:.1f}",
                       format_chf(line.caller), format_chf(line.payout), format_chf(line.owner_cost))
     console().print(table)
-    typer.echo(f"{'issued' if built.issued else 'draft'}: payout {format_chf(built.payout_total)} "
+    state = f"issued as no. {built.document_number}" if built.issued else "draft"
+    typer.echo(f"{state}: payout {format_chf(built.payout_total)} "
                f"({built.payout_option}, due {built.due_on.isoformat()}), owner costs {format_chf(built.owner_cost)}")
 
 

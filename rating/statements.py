@@ -2,6 +2,9 @@
 from the rated calls (so it reconciles with them to the Rappen), with the adjustments of
 corrections to periods already issued.
 
+Issuing one gives it the next document number and stores its PDF in the same transaction:
+the numbers run without gaps, and the document is served as issued ever after.
+
 A statement bills every rated call of the account not yet on an issued statement whose period
 is the statement's or earlier (a call swept in after its period was issued lands on the next
 one). Issuing it locks those calls. For payouts (090x) it is a self-billing credit note: the
@@ -20,15 +23,19 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from rating import payouts
 from smartnumbers.money import VAT_RATE, round_rappen
 from rating.pipeline import period_bounds
 from smartnumbers.errors import InputError
+from smartnumbers.db import utcnow
 from smartnumbers.models import (
     Account,
     PayfastFeeVat,
+    CallRecord,
+    DocumentSequence,
     PayoutOption,
     RatedCall,
     RatingAdjustment,
@@ -38,6 +45,25 @@ from smartnumbers.models import (
 from smartnumbers.settings import Settings
 
 ZERO = Decimal("0")
+STATEMENT_SEQUENCE = "statement"
+
+
+@dataclass(frozen=True, slots=True)
+class Issuer:
+    """The operator as its statements name it, from the ``SMARTNUMBERS_OPERATOR_*`` settings."""
+
+    name: str | None
+    address: tuple[str, ...]
+    vat_number: str | None
+
+    @classmethod
+    def of(cls, settings: Settings) -> Issuer:
+        return cls(settings.operator_name, tuple(settings.operator_address), settings.operator_vat_number)
+
+    def missing(self) -> list[str]:
+        """The settings a document still needs before it can be issued."""
+        return [f"SMARTNUMBERS_OPERATOR_{name}" for name, value in
+                (("NAME", self.name), ("ADDRESS", self.address), ("VAT_NUMBER", self.vat_number)) if not value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +86,16 @@ class StatementLine:
 
 @dataclass(frozen=True, slots=True)
 class AdjustmentLine:
+    """A correction of a call billed on an earlier statement; the number and the start of the
+    call tell the owner which one."""
+
     call_id: str
     reason: str
     payout: Decimal
     owner_cost: Decimal
     payfast_fee: Decimal
+    number: str = ""
+    started_at: dt.datetime | None = None
 
 
 @dataclass
@@ -76,9 +107,11 @@ class BuiltStatement:
     standard_due: dt.date
     payfast_due: dt.date
     payfast_fee_vat: PayfastFeeVat
+    issuer: Issuer
     statement_id: int | None = None
     issued_at: dt.datetime | None = None
     zone_name: str = "Europe/Zurich"
+    document_number: int | None = None
 
     @property
     def issued(self) -> bool:
@@ -161,8 +194,19 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
     period_bounds(period, settings.zone)  # refuses a malformed period
     account = account_named(session, account_name)
     issued = session.scalar(select(Statement).where(Statement.account_id == account.id, Statement.period == period))
-    calls, adjustments = _billed_by(issued.id if issued else None, period)
-    fee_vat = issued.payfast_fee_vat if issued else settings.payfast_fee_vat
+    return BuiltStatement(
+        account, period, *_billed(session, account.id, issued.id if issued else None, period),
+        payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton),
+        issued.payfast_fee_vat if issued else settings.payfast_fee_vat, Issuer.of(settings),
+        issued.id if issued else None, issued.issued_at if issued else None, settings.timezone,
+        issued.number if issued else None,
+    )
+
+
+def _billed(session: Session, account_id: int, statement_id: int | None,
+            period: str) -> tuple[list[StatementLine], list[AdjustmentLine]]:
+    """The lines and adjustments a statement bills (see ``_billed_by``)."""
+    calls, adjustments = _billed_by(statement_id, period)
     query = (
         select(
             SmartNumber.e164, RatedCall.tariff_codes, SmartNumber.payout_option,
@@ -172,7 +216,7 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
             func.sum(RatedCall.payout), func.sum(RatedCall.owner_cost), func.sum(RatedCall.payfast_fee),
         )
         .join(SmartNumber, SmartNumber.id == RatedCall.number_id)
-        .where(RatedCall.account_id == account.id, calls)
+        .where(RatedCall.account_id == account_id, calls)
         .group_by(SmartNumber.e164, RatedCall.tariff_codes, SmartNumber.payout_option)
         .order_by(SmartNumber.e164, RatedCall.tariff_codes)
     )
@@ -181,25 +225,36 @@ def build_statement(session: Session, account_name: str, period: str, settings: 
                       *(amount or ZERO for amount in amounts))
         for e164, codes, option, count, answered, talk, *amounts in session.execute(query)
     ]
-    adjustment_rows = session.scalars(
-        select(RatingAdjustment).where(RatingAdjustment.account_id == account.id, adjustments)
-        .order_by(RatingAdjustment.id))
-    built = BuiltStatement(
-        account, period, lines,
-        [AdjustmentLine(a.call_id, a.reason, a.payout, a.owner_cost, a.payfast_fee) for a in adjustment_rows],
-        payouts.standard_due(period), payouts.payfast_due(period, settings.billing_canton), fee_vat,
-        issued.id if issued else None, issued.issued_at if issued else None, settings.timezone,
-    )
-    return built
+    adjustment_rows = session.execute(
+        select(RatingAdjustment, SmartNumber.e164, CallRecord.started_at)
+        .join(CallRecord, CallRecord.call_id == RatingAdjustment.call_id)
+        .join(SmartNumber, SmartNumber.id == CallRecord.number_id)
+        .where(RatingAdjustment.account_id == account_id, adjustments)
+        .order_by(CallRecord.started_at, RatingAdjustment.id))
+    return lines, [AdjustmentLine(a.call_id, a.reason, a.payout, a.owner_cost, a.payfast_fee, e164, started_at)
+                   for a, e164, started_at in adjustment_rows]
+
+
+def next_document_number(session: Session, sequence: str) -> int:
+    """The sequence's next number, counted on its row in the caller's transaction: a concurrent
+    issuer waits for the row until this transaction ends, and a rollback gives the number back."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    counted = insert(DocumentSequence).values(kind=sequence, last_number=1).on_conflict_do_update(
+        index_elements=[DocumentSequence.kind], set_={"last_number": DocumentSequence.last_number + 1})
+    return session.scalar(counted.returning(DocumentSequence.last_number))
 
 
 def issue(session: Session, built: BuiltStatement) -> Statement:
-    """Issue a draft: store it and lock its calls and adjustments to it."""
+    """Issue a draft: give it its document number, lock its calls and adjustments to it, and
+    store its PDF, all in the caller's transaction. The document is made from what was locked,
+    so a call rated since the draft was built is on it too."""
     if built.issued:
         raise InputError(f"statement {built.period} of {built.account.name} is already issued")
-    statement = Statement(account_id=built.account.id, period=built.period, payout=built.payout_total,
-                          owner_cost=built.owner_cost, payfast_fee=built.payfast_fee,
-                          payfast_fee_vat=built.payfast_fee_vat, due_on=built.due_on)
+    from rating.statement_pdf import render  # WeasyPrint loads slowly: only when a document is made
+
+    statement = Statement(account_id=built.account.id, period=built.period, payout=ZERO, owner_cost=ZERO,
+                          payfast_fee=ZERO, payfast_fee_vat=built.payfast_fee_vat, due_on=built.due_on,
+                          number=next_document_number(session, STATEMENT_SEQUENCE), issued_at=utcnow())
     session.add(statement)
     session.flush()
     calls, adjustments = _billed_by(None, built.period)
@@ -207,8 +262,21 @@ def issue(session: Session, built: BuiltStatement) -> Statement:
                     .values(statement_id=statement.id).execution_options(synchronize_session=False))
     session.execute(update(RatingAdjustment).where(RatingAdjustment.account_id == built.account.id, adjustments)
                     .values(statement_id=statement.id).execution_options(synchronize_session=False))
-    built.statement_id, built.issued_at = statement.id, statement.issued_at
+    built.lines, built.adjustments = _billed(session, built.account.id, statement.id, built.period)
+    built.statement_id, built.issued_at, built.document_number = statement.id, statement.issued_at, statement.number
+    statement.payout, statement.owner_cost = built.payout_total, built.owner_cost
+    statement.payfast_fee, statement.due_on = built.payfast_fee, built.due_on
+    statement.pdf = render(built)
+    session.flush()
     return statement
+
+
+def issued_pdf(session: Session, built: BuiltStatement) -> bytes | None:
+    """The PDF of an issued statement as it was issued (None for a draft, or a statement
+    issued before documents were stored)."""
+    if not built.issued:
+        return None
+    return session.scalar(select(Statement.pdf).where(Statement.id == built.statement_id))
 
 
 def statement_dict(built: BuiltStatement) -> dict[str, Any]:
@@ -217,6 +285,9 @@ def statement_dict(built: BuiltStatement) -> dict[str, Any]:
         "account": built.account.name,
         "period": built.period,
         "issued": built.issued,
+        "number": built.document_number,
+        "issued_at": built.issued_at.isoformat() if built.issued_at else None,
+        "language": built.account.language.value,
         "lines": [{name: getattr(line, name) for name in StatementLine.__slots__} for line in built.lines],
         "adjustments": [{name: getattr(a, name) for name in AdjustmentLine.__slots__} for a in built.adjustments],
         "payout": built.payout_total,

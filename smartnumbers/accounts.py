@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from smartnumbers.db import utcnow
 from smartnumbers.errors import InputError
-from smartnumbers.models import Account, ApiToken, NumberGrant, Role, SmartNumber, User
-from smartnumbers.validation import plain_text
+from smartnumbers.models import Account, ApiToken, Language, NumberGrant, Role, SmartNumber, User
+from smartnumbers.validation import address_lines, plain_text, swiss_uid
 
 TOKEN_PREFIX = "sn_"
 _EMAIL = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
@@ -29,7 +29,8 @@ def find_account(session: Session, name: str) -> Account:
 
 
 def add_account(
-    session: Session, name: str, *, parent: str | None = None, allow_international: bool = False
+    session: Session, name: str, *, parent: str | None = None, allow_international: bool = False,
+    address: list[str] | None = None, vat_number: str | None = None, language: str | None = None,
 ) -> Account:
     clean = plain_text(name, what="account name", max_length=120)
     if session.scalar(select(Account.id).where(Account.name == clean)) is not None:
@@ -37,8 +38,36 @@ def add_account(
     account = Account(name=clean, allow_international=allow_international)
     if parent is not None:
         account.parent = find_account(session, parent)
+    change_account(account, address=address, vat_number=vat_number, language=language or Language.DE.value)
     session.add(account)
     session.flush()
+    return account
+
+
+NOT_REGISTERED = "none"
+
+
+def change_account(
+    account: Account, *, address: list[str] | None = None, vat_number: str | None = None, language: str | None = None,
+) -> Account:
+    """Change what the account's statements print; ``None`` leaves a field as it is. A UID
+    makes the account VAT-registered (its share is paid with VAT); ``none`` removes it."""
+    lines = None if address is None else address_lines(address, what="address")
+    uid = None if vat_number is None or vat_number.strip().lower() == NOT_REGISTERED else swiss_uid(
+        vat_number, what="VAT number")
+    chosen = None
+    if language is not None:
+        try:
+            chosen = Language(language)
+        except ValueError:
+            choices = ", ".join(m.value for m in Language)
+            raise InputError(f"language: {language[:20]!r} is not one of {choices}") from None
+    if lines is not None:
+        account.address = "\n".join(lines)
+    if vat_number is not None:
+        account.vat_number, account.vat_registered = uid, uid is not None
+    if chosen is not None:
+        account.language = chosen
     return account
 
 

@@ -95,6 +95,23 @@ def db_downgrade(revision: str) -> None:
 # --- accounts, users, tokens ----------------------------------------------------------------
 
 account_cli = typer.Typer(help="Customer accounts and sub-accounts.", no_args_is_help=True)
+AddressOption = Annotated[Optional[list[str]], typer.Option(
+    "--address", help="A line of the postal address its statements print; repeat it for each line.")]
+VatNumberOption = Annotated[Optional[str], typer.Option(
+    help="Its UID when it is VAT-registered, like CHE-123.456.788 MWST; none when it is not.")]
+LanguageOption = Annotated[Optional[str], typer.Option(help="The language of its statements: de, fr, it or en.")]
+
+
+def _account_row(account: Account) -> dict[str, Any]:
+    address = account.address.split("\n") if account.address else []
+    return {"id": account.id, "name": account.name, "parent": account.parent.name if account.parent else None,
+            "allow_international": account.allow_international, "address": address,
+            "vat_number": account.vat_number, "language": account.language.value}
+
+
+def _on_statements(row: dict[str, Any]) -> str:
+    """What the account's statements print about it, on one line."""
+    return ", ".join([*row["address"], row["vat_number"] or "not VAT-registered", row["language"]])
 
 
 @account_cli.command("add")
@@ -102,25 +119,42 @@ def account_add(
     name: str,
     parent: Annotated[Optional[str], typer.Option(help="Make it a sub-account of this account.")] = None,
     allow_international: Annotated[bool, typer.Option(help="May its numbers ring destinations abroad?")] = False,
+    address: AddressOption = None,
+    vat_number: VatNumberOption = None,
+    language: LanguageOption = None,
 ) -> None:
     """Add an account."""
     with transaction() as session:
-        account = accounts.add_account(session, name, parent=parent, allow_international=allow_international)
+        account = accounts.add_account(session, name, parent=parent, allow_international=allow_international,
+                                       address=address, vat_number=vat_number, language=language)
         typer.echo(f"account {account.name} added (id {account.id})")
+
+
+@account_cli.command("set")
+def account_set(
+    name: str,
+    address: AddressOption = None,
+    vat_number: VatNumberOption = None,
+    language: LanguageOption = None,
+) -> None:
+    """Change what the account's statements print: address, UID and language."""
+    if address is None and vat_number is None and language is None:
+        raise InputError("account set: nothing to change (give --address, --vat-number or --language)")
+    with transaction() as session:
+        account = accounts.change_account(accounts.find_account(session, name), address=address,
+                                          vat_number=vat_number, language=language)
+        typer.echo(f"account {account.name}: {_on_statements(_account_row(account))}")
 
 
 @account_cli.command("list")
 def account_list(as_json: JsonFlag = False) -> None:
     """List accounts, sub-accounts under their parent."""
     with transaction() as session:
-        rows = [
-            {"id": a.id, "name": a.name, "parent": a.parent.name if a.parent else None,
-             "allow_international": a.allow_international}
-            for a in session.scalars(select(Account).order_by(Account.name))
-        ]
-    table = _table("id", "name", "parent", "abroad")
+        rows = [_account_row(a) for a in session.scalars(select(Account).order_by(Account.name))]
+    table = _table("id", "name", "parent", "abroad", "on statements")
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["parent"] or "", "yes" if r["allow_international"] else "no")
+        table.add_row(str(r["id"]), r["name"], r["parent"] or "", "yes" if r["allow_international"] else "no",
+                      _on_statements(r))
     emit(rows, table, as_json)
 
 

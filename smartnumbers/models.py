@@ -138,6 +138,11 @@ class Account(Base):
     allow_international: Mapped[bool] = mapped_column(Boolean, default=False)
     vat_registered: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What its statements print: the postal address lines (one a line), the UID when the
+    # account is VAT-registered (``CHE-123.456.788``), and the language they are written in.
+    address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    vat_number: Mapped[str | None] = mapped_column(String(15))
+    language: Mapped[Language] = mapped_column(_enum(Language, "language"), default=Language.DE, server_default="de")
 
     parent: Mapped[Account | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Account]] = relationship(back_populates="parent")
@@ -555,6 +560,21 @@ class Statement(Base):
     payfast_fee: Mapped[Decimal] = mapped_column(Money)
     payfast_fee_vat: Mapped[PayfastFeeVat] = mapped_column(_enum(PayfastFeeVat, "payfast_fee_vat"))
     due_on: Mapped[dt.date] = mapped_column(Date)
+    # The document number (from ``DocumentSequence``) and the PDF as issued, served unchanged
+    # afterwards; both empty on statements issued before documents were stored.
+    number: Mapped[int | None] = mapped_column(Integer, index=True, unique=True)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+
+
+class DocumentSequence(Base):
+    """The last number given to a kind of document: one row, incremented in the transaction
+    that issues the document, so numbers are consecutive without gaps (a rolled-back issue
+    gives its number back; a concurrent one waits for the row)."""
+
+    __tablename__ = "document_sequence"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
 
 
 class RatedCall(Base):

@@ -28,6 +28,8 @@ from pydantic_settings import (
 
 from smartnumbers.models import PayfastFeeVat
 
+from smartnumbers.validation import address_lines, plain_text, swiss_uid
+
 DEFAULT_DATABASE_URL = "sqlite:///var/smartnumbers.db"
 CONFIG_FILE_ENV = "SMARTNUMBERS_CONFIG"
 
@@ -85,6 +87,11 @@ class Settings(BaseSettings):
     # comma-separated.
     sip_port: int = Field(default=5080, gt=0, lt=65536)
     sip_allowed_own_hosts: Annotated[list[str], NoDecode] = []
+    # The operator as its statements name it (the issuer of credit notes and invoices): name,
+    # postal address lines and UID (VAT number). A statement is issued only when all three are set.
+    operator_name: str | None = None
+    operator_address: list[str] = []
+    operator_vat_number: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -124,6 +131,21 @@ class Settings(BaseSettings):
                         port.isdigit() and 0 < int(port) < 65536)):
                     raise ValueError(f"{str(item)[:60]!r} is not HOST or HOST:PORT")
         return value
+
+    @field_validator("operator_name")
+    @classmethod
+    def _operator_name(cls, value: str | None) -> str | None:
+        return None if value is None else plain_text(value, what="name", max_length=120)
+
+    @field_validator("operator_address")
+    @classmethod
+    def _operator_address(cls, value: list[str]) -> list[str]:
+        return address_lines(value, what="address")
+
+    @field_validator("operator_vat_number")
+    @classmethod
+    def _operator_vat_number(cls, value: str | None) -> str | None:
+        return None if value is None else swiss_uid(value, what="UID")
 
     @functools.cached_property
     def switch_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -52,3 +53,16 @@ def shop(session):
                   owner_per_minute=D("0.20"))
     session.flush()
     return account, premium, shared
+
+
+OPERATOR_NAME = "Swiss Service Numbers AG"
+OPERATOR_ADDRESS = ("Seefeldstrasse 123", "8008 Zürich")
+OPERATOR_UID = "CHE-116.281.710"
+
+
+@pytest.fixture
+def operator_settings(monkeypatch):
+    """The operator's name, address and UID, which issuing a statement needs."""
+    monkeypatch.setenv("SMARTNUMBERS_OPERATOR_NAME", OPERATOR_NAME)
+    monkeypatch.setenv("SMARTNUMBERS_OPERATOR_ADDRESS", json.dumps(OPERATOR_ADDRESS))
+    monkeypatch.setenv("SMARTNUMBERS_OPERATOR_VAT_NUMBER", OPERATOR_UID + " MWST")

@@ -27,7 +27,8 @@ REDUCES, EXEMPT = PayfastFeeVat.REDUCES_SHARE, PayfastFeeVat.EXEMPT_FINANCING
 def built_by_hand(share: str, fee: str, *, registered: bool, treatment: PayfastFeeVat) -> statements.BuiltStatement:
     line = statements.StatementLine("+41900123456", "1", "payfast", 1, 1, 60, D(0), D(0), D(0), D(share), D(0), D(fee))
     return statements.BuiltStatement(Account(name="Owner AG", vat_registered=registered), "2026-11", [line], [],
-                                     dt.date(2026, 12, 12), dt.date(2026, 12, 7), treatment)
+                                     dt.date(2026, 12, 12), dt.date(2026, 12, 7), treatment,
+                                     statements.Issuer(None, (), None))
 
 
 @pytest.mark.parametrize(
@@ -70,12 +71,12 @@ def payfast_owner(session):
     ("treatment", "registered", "base", "vat", "payable", "shown"),
     [
         # base 50.88 - 1.27 = 49.61; VAT 4.01841 = 4.02; paid 49.61 + 4.02 = 53.63
-        (REDUCES, True, "49.61", "4.02", "53.63", "VAT base: your share less the PayFast fee"),
+        (REDUCES, True, "49.61", "4.02", "53.63", "auf <span class=\"nowrap\">CHF 49.61</span>"),
         # base 50.88; VAT 4.12128 = 4.12; paid 50.88 + 4.12 - 1.27 = 53.73
-        (EXEMPT, True, "50.88", "4.12", "53.73", "PayFast fee, a VAT-exempt financing fee"),
+        (EXEMPT, True, "50.88", "4.12", "53.73", "PayFast-Gebühr (von der MWST ausgenommene Finanzierungsgebühr)"),
         # no VAT: paid 50.88 - 1.27 = 49.61
-        (REDUCES, False, None, "0", "49.61", "PayFast fee, reducing your share"),
-        (EXEMPT, False, None, "0", "49.61", "PayFast fee, a VAT-exempt financing fee"),
+        (REDUCES, False, None, "0", "49.61", "PayFast-Gebühr (mindert Ihren Anteil)"),
+        (EXEMPT, False, None, "0", "49.61", "PayFast-Gebühr (von der MWST ausgenommene Finanzierungsgebühr)"),
     ],
 )
 def test_the_credit_note_of_each_treatment(session, db_url, payfast_owner, treatment, registered, base, vat, payable,

@@ -96,7 +96,7 @@ def test_a_correction_lists_every_changed_call_and_by_how_much(session, shop, ca
         (r.payout for r in rated if session.get(CallRecord, r.call_id).caller_e164), D(0))
 
 
-def test_an_issued_period_is_locked_and_a_correction_becomes_an_adjustment(session, shop):
+def test_an_issued_period_is_locked_and_a_correction_becomes_an_adjustment(session, shop, operator_settings):
     account, premium, _ = shop
     november_calls(session)
     settings = load_settings()
@@ -116,7 +116,7 @@ def test_an_issued_period_is_locked_and_a_correction_becomes_an_adjustment(sessi
     assert december.payout_total == sum((c.delta["payout"] for c in result.changes), D(0)) < 0
 
 
-def test_the_statement_reconciles_with_the_rated_calls(session, shop, tmp_path, capsys):
+def test_the_statement_reconciles_with_the_rated_calls(session, shop, tmp_path, capsys, operator_settings):
     account, _, _ = shop
     november_calls(session)
     session.commit()
@@ -129,8 +129,8 @@ def test_the_statement_reconciles_with_the_rated_calls(session, shop, tmp_path, 
     assert built.payout_vat == round_rappen((built.payout_total - built.payfast_fee) * VAT_RATE)
     assert built.payout_option == "payfast" and built.due_on == dt.date(2026, 12, 7)
     html = render_html(built)
-    assert "0900 123 456" in html and "Self-billing credit note" in html and "VAT base: your share less the PayFast fee" in html
-    assert "CHF " in html and "DRAFT" in html
+    assert "0900 123 456" in html and "Gutschrift" in html and "MWST" in html  # the account's language: de
+    assert "CHF " in html and "Entwurf" in html
     pdf = tmp_path / "statement.pdf"
     result = invoke(capsys, "statement", "--account", account.name, "--month", "2026-11", "--pdf", str(pdf), "--issue")
     assert result.code == 0, result.err
@@ -144,7 +144,7 @@ def test_an_owner_without_vat_gets_no_vat_on_the_credit_note(session, shop):
     november_calls(session)
     built = statements.build_statement(session, account.name, "2026-11", load_settings())
     assert built.payout_vat == D(0)
-    assert "not registered for VAT" in render_html(built)
+    assert "nicht MWST-pflichtig" in render_html(built)
 
 
 def test_the_price_list_at_the_command_line(db_url, capsys):
