@@ -158,18 +158,38 @@ def _dial_target(kind: DestinationKind, target: str, options: RenderOptions) -> 
     return f"sofia/{options.sip_profile}/{_checked(target, _SIP_URI, 'SIP destination')}"
 
 
+# The trunk's identity header, pid, rpid or none (freeswitch_conf/vars.xml), read when the call is
+# bridged: named on every leg, since sofia otherwise copies the type of the identity header the
+# carrier's INVITE carried onto calls to SIP destinations.
+CALLER_ID_TYPE = "sip_cid_type=${smartnumbers_caller_id_type}"
+ANONYMOUS = ("sip_from_display=Anonymous", "sip_from_uri=sip:anonymous@anonymous.invalid")
+# No name in From and in the identity header: sofia's word for it (an empty value in a dial string
+# is dropped, and the caller's name stays).
+NO_NAME = "_undef_"
+
+
 def _caller_id_variables(n: NumberDialplan) -> list[str]:
-    """The caller-ID the destination sees (FACTS.md section 3): privacy flags alone leave From
-    visible, so a withheld call also sets From to anonymous and sends no identity header."""
+    """The caller-ID the destination sees, in ``From`` and in the trunk's identity header
+    (P-Asserted-Identity by default; FACTS.md section 3, sofia_glue.c).
+
+    A number shown in the caller's place goes without the caller's name (the destination would
+    read it as the number's), asserted (``screen``: a P-Asserted, not a P-Preferred identity).
+    Withheld: privacy flags alone leave ``From`` showing the caller, so ``From`` is anonymous
+    too, while the identity header keeps the real caller with ``Privacy: id`` (RFC 3325), for
+    the next network's emergency and legal duties; its host is this switch's address the call
+    came in on, not the anonymous ``From``'s."""
+    shown = None
     if n.caller_id is CallerIdPolicy.SMART_NUMBER:
-        return [f"origination_caller_id_number={_checked(n.e164, E164_SHAPE, 'number')}"]
-    if n.caller_id is CallerIdPolicy.FIXED:
-        return [f"origination_caller_id_number={_checked(n.caller_id_number or '', E164_SHAPE, 'caller-ID')}"]
+        shown = _checked(n.e164, E164_SHAPE, "number")
+    elif n.caller_id is CallerIdPolicy.FIXED:
+        shown = _checked(n.caller_id_number or "", E164_SHAPE, "caller-ID")
+    if shown is not None:
+        return [CALLER_ID_TYPE, f"origination_caller_id_number={shown}", f"origination_caller_id_name={NO_NAME}",
+                "origination_privacy=screen"]
     if n.caller_id is CallerIdPolicy.WITHHELD:
-        return ["origination_caller_id_name=Anonymous", "origination_caller_id_number=anonymous",
-                "origination_privacy=hide_name:hide_number", "sip_cid_type=none",
-                "sip_from_display=Anonymous", "sip_from_uri=sip:anonymous@anonymous.invalid"]
-    return []
+        return [CALLER_ID_TYPE, "origination_privacy=screen:hide_name:hide_number", *ANONYMOUS,
+                "sip_invite_domain=${sip_local_network_addr}"]
+    return [CALLER_ID_TYPE]
 
 
 def dial_string(n: NumberDialplan, hunt: Hunt, options: RenderOptions) -> str:

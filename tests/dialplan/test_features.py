@@ -29,6 +29,7 @@ OFFICE = plan({
     "outside": {"action": "announcement", "announcement": "Wir sind ab 8 Uhr wieder da."},
     "holidays": {"canton": "ZH", "rule": "closed", "dates": ["2026-12-31"]},
 })
+TRUNK_TYPE = "rpid"  # a trunk set to Remote-Party-ID: what vars.xml says reaches every leg
 PRICE = view.Announcement("Dieser Anruf kostet 3 Franken 50 pro Minute.", Language.DE)
 
 FEATURES = {
@@ -57,7 +58,9 @@ def context(name: str, spec=OFFICE):
 
 
 def call(name: str, *, at: float = WEEKDAY_NOON, caller: str = "+41441112233", spec=OFFICE, legs=lambda leg: "answer"):
-    channel = fsd.Channel("0901234567", caller, at)
+    # a global variable of vars.xml, and the address the carrier's INVITE came in on
+    switch = {"smartnumbers_caller_id_type": TRUNK_TYPE, "sip_local_network_addr": "192.0.2.10"}
+    channel = fsd.Channel("0901234567", caller, at, variables=switch)
     outcome = fsd.run(fsd.hunt(context(name, spec), channel), channel, legs)
     return outcome, channel.variables
 
@@ -192,19 +195,25 @@ def test_the_price_announcement_plays_in_early_media_before_the_hunt():
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("plain", {}),
-    ("caller_id_smart_number", {"origination_caller_id_number": NUMBER}),
-    ("caller_id_fixed", {"origination_caller_id_number": "+41446681899"}),
-    ("caller_id_withheld", {"origination_caller_id_number": "anonymous", "sip_from_uri": "sip:anonymous@anonymous.invalid",
-                            "sip_from_display": "Anonymous", "sip_cid_type": "none"}),
+    ("plain", {"sip_cid_type": TRUNK_TYPE}),
+    ("caller_id_smart_number", {"origination_caller_id_number": NUMBER, "origination_caller_id_name": "_undef_",
+                                "origination_privacy": "screen", "sip_cid_type": TRUNK_TYPE}),
+    ("caller_id_fixed", {"origination_caller_id_number": "+41446681899", "origination_caller_id_name": "_undef_",
+                         "origination_privacy": "screen", "sip_cid_type": TRUNK_TYPE}),
+    ("caller_id_withheld", {"sip_from_uri": "sip:anonymous@anonymous.invalid", "sip_from_display": "Anonymous",
+                            "origination_privacy": "screen:hide_name:hide_number", "sip_cid_type": TRUNK_TYPE,
+                            "sip_invite_domain": "192.0.2.10"}),
 ])
 def test_the_caller_id_policy_reaches_every_leg(name, expected):
+    """The switch's own tests (test_real_freeswitch.py) show the headers these make."""
     outcome, _ = call(name, legs=lambda leg: "busy")
     for leg in outcome.tried:
         assert {k: leg.variables.get(k) for k in expected} == expected
         assert leg.variables["ignore_early_media"] == "true"
-        if not expected:
-            assert not any(k.startswith(("origination_caller", "sip_from")) for k in leg.variables)
+        if name == "plain":
+            assert not any(k.startswith(("origination_", "sip_from")) for k in leg.variables)
+        if name == "caller_id_withheld":  # the real caller stays on the leg, for the identity header
+            assert not any(k.startswith("origination_caller") for k in leg.variables)
 
 
 def test_outside_hours_the_owners_announcement_then_rejected():
