@@ -31,7 +31,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from controller.announcements import NOTICES, file_name
-from controller.dialplan.view import OUTSIDE, Announcement, Hunt, NumberDialplan, TimeRule
+from controller.dialplan.view import OUTSIDE, Announcement, CostCap, Hunt, NumberDialplan, TimeRule
+from controller.live.segments import CAP_CAUSE, CAP_TAG, CAP_TALK_TAG, variable
 from smartnumbers.models import AgeCheck, CallerIdPolicy, DestinationKind, Language, OutsideAction
 from smartnumbers.phone import E164_SHAPE
 from smartnumbers.routing import _SIP_URI
@@ -279,7 +280,7 @@ def _refusal(reason: str, outcome: str, cause: str, n: NumberDialplan, options: 
 
 
 @functools.lru_cache(maxsize=1024)
-def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: bool) -> Markup:
+def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: bool, cap: CostCap | None) -> Markup:
     actions: tuple[Action, ...] = ()
     if tariff_codes:
         actions += (Action("set", "bridge_pre_execute_bleg_app=bind_digit_action"),
@@ -288,8 +289,26 @@ def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: b
         actions += (Action("export", f"smart_tariff_code={int(tariff_code)}"),)
     if tariff_version is not None:
         actions += (Action("export", f"smart_tariff_version={int(tariff_version)}"),)
+    if cap is not None:
+        actions += _cap_actions(cap)
     return actions_xml(actions + (Action("set", "hangup_after_bridge=true"), Action("set", "continue_on_fail=true"),
                                   Action("set", "sip_ignore_remote_cause=true")))
+
+
+def _cap_actions(cap: CostCap) -> tuple[Action, ...]:
+    """090x: when the caller's leg is answered, the switch schedules its own hangup at the
+    last whole second within the cap of the first tariff, in the group of the leg's uuid
+    (FACTS.md section 4d): the controller's ``sched_del`` + ``sched_hangup`` replace it when a
+    tariff switch moves that moment, and the switch drops it when the call ends. ``+N`` counts
+    from the whole second the task is added in, right after the answer; the task runs within
+    0.1 s after its second, so the talk time the switch bills stays within N seconds (the
+    controller's ``hangup_epoch`` gives the same second). The CDR carries the cap and its
+    seconds, so a call the switch cut while the controller was away is still recorded as
+    ended by the cap."""
+    talk_s = int(cap.talk_s)
+    return (Action("set", f"{variable(CAP_TAG)}={cap.amount:.2f}"),
+            Action("set", f"{variable(CAP_TALK_TAG)}={talk_s}"),
+            Action("set", f"api_on_answer=sched_hangup +{talk_s} ${{uuid}} {CAP_CAUSE}"))
 
 
 def _age_check(n: NumberDialplan, options: RenderOptions, refused: str, context: str,
@@ -373,7 +392,7 @@ def extensions(n: NumberDialplan, options: RenderOptions) -> tuple[Extensions, l
     hunts = tuple((hunt.label, _hunt_actions(n, hunt, options, place)) for hunt in n.hunts if hunt.destinations)
     guard = place("^\\" + number + "$")
     x = Extensions(guard, place(number_expression(number)), place(f"^{AGE_REFUSED}\\{number}$"), own,
-                   _common(n.tariff_code, n.tariff_version, n.tariff_codes), unavailable, blocks, admission,
+                   _common(n.tariff_code, n.tariff_version, n.tariff_codes, n.cost_cap), unavailable, blocks, admission,
                    _age_check(n, options, place(AGE_REFUSED + number), place(context_name(number)), place),
                    rules_xml(n.rules, guard), hunts, _outside_actions(n, options, place))
     return x, place.values

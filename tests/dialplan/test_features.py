@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -46,6 +47,7 @@ FEATURES = {
     "age_check_digit": {"age_check": AgeCheck.DIGIT},
     "age_check_pin": {"age_check": AgeCheck.PIN, "age_pins": ("4711", "20261127")},
     "tariff_codes": {"tariff_codes": True, "price": PRICE},
+    "cost_cap": {"price": PRICE, "cost_cap": view.CostCap(Decimal("400.00"), 6857)},
 }
 
 
@@ -278,3 +280,18 @@ def test_numbers_sharing_a_context_never_act_on_each_others_calls(moment, caller
             outcomes.append((fsd.hunt(ctx, refusal), refusal.variables))
         assert outcomes[0] == outcomes[2] and outcomes[1] == outcomes[3], e164
         assert outcomes[0][1]["smart_number"] == e164
+
+
+def test_a_premium_call_schedules_its_own_hangup_at_the_cap_when_answered():
+    """The caller's leg carries the cap and the command the switch runs at answer: a hangup
+    in the group of the leg's uuid, which the controller's ``sched_del`` replaces."""
+    channel = fsd.Channel("0901234567", "+41441112233", WEEKDAY_NOON, variables={"uuid": "a-leg-uuid"})
+    outcome = fsd.run(fsd.hunt(context("cost_cap"), channel), channel)
+    assert outcome.answered is not None
+    assert channel.variables["api_on_answer"] == "sched_hangup +6857 a-leg-uuid ALLOTTED_TIMEOUT"
+    assert channel.variables["smart_cost_cap"] == "400.00" and channel.variables["smart_cost_cap_s"] == "6857"
+    for leg in outcome.tried:  # the agent's leg carries none of it
+        assert not any(k.startswith(("api_on", "smart_cost")) for k in leg.variables)
+    plain = fsd.Channel("0901234567", "+41441112233", WEEKDAY_NOON)
+    fsd.run(fsd.hunt(context("plain"), plain), plain)
+    assert "api_on_answer" not in plain.variables
