@@ -140,6 +140,10 @@ def test_the_configuration_loads_as_it_is(freeswitch):
     loading = freeswitch["log"].read_text().split("New Channel", 1)[0]  # what loading wrote, before any call
     assert "[ERR]" not in loading
     assert "Binding [smartnumbers-dialplan] XML Fetch Function" in loading
+    # the session rate a production node needs (vars.xml), not FreeSWITCH's 30 or the 100 that
+    # capped a switch at 49 calls/s; the caller-ID on the trunk in RFC 3325's headers
+    assert "session(s) per Sec out of max 400," in ask("status")
+    assert ask("global_getvar smartnumbers_caller_id_type").strip() == "pid"
 
 
 class Sipp:
