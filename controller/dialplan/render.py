@@ -164,6 +164,7 @@ def _dial_target(kind: DestinationKind, target: str, options: RenderOptions) -> 
 # carrier's INVITE carried onto calls to SIP destinations.
 CALLER_ID_TYPE = "sip_cid_type=${smartnumbers_caller_id_type}"
 ANONYMOUS = ("sip_from_display=Anonymous", "sip_from_uri=sip:anonymous@anonymous.invalid")
+ASSERTED_HOST = "sip_invite_domain=${sip_local_network_addr}"  # not the anonymous From's host
 # No name in From and in the identity header: sofia's word for it (an empty value in a dial string
 # is dropped, and the caller's name stays).
 NO_NAME = "_undef_"
@@ -188,8 +189,7 @@ def _caller_id_variables(n: NumberDialplan) -> list[str]:
         return [CALLER_ID_TYPE, f"origination_caller_id_number={shown}", f"origination_caller_id_name={NO_NAME}",
                 "origination_privacy=screen"]
     if n.caller_id is CallerIdPolicy.WITHHELD:
-        return [CALLER_ID_TYPE, "origination_privacy=screen:hide_name:hide_number", *ANONYMOUS,
-                "sip_invite_domain=${sip_local_network_addr}"]
+        return [CALLER_ID_TYPE, "origination_privacy=screen:hide_name:hide_number", *ANONYMOUS, ASSERTED_HOST]
     return [CALLER_ID_TYPE]
 
 
@@ -221,6 +221,15 @@ class Action:
 def actions_xml(actions: tuple[Action, ...]) -> Markup:
     """Action elements through the template (escaped there)."""
     return Markup(environment().get_template("actions.xml.j2").render(actions=actions))
+
+
+@functools.cache
+def _withheld_caller() -> Markup:
+    """A caller who withheld their own number (the carrier's ``Privacy: id`` or Remote-Party-ID
+    privacy) stays withheld where the caller's number is what the destination sees: the legs
+    inherit the caller's privacy flags, which keep the identity header for the next network
+    with ``Privacy: id``, and ``From`` is made anonymous here."""
+    return actions_xml(tuple(Action("export", f"nolocal:{v}") for v in (*ANONYMOUS, ASSERTED_HOST)))
 
 
 # Most action blocks are the same for many numbers (a notice in a language, a tariff's
@@ -367,6 +376,7 @@ class Extensions:
     rules: Markup
     hunts: tuple[tuple[str, tuple[Markup, str | None, Markup]], ...]
     outside: tuple[Markup, str | None, Markup]
+    withheld_caller: Markup | None  # the caller's number is shown: hidden again if the caller withheld it
 
 
 def extensions(n: NumberDialplan, options: RenderOptions) -> tuple[Extensions, list[str]]:
@@ -394,7 +404,8 @@ def extensions(n: NumberDialplan, options: RenderOptions) -> tuple[Extensions, l
     x = Extensions(guard, place(number_expression(number)), place(f"^{AGE_REFUSED}\\{number}$"), own,
                    _common(n.tariff_code, n.tariff_version, n.tariff_codes, n.cost_cap), unavailable, blocks, admission,
                    _age_check(n, options, place(AGE_REFUSED + number), place(context_name(number)), place),
-                   rules_xml(n.rules, guard), hunts, _outside_actions(n, options, place))
+                   rules_xml(n.rules, guard), hunts, _outside_actions(n, options, place),
+                   _withheld_caller() if n.caller_id is CallerIdPolicy.CALLER else None)
     return x, place.values
 
 

@@ -99,7 +99,7 @@ def test_the_order_of_the_extension_is_designs():
     """Notice, blacklist, limit, price announcement, caller-ID, slot, hunt, fallback."""
     text = rendered("not_ported")
     names = [line.split('"')[1] for line in text.splitlines() if "<extension name=" in line]
-    assert names == ["number", "unavailable", "admission", "when", "hunt"]
+    assert names == ["number", "unavailable", "admission", "withheld_caller", "when", "hunt"]
     everything = render.number_file(dialplan(OFFICE, **FEATURES["blacklist"], unavailable=view.Unavailable(
         "suspended", None), price=PRICE), OPTIONS)
     order = [everything.index(marker) for marker in (

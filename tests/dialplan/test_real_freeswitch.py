@@ -278,6 +278,14 @@ def test_the_destination_sees_each_caller_id_presentation_in_from_and_the_assert
         assert withheld["privacy"] == ["id"]
         assert withheld["p-asserted-identity"] == ['"Caller" <sip:41791234567@127.0.0.1>']
 
+        # a caller who withheld their own number stays withheld where the caller's number is shown
+        assert sipp.call("clir", freeswitch["sip"], "0800555101", "41791234567", scenario=CARRIER_CALL,
+                         keys=("-key", "privacy", "full")) == 0
+        clir = Sipp.headers_of(sipp.trace("answer").split("INVITE sip:caller@")[2])
+        assert clir["from"][0].startswith('"Anonymous" <sip:anonymous@anonymous.invalid>')
+        assert clir["privacy"] == ["id"]
+        assert clir["p-asserted-identity"] == ['"Caller" <sip:41791234567@127.0.0.1>']
+
         # a carrier that asks for Remote-Party-ID (the trunk setting, read as each call is bridged)
         assert asyncio.run(_ask_async(freeswitch, "global_setvar smartnumbers_caller_id_type=rpid")).startswith("+OK")
         try:
