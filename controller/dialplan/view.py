@@ -16,7 +16,7 @@ import functools
 from decimal import Decimal
 import re
 from collections.abc import Container, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from controller.announcements import price_text
 from rating.engine import call_cap, seconds_within_cap
 from rating.pipeline import tariff_terms
-from rating.tariff import TariffSegment
+from rating.tariff import TariffSegment, TariffTerms
 from smartnumbers.errors import InputError
 from smartnumbers.models import (
     AgeCheck,
@@ -276,8 +276,16 @@ def cost_cap(number: SmartNumber, version: TariffVersion | None) -> CostCap | No
     if number.range_class is not RangeClass.PREMIUM or version is None:
         return None
     amount = call_cap(number.call_cost_cap)
-    talk_s = seconds_within_cap((TariffSegment(tariff_terms(version)),), amount)
+    # Which version and code it is changes no price: numbers with the same prices share one search.
+    talk_s = _talk_within(replace(tariff_terms(version), tariff_version_id=0, code=1), amount)
     return CostCap(amount, talk_s) if talk_s is not None else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _talk_within(terms: TariffTerms, amount: Decimal) -> int | None:
+    """The engine's search (0.16 ms a tariff, measured) once per price, not once per number: a
+    full publish of 100,000 premium numbers would otherwise spend 16 s on it."""
+    return seconds_within_cap((TariffSegment(terms),), amount)
 
 
 def dialplan_of(number: SmartNumber, now: dt.datetime, zone: ZoneInfo, *, entries: list[BlacklistEntry],
