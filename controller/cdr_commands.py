@@ -82,6 +82,7 @@ def cdr_reconcile(
         "B-legs without their A-leg": result.incomplete_calls,
         "A-leg without call record": result.not_built,
         "call to a smart number not rated": result.unrated,
+        "live control not applied on the switch": result.not_applied,
     }
     if as_json:
         typer.echo(json.dumps({

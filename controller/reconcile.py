@@ -8,7 +8,8 @@ What the switch reported for a day (Europe/Zurich, by the leg's start) is the un
 Against it stand the stored legs, call records and rated calls. A difference is a leg the
 switch reported and the store lacks, a leg the store knows only from its hangup event (its CDR
 never arrived: the post failed and no file was swept yet), a call whose A-leg never arrived,
-an A-leg with no call record, or a call to a smart number left unrated.
+an A-leg with no call record, a call to a smart number left unrated, or a live call whose cost
+cap or tariff switch the controller could not apply on the switch.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.calls import LegRecord
-from smartnumbers.models import CallRecord, CapturedLeg, LegSource, RatedCall
+from smartnumbers.models import CallRecord, CapturedLeg, ControlFailure, LegSource, RatedCall
 
 
 @dataclass(slots=True)
@@ -39,11 +40,12 @@ class DayReconciliation:
     incomplete_calls: list[str] = field(default_factory=list)
     not_built: list[str] = field(default_factory=list)
     unrated: list[str] = field(default_factory=list)
+    not_applied: list[str] = field(default_factory=list)  # "<call id> <action>: <reason>"
 
     @property
     def differences(self) -> int:
         return (len(self.not_stored) + len(self.events_only) + len(self.unswept) + len(self.incomplete_calls)
-                + len(self.not_built) + len(self.unrated))
+                + len(self.not_built) + len(self.unrated) + len(self.not_applied))
 
 
 def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -96,4 +98,6 @@ def reconcile_day(session: Session, day: dt.date, zone: ZoneInfo, cdr_files: Ite
     result.unrated = sorted(to_numbers - rated)
     result.events_only.sort()
     result.unswept.sort()
+    result.not_applied = [f"{f.call_id} {f.action}: {f.reason}" for f in session.scalars(
+        select(ControlFailure).where(ControlFailure.at >= start, ControlFailure.at < end).order_by(ControlFailure.id))]
     return result

@@ -497,6 +497,22 @@ class CapturedLeg(Base):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ControlFailure(Base):
+    """A live call whose cost cap or tariff switch the controller could not apply on its
+    switch (the switch refused or did not answer), for the NOC: ``calls`` and ``cdr reconcile``
+    list them. The dialplan's own cap hangup still holds where the controller's did not land."""
+
+    __tablename__ = "control_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    node: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))  # "cost_cap" or "tariff_switch"
+    reason: Mapped[str] = mapped_column(String(300))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
+
+
 class CallRecord(Base):
     """A call as the caller made it: the A-leg with every destination the hunt tried.
 

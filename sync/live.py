@@ -23,7 +23,7 @@ from controller.capture import committing_store
 from controller.freeswitch.client import EventSocketClient
 from controller.freeswitch.hangup_capture import HangupCapture
 from controller.live.registry import LiveCall
-from controller.live.service import LiveControl, Outcome, database_tariffs
+from controller.live.service import LiveControl, Outcome, database_failures, database_tariffs
 from controller.live.voice import PriceVoice
 from controller.nodes import NodeRegistry, record_status
 from smartnumbers import accounts
@@ -78,7 +78,7 @@ async def live_control(app: web.Application):
                             lambda n: EventSocketClient(n.host, n.port, n.password, node=n.name))
     sounds = Path(settings.sounds_folder)
     live = LiveControl(controls={name: FreeSwitchCallControl(c) for name, c in registry.links.items()},
-                       tariffs=database_tariffs(app[SESSIONS]),
+                       tariffs=database_tariffs(app[SESSIONS]), failures=database_failures(app[SESSIONS]),
                        voice=PriceVoice(sounds, settings.switch_sounds_folder or str(sounds.resolve())))
     app[LIVE] = live
     with committing_store(settings.database_url, settings.payfast_fee_percent, settings.zone) as store:

@@ -31,7 +31,8 @@ import jinja2
 from markupsafe import Markup, escape
 
 from controller.announcements import NOTICES, file_name
-from controller.dialplan.view import OUTSIDE, Announcement, Hunt, NumberDialplan, TimeRule
+from controller.dialplan.view import OUTSIDE, Announcement, CostCap, Hunt, NumberDialplan, TimeRule
+from controller.live.segments import CAP_CAUSE, CAP_TAG, CAP_TALK_TAG, variable
 from smartnumbers.models import AgeCheck, CallerIdPolicy, DestinationKind, Language, OutsideAction
 from smartnumbers.phone import E164_SHAPE
 from smartnumbers.routing import _SIP_URI
@@ -158,18 +159,38 @@ def _dial_target(kind: DestinationKind, target: str, options: RenderOptions) -> 
     return f"sofia/{options.sip_profile}/{_checked(target, _SIP_URI, 'SIP destination')}"
 
 
+# The trunk's identity header, pid, rpid or none (freeswitch_conf/vars.xml), read when the call is
+# bridged: named on every leg, since sofia otherwise copies the type of the identity header the
+# carrier's INVITE carried onto calls to SIP destinations.
+CALLER_ID_TYPE = "sip_cid_type=${smartnumbers_caller_id_type}"
+ANONYMOUS = ("sip_from_display=Anonymous", "sip_from_uri=sip:anonymous@anonymous.invalid")
+ASSERTED_HOST = "sip_invite_domain=${sip_local_network_addr}"  # not the anonymous From's host
+# No name in From and in the identity header: sofia's word for it (an empty value in a dial string
+# is dropped, and the caller's name stays).
+NO_NAME = "_undef_"
+
+
 def _caller_id_variables(n: NumberDialplan) -> list[str]:
-    """The caller-ID the destination sees (FACTS.md section 3): privacy flags alone leave From
-    visible, so a withheld call also sets From to anonymous and sends no identity header."""
+    """The caller-ID the destination sees, in ``From`` and in the trunk's identity header
+    (P-Asserted-Identity by default; FACTS.md section 3, sofia_glue.c).
+
+    A number shown in the caller's place goes without the caller's name (the destination would
+    read it as the number's), asserted (``screen``: a P-Asserted, not a P-Preferred identity).
+    Withheld: privacy flags alone leave ``From`` showing the caller, so ``From`` is anonymous
+    too, while the identity header keeps the real caller with ``Privacy: id`` (RFC 3325), for
+    the next network's emergency and legal duties; its host is this switch's address the call
+    came in on, not the anonymous ``From``'s."""
+    shown = None
     if n.caller_id is CallerIdPolicy.SMART_NUMBER:
-        return [f"origination_caller_id_number={_checked(n.e164, E164_SHAPE, 'number')}"]
-    if n.caller_id is CallerIdPolicy.FIXED:
-        return [f"origination_caller_id_number={_checked(n.caller_id_number or '', E164_SHAPE, 'caller-ID')}"]
+        shown = _checked(n.e164, E164_SHAPE, "number")
+    elif n.caller_id is CallerIdPolicy.FIXED:
+        shown = _checked(n.caller_id_number or "", E164_SHAPE, "caller-ID")
+    if shown is not None:
+        return [CALLER_ID_TYPE, f"origination_caller_id_number={shown}", f"origination_caller_id_name={NO_NAME}",
+                "origination_privacy=screen"]
     if n.caller_id is CallerIdPolicy.WITHHELD:
-        return ["origination_caller_id_name=Anonymous", "origination_caller_id_number=anonymous",
-                "origination_privacy=hide_name:hide_number", "sip_cid_type=none",
-                "sip_from_display=Anonymous", "sip_from_uri=sip:anonymous@anonymous.invalid"]
-    return []
+        return [CALLER_ID_TYPE, "origination_privacy=screen:hide_name:hide_number", *ANONYMOUS, ASSERTED_HOST]
+    return [CALLER_ID_TYPE]
 
 
 def dial_string(n: NumberDialplan, hunt: Hunt, options: RenderOptions) -> str:
@@ -200,6 +221,15 @@ class Action:
 def actions_xml(actions: tuple[Action, ...]) -> Markup:
     """Action elements through the template (escaped there)."""
     return Markup(environment().get_template("actions.xml.j2").render(actions=actions))
+
+
+@functools.cache
+def _withheld_caller() -> Markup:
+    """A caller who withheld their own number (the carrier's ``Privacy: id`` or Remote-Party-ID
+    privacy) stays withheld where the caller's number is what the destination sees: the legs
+    inherit the caller's privacy flags, which keep the identity header for the next network
+    with ``Privacy: id``, and ``From`` is made anonymous here."""
+    return actions_xml(tuple(Action("export", f"nolocal:{v}") for v in (*ANONYMOUS, ASSERTED_HOST)))
 
 
 # Most action blocks are the same for many numbers (a notice in a language, a tariff's
@@ -259,7 +289,7 @@ def _refusal(reason: str, outcome: str, cause: str, n: NumberDialplan, options: 
 
 
 @functools.lru_cache(maxsize=1024)
-def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: bool) -> Markup:
+def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: bool, cap: CostCap | None) -> Markup:
     actions: tuple[Action, ...] = ()
     if tariff_codes:
         actions += (Action("set", "bridge_pre_execute_bleg_app=bind_digit_action"),
@@ -268,8 +298,26 @@ def _common(tariff_code: int | None, tariff_version: int | None, tariff_codes: b
         actions += (Action("export", f"smart_tariff_code={int(tariff_code)}"),)
     if tariff_version is not None:
         actions += (Action("export", f"smart_tariff_version={int(tariff_version)}"),)
+    if cap is not None:
+        actions += _cap_actions(cap)
     return actions_xml(actions + (Action("set", "hangup_after_bridge=true"), Action("set", "continue_on_fail=true"),
                                   Action("set", "sip_ignore_remote_cause=true")))
+
+
+def _cap_actions(cap: CostCap) -> tuple[Action, ...]:
+    """090x: when the caller's leg is answered, the switch schedules its own hangup at the
+    last whole second within the cap of the first tariff, in the group of the leg's uuid
+    (FACTS.md section 4d): the controller's ``sched_del`` + ``sched_hangup`` replace it when a
+    tariff switch moves that moment, and the switch drops it when the call ends. ``+N`` counts
+    from the whole second the task is added in, right after the answer; the task runs within
+    0.1 s after its second, so the talk time the switch bills stays within N seconds (the
+    controller's ``hangup_epoch`` gives the same second). The CDR carries the cap and its
+    seconds, so a call the switch cut while the controller was away is still recorded as
+    ended by the cap."""
+    talk_s = int(cap.talk_s)
+    return (Action("set", f"{variable(CAP_TAG)}={cap.amount:.2f}"),
+            Action("set", f"{variable(CAP_TALK_TAG)}={talk_s}"),
+            Action("set", f"api_on_answer=sched_hangup +{talk_s} ${{uuid}} {CAP_CAUSE}"))
 
 
 def _age_check(n: NumberDialplan, options: RenderOptions, refused: str, context: str,
@@ -328,6 +376,7 @@ class Extensions:
     rules: Markup
     hunts: tuple[tuple[str, tuple[Markup, str | None, Markup]], ...]
     outside: tuple[Markup, str | None, Markup]
+    withheld_caller: Markup | None  # the caller's number is shown: hidden again if the caller withheld it
 
 
 def extensions(n: NumberDialplan, options: RenderOptions) -> tuple[Extensions, list[str]]:
@@ -353,9 +402,10 @@ def extensions(n: NumberDialplan, options: RenderOptions) -> tuple[Extensions, l
     hunts = tuple((hunt.label, _hunt_actions(n, hunt, options, place)) for hunt in n.hunts if hunt.destinations)
     guard = place("^\\" + number + "$")
     x = Extensions(guard, place(number_expression(number)), place(f"^{AGE_REFUSED}\\{number}$"), own,
-                   _common(n.tariff_code, n.tariff_version, n.tariff_codes), unavailable, blocks, admission,
+                   _common(n.tariff_code, n.tariff_version, n.tariff_codes, n.cost_cap), unavailable, blocks, admission,
                    _age_check(n, options, place(AGE_REFUSED + number), place(context_name(number)), place),
-                   rules_xml(n.rules, guard), hunts, _outside_actions(n, options, place))
+                   rules_xml(n.rules, guard), hunts, _outside_actions(n, options, place),
+                   _withheld_caller() if n.caller_id is CallerIdPolicy.CALLER else None)
     return x, place.values
 
 

@@ -31,7 +31,7 @@ from controller.freeswitch import translate
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
 from controller.freeswitch.client import EventSocketClient, Resync
 from controller.live.registry import LiveCall
-from controller.live.service import LiveControl, database_tariffs
+from controller.live.service import LiveControl, database_tariffs, failed_controls
 from controller.live.voice import PriceVoice
 from smartnumbers.commands import JsonFlag, console
 from smartnumbers.db import async_session_factory, make_async_engine
@@ -90,6 +90,9 @@ async def _watching(settings: Settings, node: str | None) -> AsyncIterator[LiveC
                     while live.resyncs < len(clients):
                         await asyncio.sleep(0.05)
                 await live.settle()
+                sessions = async_session_factory(engine)
+                live.failed = await failed_controls(sessions, [c.call_id for c in live.calls])
+                pumps.append(asyncio.create_task(_follow_failures(live, sessions)))
                 yield live
             finally:
                 for pump in pumps:
@@ -97,6 +100,14 @@ async def _watching(settings: Settings, node: str | None) -> AsyncIterator[LiveC
                 await asyncio.gather(*pumps, return_exceptions=True)
     finally:
         await engine.dispose()
+
+
+async def _follow_failures(live: LiveControl, sessions) -> None:
+    """Which live calls ``serve`` could not steer on their switch (recorded in the database),
+    read again every second while watching."""
+    while True:
+        await asyncio.sleep(1)
+        live.failed = await failed_controls(sessions, [c.call_id for c in live.calls])
 
 
 def _talk(live: LiveControl, call: LiveCall) -> str:
@@ -121,6 +132,7 @@ def call_row(live: LiveControl, call: LiveCall) -> dict[str, Any]:
                      for s in call.segments],
         "charge": decimal_text(charge) if charge is not None else None,
         "cost_cap_at": datetime.fromtimestamp(call.cap_at, UTC).isoformat() if call.cap_at else None,
+        "not_applied": list(live.failed.get(call.call_id, ())),  # cost_cap, tariff_switch: the switch refused
     }
 
 
@@ -130,13 +142,14 @@ def _shown_number(number: str) -> str:
 
 def calls_table(live: LiveControl, zone) -> Table:
     table = Table("call", "node", "number", "caller", "answered by", "failed", "talk", "code", "CHF", "cap at",
-                  title=f"{len(live.calls)} live calls · {datetime.now(zone):%H:%M:%S}")
+                  "not applied", title=f"{len(live.calls)} live calls · {datetime.now(zone):%H:%M:%S}")
     for call in sorted(live.calls, key=lambda c: c.created_at):
         row = call_row(live, call)
         failed = ", ".join(f"{a['destination']} {a['cause']}" for a in row["failed_attempts"]) or "-"
         cap = datetime.fromtimestamp(call.cap_at, zone).strftime("%H:%M:%S") if call.cap_at else "-"
         table.add_row(call.call_id[:8], call.node, _shown_number(call.number), row["caller"], row["answered_by"] or "-",
-                      failed, row["talk"], f"{call.code:02d}", row["charge"] or "-", cap)
+                      failed, row["talk"], f"{call.code:02d}", row["charge"] or "-", cap,
+                      ", ".join(row["not_applied"]) or "-")
     return table
 
 

@@ -5,7 +5,10 @@ The tariff segments use the format ``controller.call_records`` parses
 module writes it, that one reads it, so the CDR and live control cannot disagree.
 Beside it live control records the cost cap it scheduled (``smart_cost_cap_at``, epoch
 seconds, and ``smart_cost_cap``, CHF): a call whose A-leg then ended with ``CAP_CAUSE`` at
-or after that moment was ended by the cap.
+or after that moment was ended by the cap. The dialplan of a 090x number sets
+``smart_cost_cap`` and ``smart_cost_cap_s`` (the talk seconds within the cap on the first
+tariff) and has the switch schedule that hangup by itself at answer: a call live control
+never saw that ended with ``CAP_CAUSE`` was ended by the cap too.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ SEGMENTS_TAG = call_records.SEGMENTS_TAG  # "tariff_segments"
 CODE_TAG = call_records.CODE_TAG  # "tariff_code": the code in force from answer
 CAP_AT_TAG = "cost_cap_at"
 CAP_TAG = "cost_cap"
+CAP_TALK_TAG = "cost_cap_s"
 # The hangup cause of the scheduled cap hangup: "the allotted time is used up". Hunting never
 # gives it to the A-leg (a B-leg's ring timeout does), so on the A-leg it means the cap.
 CAP_CAUSE = "ALLOTTED_TIMEOUT"
@@ -66,9 +70,14 @@ def segments_of(tags: Mapping[str, str]) -> tuple[Segment, ...]:
 
 
 def ended_by_cost_cap(tags: Mapping[str, str], cause: str, ended_at: datetime) -> bool:
-    """Whether an A-leg was ended by the cost-cap hangup live control scheduled."""
+    """Whether an A-leg was ended by a cost-cap hangup: the one live control scheduled, or
+    where it never scheduled one, the dialplan's own."""
+    if cause != CAP_CAUSE:
+        return False
     cap_at = tags.get(CAP_AT_TAG, "")
-    return cause == CAP_CAUSE and cap_at.isdigit() and ended_at.timestamp() >= int(cap_at)
+    if cap_at:
+        return cap_at.isdigit() and ended_at.timestamp() >= int(cap_at)
+    return tags.get(CAP_TALK_TAG, "").isdigit()
 
 
 def end_reason(tags: Mapping[str, str], cause: str, ended_at: datetime) -> str:

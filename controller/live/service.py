@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from controller.calls import CallEvent, LegAnswered, LegHungUp, LiveLeg, ProductSignal
@@ -43,6 +44,7 @@ from controller.live.voice import AnnouncementUnavailable, PriceVoice
 from rating.engine import CallUsage, caller_charge, seconds_within_cap
 from rating.money import chf
 from rating.tariff import TariffSegment
+from smartnumbers.models import ControlFailure
 from smartnumbers.phone import RangeClass
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,23 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _RESYNC_WINDOW = 32
 
 TariffSource = Callable[[str, datetime], Awaitable[NumberTariffs | None]]
+CAP_NOT_APPLIED = "cost_cap"
+SWITCH_NOT_APPLIED = "tariff_switch"
+
+
+@dataclass(frozen=True, slots=True)
+class FailedControl:
+    """What live control could not apply on the switch for a call, and why."""
+
+    call_id: str
+    node: str
+    number: str
+    action: str  # CAP_NOT_APPLIED or SWITCH_NOT_APPLIED
+    reason: str
+    at: datetime
+
+
+FailureSink = Callable[[FailedControl], Awaitable[None]]
 
 
 class Outcome(enum.StrEnum):
@@ -115,6 +134,7 @@ class LiveControl:
         voice: PriceVoice,
         automatic: bool = True,
         clock: Callable[[], datetime] = _utc_now,
+        failures: FailureSink | None = None,
     ) -> None:
         self.calls = LiveCalls()
         self.controls = controls
@@ -124,6 +144,9 @@ class LiveControl:
         self.clock = clock
         self.on_switch: Callable[[SwitchResult], None] | None = None
         self.resyncs = 0  # snapshots taken in (and acted on), for the NOC's view of the link
+        self.failures = failures
+        self.failed_controls = 0  # caps and tariff switches the switch did not take, since start
+        self.failed: dict[str, tuple[str, ...]] = {}  # live calls' actions that were not applied
         self._books: dict[str, NumberTariffs] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -137,6 +160,7 @@ class LiveControl:
         if isinstance(event, LegHungUp) and event.is_a_leg:
             self._books.pop(event.call_id, None)
             self._locks.pop(event.call_id, None)
+            self.failed.pop(event.call_id, None)
             return
         if not self.automatic:
             if call is not None and isinstance(event, LegAnswered) and event.is_a_leg:
@@ -264,6 +288,7 @@ class LiveControl:
                 await self._enforce_cap(call, book, call.segments)
             except ControlFailed as exc:
                 log.error("call %s: cost cap NOT scheduled on the switch (%s)", call_id, exc)
+                await self._not_applied(call, CAP_NOT_APPLIED, exc)
 
     async def _enforce_cap(self, call: LiveCall, book: NumberTariffs, segments: tuple[Segment, ...]) -> int | None:
         """Schedule the hangup at the last second within the cap; None when none is needed."""
@@ -347,8 +372,21 @@ class LiveControl:
             cap_at = await self._enforce_cap(call, book, switched)
         except ControlFailed as exc:
             log.error("call %s: tariff switch to %s failed (%s)", call_id, code, exc)
+            await self._not_applied(call, SWITCH_NOT_APPLIED, exc)
             return SwitchResult(Outcome.SWITCH_FAILED, call_id, code)
         return SwitchResult(Outcome.SWITCHED, call_id, code, segment, cap_at)
+
+    async def _not_applied(self, call: LiveCall, action: str, exc: ControlFailed) -> None:
+        """Count and keep a cap or tariff switch the switch did not take, for the NOC."""
+        self.failed_controls += 1
+        self.failed[call.call_id] = (*self.failed.get(call.call_id, ()), action)
+        if self.failures is None:
+            return
+        try:
+            await self.failures(FailedControl(call.call_id, call.node, call.number, action, str(exc)[:300],
+                                              self.clock()))
+        except Exception:  # noqa: BLE001 - the record is for people; the call goes on
+            log.exception("call %s: the failed %s could not be recorded", call.call_id, action)
 
 
 def _rated_segments(book: NumberTariffs, segments: tuple[Segment, ...]) -> tuple[TariffSegment, ...] | None:
@@ -369,3 +407,27 @@ def database_tariffs(sessions: async_sessionmaker) -> TariffSource:
             return await session.run_sync(lambda s: number_tariffs(s, number, answered_at))
 
     return load
+
+
+def database_failures(sessions: async_sessionmaker) -> FailureSink:
+    """A failure sink writing each failed control to the database (``ControlFailure``)."""
+    async def store(failed: FailedControl) -> None:
+        async with sessions() as session:
+            session.add(ControlFailure(call_id=failed.call_id, node=failed.node, number=failed.number,
+                                       action=failed.action, reason=failed.reason, at=failed.at))
+            await session.commit()
+
+    return store
+
+
+async def failed_controls(sessions: async_sessionmaker, call_ids: list[str]) -> dict[str, tuple[str, ...]]:
+    """The actions not applied on the switch for these calls, as recorded (by ``serve``)."""
+    if not call_ids:
+        return {}
+    async with sessions() as session:
+        rows = await session.execute(select(ControlFailure.call_id, ControlFailure.action)
+                                     .where(ControlFailure.call_id.in_(call_ids)).order_by(ControlFailure.id))
+    found: dict[str, tuple[str, ...]] = {}
+    for call_id, action in rows:
+        found[call_id] = (*found.get(call_id, ()), action)
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -29,6 +30,7 @@ OFFICE = plan({
     "outside": {"action": "announcement", "announcement": "Wir sind ab 8 Uhr wieder da."},
     "holidays": {"canton": "ZH", "rule": "closed", "dates": ["2026-12-31"]},
 })
+TRUNK_TYPE = "rpid"  # a trunk set to Remote-Party-ID: what vars.xml says reaches every leg
 PRICE = view.Announcement("Dieser Anruf kostet 3 Franken 50 pro Minute.", Language.DE)
 
 FEATURES = {
@@ -45,6 +47,7 @@ FEATURES = {
     "age_check_digit": {"age_check": AgeCheck.DIGIT},
     "age_check_pin": {"age_check": AgeCheck.PIN, "age_pins": ("4711", "20261127")},
     "tariff_codes": {"tariff_codes": True, "price": PRICE},
+    "cost_cap": {"price": PRICE, "cost_cap": view.CostCap(Decimal("400.00"), 6857)},
 }
 
 
@@ -57,7 +60,9 @@ def context(name: str, spec=OFFICE):
 
 
 def call(name: str, *, at: float = WEEKDAY_NOON, caller: str = "+41441112233", spec=OFFICE, legs=lambda leg: "answer"):
-    channel = fsd.Channel("0901234567", caller, at)
+    # a global variable of vars.xml, and the address the carrier's INVITE came in on
+    switch = {"smartnumbers_caller_id_type": TRUNK_TYPE, "sip_local_network_addr": "192.0.2.10"}
+    channel = fsd.Channel("0901234567", caller, at, variables=switch)
     outcome = fsd.run(fsd.hunt(context(name, spec), channel), channel, legs)
     return outcome, channel.variables
 
@@ -94,7 +99,7 @@ def test_the_order_of_the_extension_is_designs():
     """Notice, blacklist, limit, price announcement, caller-ID, slot, hunt, fallback."""
     text = rendered("not_ported")
     names = [line.split('"')[1] for line in text.splitlines() if "<extension name=" in line]
-    assert names == ["number", "unavailable", "admission", "when", "hunt"]
+    assert names == ["number", "unavailable", "admission", "withheld_caller", "when", "hunt"]
     everything = render.number_file(dialplan(OFFICE, **FEATURES["blacklist"], unavailable=view.Unavailable(
         "suspended", None), price=PRICE), OPTIONS)
     order = [everything.index(marker) for marker in (
@@ -192,19 +197,25 @@ def test_the_price_announcement_plays_in_early_media_before_the_hunt():
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("plain", {}),
-    ("caller_id_smart_number", {"origination_caller_id_number": NUMBER}),
-    ("caller_id_fixed", {"origination_caller_id_number": "+41446681899"}),
-    ("caller_id_withheld", {"origination_caller_id_number": "anonymous", "sip_from_uri": "sip:anonymous@anonymous.invalid",
-                            "sip_from_display": "Anonymous", "sip_cid_type": "none"}),
+    ("plain", {"sip_cid_type": TRUNK_TYPE}),
+    ("caller_id_smart_number", {"origination_caller_id_number": NUMBER, "origination_caller_id_name": "_undef_",
+                                "origination_privacy": "screen", "sip_cid_type": TRUNK_TYPE}),
+    ("caller_id_fixed", {"origination_caller_id_number": "+41446681899", "origination_caller_id_name": "_undef_",
+                         "origination_privacy": "screen", "sip_cid_type": TRUNK_TYPE}),
+    ("caller_id_withheld", {"sip_from_uri": "sip:anonymous@anonymous.invalid", "sip_from_display": "Anonymous",
+                            "origination_privacy": "screen:hide_name:hide_number", "sip_cid_type": TRUNK_TYPE,
+                            "sip_invite_domain": "192.0.2.10"}),
 ])
 def test_the_caller_id_policy_reaches_every_leg(name, expected):
+    """The switch's own tests (test_real_freeswitch.py) show the headers these make."""
     outcome, _ = call(name, legs=lambda leg: "busy")
     for leg in outcome.tried:
         assert {k: leg.variables.get(k) for k in expected} == expected
         assert leg.variables["ignore_early_media"] == "true"
-        if not expected:
-            assert not any(k.startswith(("origination_caller", "sip_from")) for k in leg.variables)
+        if name == "plain":
+            assert not any(k.startswith(("origination_", "sip_from")) for k in leg.variables)
+        if name == "caller_id_withheld":  # the real caller stays on the leg, for the identity header
+            assert not any(k.startswith("origination_caller") for k in leg.variables)
 
 
 def test_outside_hours_the_owners_announcement_then_rejected():
@@ -269,3 +280,18 @@ def test_numbers_sharing_a_context_never_act_on_each_others_calls(moment, caller
             outcomes.append((fsd.hunt(ctx, refusal), refusal.variables))
         assert outcomes[0] == outcomes[2] and outcomes[1] == outcomes[3], e164
         assert outcomes[0][1]["smart_number"] == e164
+
+
+def test_a_premium_call_schedules_its_own_hangup_at_the_cap_when_answered():
+    """The caller's leg carries the cap and the command the switch runs at answer: a hangup
+    in the group of the leg's uuid, which the controller's ``sched_del`` replaces."""
+    channel = fsd.Channel("0901234567", "+41441112233", WEEKDAY_NOON, variables={"uuid": "a-leg-uuid"})
+    outcome = fsd.run(fsd.hunt(context("cost_cap"), channel), channel)
+    assert outcome.answered is not None
+    assert channel.variables["api_on_answer"] == "sched_hangup +6857 a-leg-uuid ALLOTTED_TIMEOUT"
+    assert channel.variables["smart_cost_cap"] == "400.00" and channel.variables["smart_cost_cap_s"] == "6857"
+    for leg in outcome.tried:  # the agent's leg carries none of it
+        assert not any(k.startswith(("api_on", "smart_cost")) for k in leg.variables)
+    plain = fsd.Channel("0901234567", "+41441112233", WEEKDAY_NOON)
+    fsd.run(fsd.hunt(context("plain"), plain), plain)
+    assert "api_on_answer" not in plain.variables

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.freeswitch
 
 REPO = Path(__file__).resolve().parents[2]
 SIPP_SCENARIOS = REPO.parent / "shared" / "freeswitch" / "facts" / "sipp"
+CARRIER_CALL = Path(__file__).parent / "sipp" / "uac_carrier.xml"  # the caller also in Remote-Party-ID
 OPERATOR = Actor(ActorKind.CLI, "noc")
 ESL_PASSWORD = "dialplan-tests-secret"
 SWITCH_HTTP_PASSWORD = "xml-curl-tests-secret"
@@ -139,6 +140,10 @@ def test_the_configuration_loads_as_it_is(freeswitch):
     loading = freeswitch["log"].read_text().split("New Channel", 1)[0]  # what loading wrote, before any call
     assert "[ERR]" not in loading
     assert "Binding [smartnumbers-dialplan] XML Fetch Function" in loading
+    # the session rate a production node needs (vars.xml), not FreeSWITCH's 30 or the 100 that
+    # capped a switch at 49 calls/s; the caller-ID on the trunk in RFC 3325's headers
+    assert "session(s) per Sec out of max 400," in ask("status")
+    assert ask("global_getvar smartnumbers_caller_id_type").strip() == "pid"
 
 
 class Sipp:
@@ -159,11 +164,12 @@ class Sipp:
         return port
 
     def call(self, name: str, sip_port: int, dialled: str, caller: str, timeout: int = 40,
-             source: str = "127.0.0.1") -> int:
+             source: str = "127.0.0.1", scenario: Path = SIPP_SCENARIOS / "uac_call.xml", talk_ms: int = 1000,
+             keys: tuple[str, ...] = ()) -> int:
         result = subprocess.run(
-            ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(SIPP_SCENARIOS / "uac_call.xml"), "-s", dialled,
+            ["sipp", f"127.0.0.1:{sip_port}", "-sf", str(scenario), "-s", dialled, *keys, "-d", str(talk_ms),
              "-key", "cid", caller, "-key", "cname", "Caller", "-i", source, "-p", str(_free_port(socket.SOCK_DGRAM)),
-             "-mp", str(_free_port(socket.SOCK_DGRAM)), "-d", "1000", "-m", "1", "-nostdin", "-timeout",
+             "-mp", str(_free_port(socket.SOCK_DGRAM)), "-m", "1", "-nostdin", "-timeout",
              f"{timeout}s", "-trace_msg", "-message_file", str(self.folder / f"{name}.log"), "-rtp_echo"],
             cwd=self.folder, capture_output=True, timeout=timeout + 20)
         return result.returncode
@@ -176,6 +182,19 @@ class Sipp:
     def trace(self, name: str) -> str:
         path = self.folder / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def invite(self, name: str, user: str) -> dict[str, list[str]]:
+        """The headers of the first INVITE for ``user`` that the user agent ``name`` received."""
+        return self.headers_of(self.trace(name).split(f"INVITE sip:{user}@", 1)[1])
+
+    @staticmethod
+    def headers_of(message: str) -> dict[str, list[str]]:
+        """A SIP message's headers (from its request line on), by lower-case name."""
+        headers: dict[str, list[str]] = {}
+        for line in message.split("\n\n", 1)[0].splitlines()[1:]:
+            field, _, value = line.partition(":")
+            headers.setdefault(field.strip().lower(), []).append(value.strip())
+        return headers
 
 
 def test_sipp_hunt_caller_id_and_blacklist_on_a_real_switch(freeswitch, session, db_url, tmp_path):
@@ -215,6 +234,75 @@ def test_sipp_hunt_caller_id_and_blacklist_on_a_real_switch(freeswitch, session,
         sipp.call("stranger", freeswitch["sip"], "0800555666", "41791234567", timeout=10, source="127.0.0.2")
         assert "SIP/2.0 403" in sipp.trace("stranger")
         assert sipp.trace("answer").count("INVITE sip:desk@") == 1
+    finally:
+        sipp.stop()
+
+
+def test_the_destination_sees_each_caller_id_presentation_in_from_and_the_asserted_identity(
+        freeswitch, session, db_url, tmp_path):
+    """RFC 3325 on the trunk by default (vars.xml): the number presented is in From and in
+    P-Asserted-Identity, a number shown in the caller's place goes without the caller's name,
+    and a withheld caller is anonymous in From, asserted with Privacy: id. The carrier's own
+    Remote-Party-ID does not decide the header; the trunk setting does."""
+    sipp = Sipp(tmp_path)
+    try:
+        answer = sipp.uas("answer", None)
+        account = accounts.add_account(session, "Presenting AG")
+        presentations = {"caller": ("0800 555 101", {}), "smart": ("0800 555 102", {}),
+                         "fixed": ("0800 555 103", {"caller_id_number": "+41446681899"}),
+                         "withheld": ("0800 555 104", {})}
+        policies = {"caller": "caller", "smart": "smart_number", "fixed": "fixed", "withheld": "withheld"}
+        for user, (dialled, extra) in presentations.items():
+            number = numbers.add_number(session, OPERATOR, dialled, account, caller_id_policy=policies[user], **extra)
+            routing.store_plan(session, OPERATOR, number, routing.parse_plan(
+                {"slots": [{"days": "mon-sun", "start": "00:00", "end": "24:00",
+                            "destinations": [{"target": f"sip:{user}@127.0.0.1:{answer}", "ring_timeout": 10}]}]},
+                routing.destination_policy(session, number)))
+        session.commit()
+        assert asyncio.run(_publish(freeswitch, db_url)).errors == {}
+
+        for user, (dialled, _) in presentations.items():
+            assert sipp.call(user, freeswitch["sip"], dialled.replace(" ", ""), "41791234567", scenario=CARRIER_CALL,
+                             keys=("-key", "privacy", "off")) == 0, user
+        seen = {user: sipp.invite("answer", user) for user in presentations}
+        for user, headers in seen.items():
+            assert "remote-party-id" not in headers, user
+        assert seen["caller"]["from"][0].startswith('"Caller" <sip:41791234567@127.0.0.1>')
+        assert seen["caller"]["p-asserted-identity"] == ['"Caller" <sip:41791234567@127.0.0.1>']
+        assert seen["caller"]["privacy"] == ["none"]
+        for user, shown in (("smart", "+41800555102"), ("fixed", "+41446681899")):
+            assert seen[user]["from"][0].startswith(f"<sip:{shown}@127.0.0.1>"), seen[user]["from"]
+            assert seen[user]["p-asserted-identity"] == [f"<sip:{shown}@127.0.0.1>"]
+        withheld = seen["withheld"]
+        assert withheld["from"][0].startswith('"Anonymous" <sip:anonymous@anonymous.invalid>')
+        assert withheld["privacy"] == ["id"]
+        assert withheld["p-asserted-identity"] == ['"Caller" <sip:41791234567@127.0.0.1>']
+
+        # a caller who withheld their own number stays withheld where the caller's number is shown
+        assert sipp.call("clir", freeswitch["sip"], "0800555101", "41791234567", scenario=CARRIER_CALL,
+                         keys=("-key", "privacy", "full")) == 0
+        clir = Sipp.headers_of(sipp.trace("answer").split("INVITE sip:caller@")[2])
+        assert clir["from"][0].startswith('"Anonymous" <sip:anonymous@anonymous.invalid>')
+        assert clir["privacy"] == ["id"]
+        assert clir["p-asserted-identity"] == ['"Caller" <sip:41791234567@127.0.0.1>']
+
+        # a carrier that asks for Remote-Party-ID (the trunk setting, read as each call is bridged)
+        assert asyncio.run(_ask_async(freeswitch, "global_setvar smartnumbers_caller_id_type=rpid")).startswith("+OK")
+        try:
+            for user in ("smart", "withheld"):
+                dialled = presentations[user][0].replace(" ", "")
+                assert sipp.call(f"{user}-rpid", freeswitch["sip"], dialled, "41791234567", scenario=CARRIER_CALL,
+                                 keys=("-key", "privacy", "off")) == 0
+        finally:
+            asyncio.run(_ask_async(freeswitch, "global_setvar smartnumbers_caller_id_type=pid"))
+        rpid = sipp.trace("answer").split("INVITE sip:smart@")
+        assert len(rpid) == 3
+        smart = Sipp.headers_of(rpid[2])
+        assert smart["remote-party-id"] == ["<sip:+41800555102@127.0.0.1>;party=calling;screen=yes;privacy=off"]
+        assert "p-asserted-identity" not in smart
+        withheld = Sipp.headers_of(sipp.trace("answer").split("INVITE sip:withheld@")[2])
+        assert withheld["from"][0].startswith('"Anonymous" <sip:anonymous@anonymous.invalid>')
+        assert withheld["remote-party-id"] == ['"Caller" <sip:41791234567@127.0.0.1>;party=calling;screen=yes;privacy=full']
     finally:
         sipp.stop()
 
@@ -306,8 +394,10 @@ def test_a_number_routed_by_xml_curl_alone_on_a_real_switch(freeswitch, session,
         invite = sipp.trace("answer").split("INVITE sip:curl@", 1)[1].split("\n\n", 1)[0]
         from_header = next(line for line in invite.splitlines() if line.lower().startswith("from:"))
         assert "anonymous" in from_header.lower() and "41791234567" not in from_header  # withheld
-        assert not any(line.lower().startswith(("remote-party-id:", "p-asserted-identity:"))
-                       for line in invite.splitlines())
+        headers = sipp.invite("answer", "curl")  # the same as through the files
+        assert headers["from"][0].startswith('"Anonymous" <sip:anonymous@anonymous.invalid>')
+        assert headers["privacy"] == ["id"] and "remote-party-id" not in headers
+        assert headers["p-asserted-identity"] == ['"Caller" <sip:41791234567@127.0.0.1>']
     finally:
         sipp.stop()
 

@@ -192,6 +192,18 @@ async def test_cap_reached_inside_a_billing_increment(rig, numbers_in_db):
     assert end_reason(cdr, "NORMAL_CLEARING", moment) == "NORMAL_CLEARING"
 
 
+def test_a_call_the_dialplan_alone_capped_ends_by_the_cap():
+    """Live control never saw the call (``serve`` was down): the dialplan's tags alone say
+    that the switch's own hangup ended it; the controller's moment, where written, decides."""
+    moment = datetime(2026, 12, 2, 11, 0, tzinfo=UTC)
+    dialplan_only = {"cost_cap": "400.00", "cost_cap_s": "2394"}
+    assert end_reason(dialplan_only, "ALLOTTED_TIMEOUT", moment) == "cost_cap"
+    assert end_reason(dialplan_only, "NORMAL_CLEARING", moment) == "NORMAL_CLEARING"
+    assert end_reason({}, "ALLOTTED_TIMEOUT", moment) == "ALLOTTED_TIMEOUT"
+    later = {**dialplan_only, "cost_cap_at": str(int(moment.timestamp()) + 60)}
+    assert end_reason(later, "ALLOTTED_TIMEOUT", moment) == "ALLOTTED_TIMEOUT"
+
+
 async def test_switch_that_would_pass_the_cap_is_refused(rig, numbers_in_db):
     a_leg = await rig.answered_call(CAPPED, numbers_in_db["owner"])
     call = rig.live.calls.get(a_leg)
