@@ -1,7 +1,7 @@
 """Live calls whose cost cap or tariff switch could not be applied on the switch
 
 Revision ID: 0011
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-05
 """
 from alembic import op
@@ -11,7 +11,7 @@ import smartnumbers.db
 
 
 revision = '0011'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

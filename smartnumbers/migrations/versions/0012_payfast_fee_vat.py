@@ -5,7 +5,7 @@ owner's share (VAT on the share less the fee) or a VAT-exempt financing fee (VAT
 share, the fee deducted after). Statements issued before were computed the second way.
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-05
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
