@@ -8,7 +8,8 @@ What the switch reported for a day (Europe/Zurich, by the leg's start) is the un
 Against it stand the stored legs, call records and rated calls. A difference is a leg the
 switch reported and the store lacks, a leg the store knows only from its hangup event (its CDR
 never arrived: the post failed and no file was swept yet), a call whose A-leg never arrived,
-an A-leg with no call record, or a call to a smart number left unrated.
+an A-leg with no call record, a call to a smart number left unrated, or a leg record capture
+refused that day (values out of any sane range; listed with the reason).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.calls import LegRecord
-from smartnumbers.models import CallRecord, CapturedLeg, LegSource, RatedCall
+from smartnumbers.models import CallRecord, CapturedLeg, LegSource, RatedCall, RejectedLeg
 
 
 @dataclass(slots=True)
@@ -39,11 +40,12 @@ class DayReconciliation:
     incomplete_calls: list[str] = field(default_factory=list)
     not_built: list[str] = field(default_factory=list)
     unrated: list[str] = field(default_factory=list)
+    rejected: list[RejectedLeg] = field(default_factory=list)  # refused records received that day
 
     @property
     def differences(self) -> int:
         return (len(self.not_stored) + len(self.events_only) + len(self.unswept) + len(self.incomplete_calls)
-                + len(self.not_built) + len(self.unrated))
+                + len(self.not_built) + len(self.unrated) + len(self.rejected))
 
 
 def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -96,4 +98,13 @@ def reconcile_day(session: Session, day: dt.date, zone: ZoneInfo, cdr_files: Ite
     result.unrated = sorted(to_numbers - rated)
     result.events_only.sort()
     result.unswept.sort()
+    result.rejected = list(session.scalars(select(RejectedLeg).where(
+        RejectedLeg.received_at >= start, RejectedLeg.received_at < end).order_by(RejectedLeg.received_at, RejectedLeg.id)))
     return result
+
+
+def rejection_line(rejected: RejectedLeg) -> str:
+    """One refused record for people: where it came from, which leg if it names one, why."""
+    source = LegSource(rejected.source).name.lower()
+    what = rejected.leg_id or rejected.file or "a record naming no leg"
+    return f"{what} ({source} from {rejected.node or 'an unknown node'}): {rejected.reason}"
