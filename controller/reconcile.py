@@ -106,5 +106,6 @@ def reconcile_day(session: Session, day: dt.date, zone: ZoneInfo, cdr_files: Ite
 def rejection_line(rejected: RejectedLeg) -> str:
     """One refused record for people: where it came from, which leg if it names one, why."""
     source = LegSource(rejected.source).name.lower()
-    what = rejected.leg_id or rejected.file or "a record naming no leg"
-    return f"{what} ({source} from {rejected.node or 'an unknown node'}): {rejected.reason}"
+    what = rejected.leg_id or "a record naming no leg"
+    where = f"{source} from {rejected.node or 'an unknown node'}" + (f", {rejected.file}" if rejected.file else "")
+    return f"{what} ({where}): {rejected.reason}"

@@ -89,7 +89,6 @@ MAX_TAG = 4096  # one product variable (tariff segments grow by about 8 characte
 MAX_TAGS = 64
 MAX_HUNT = 64  # attempts of one bridge (a plan has at most three a slot)
 _DIGITS = re.compile(r"[0-9]{1,20}")
-_SIGNED = re.compile(r"-?[0-9]{1,20}")
 _UNSAFE = re.compile(r"[\x00\ud800-\udfff]")  # no database keeps a NUL in text, nor UTF-8 a lone surrogate
 
 
@@ -166,11 +165,12 @@ def _utc_from_seconds(value: str | None) -> datetime | None:
 
 
 def _int(value: str | None) -> int | None:
-    """A whole number of a live event, None when it is not one or is out of any leg's range."""
+    """A count of a live event (a cause code, milliseconds), None when it is not one or is out
+    of any leg's range."""
     if value is None:
         return None
     text = value.strip()
-    if _SIGNED.fullmatch(text) and abs(int(text)) <= MAX_LEG_MS:
+    if _DIGITS.fullmatch(text) and int(text) <= MAX_LEG_MS:
         return int(text)
     return None
 
@@ -233,11 +233,12 @@ def _event_caller(event: Event) -> Caller:
 def call_event(event: Event, node: str) -> CallEvent | None:
     """The neutral call event for a FreeSWITCH event, or None for events the core ignores and
     for one it cannot read (logged: one bad event must not stop a node's stream)."""
-    name = event.get("Event-Name")
-    handler = _EVENT_HANDLERS.get(name or "")
-    if handler is None:
-        return None
+    name = None
     try:
+        name = event.get("Event-Name")
+        handler = _EVENT_HANDLERS.get(name or "")
+        if handler is None:
+            return None
         leg_id = event.get("Unique-ID")
         if not leg_id:
             return None
