@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 # tariff and tariff version, and come back as a neutral leg's ``tags`` without the prefix.
 PRODUCT_PREFIX = "smart_"
 PRODUCT_SUBCLASS_PREFIX = "smart::"
+# The dialplan sets this on each B-leg (a per-leg variable of the bridge): the destination as
+# the plan wrote it, E.164 or a sip: URI. The switch's own ``destination_number`` is only a SIP
+# destination's user part (``desk`` for both sip:desk@pbx1 and sip:desk@pbx2).
+DESTINATION_VARIABLE = PRODUCT_PREFIX + "destination"
 
 # Everything the controller listens to, and nothing more (never ``ALL``): a busy switch sends
 # dozens of events a call, and FreeSWITCH drops a listener whose queue fills.
@@ -257,7 +261,7 @@ def _created(event: Event, node: str, leg: str, call: str, at: datetime) -> Call
         at,
         direction=_direction(event.get("Call-Direction")),
         caller=_event_caller(event),
-        destination=event.get("Caller-Destination-Number") or "",
+        destination=event.get("variable_" + DESTINATION_VARIABLE) or event.get("Caller-Destination-Number") or "",
         tags=_channel_tags(event),
     )
 
@@ -542,8 +546,8 @@ def _leg_record(variables: Mapping[str, object], profile: Mapping[str, str], nod
         call_id=call_id,
         direction=_direction(var.get("direction")),
         caller=_caller(number, var.get("privacy_hide_number"), var.get("sip_Privacy")),
-        destination=_text("destination_number", profile.get("destination_number") or var.get("destination_number") or "",
-                          MAX_TEXT),
+        destination=_text("destination", var.get(DESTINATION_VARIABLE) or profile.get("destination_number")
+                          or var.get("destination_number") or "", MAX_TEXT),
         started_at=started,
         answered_at=_instant(var, "answer_uepoch"),
         ended_at=ended,
@@ -651,7 +655,8 @@ def live_leg(row: Mapping[str, str], partner: Mapping[str, str], dump_text: str 
         call_id=row.get("call_uuid") or leg_id,
         direction=_direction(row.get("direction")),
         caller=_caller(number, hide),
-        destination=row.get("initial_dest") or row.get("dest") or "",
+        destination=(dump.get("variable_" + DESTINATION_VARIABLE) if dump else None) or row.get("initial_dest")
+        or row.get("dest") or "",
         created_at=_utc_from_seconds(row.get("created_epoch")) or datetime.fromtimestamp(0, UTC),
         answered=answered_at is not None or row.get("callstate") in ("ACTIVE", "HELD"),
         other_leg_id=partner.get(leg_id),
