@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections.abc import Collection, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import orjson
@@ -87,6 +87,7 @@ NODE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # as the settings allow a node'
 EARLIEST_US = 946_684_800_000_000  # 2000-01-01 UTC, in epoch microseconds
 LATEST_US = 4_102_444_800_000_000  # 2100-01-01 UTC
 MAX_LEG_MS = 7 * 86_400_000  # a leg longer than a week is not a call
+_MAX_LEG = timedelta(milliseconds=MAX_LEG_MS)
 MAX_Q850 = 127  # ITU-T Q.850 cause values
 MAX_TEXT = 256  # a destination, a hangup cause
 MAX_TAG = 4096  # one product variable (tariff segments grow by about 8 characters a switch)
@@ -533,9 +534,11 @@ def _leg_record(variables: Mapping[str, object], profile: Mapping[str, str], nod
     call_id = _leg_id("call id", call_id or var.get("originator") or var.get("call_uuid") or leg_id)
     number = profile.get("orig_caller_id_number") or profile.get("caller_id_number") or var.get("sip_from_user")
     started = _instant(var, "start_uepoch") or datetime.fromtimestamp(0, UTC)
+    answered = _instant(var, "answer_uepoch")
     ended = _instant(var, "end_uepoch")
-    if ended is not None and ended < started:
-        raise RefusedLeg(f"end_uepoch: {shown(var.get('end_uepoch'))} is before start_uepoch")
+    for name, instant in (("answer_uepoch", answered), ("end_uepoch", ended)):
+        if instant is not None and not timedelta(0) <= instant - started <= _MAX_LEG:
+            raise RefusedLeg(f"{name}: {shown(var.get(name))} is not within a week after start_uepoch")
     # A B-leg whose originate failed before it ran ends at 0 with a negative ``mduration`` (the
     # switch subtracts its start from 0; FACTS 2, 7213): it lasted nothing.
     duration_ms = _count(var, "mduration", MAX_LEG_MS) if ended is not None else 0
@@ -549,7 +552,7 @@ def _leg_record(variables: Mapping[str, object], profile: Mapping[str, str], nod
         destination=_text("destination", var.get(DESTINATION_VARIABLE) or profile.get("destination_number")
                           or var.get("destination_number") or "", MAX_TEXT),
         started_at=started,
-        answered_at=_instant(var, "answer_uepoch"),
+        answered_at=answered,
         ended_at=ended,
         duration_ms=duration_ms if duration_ms is not None else int((ended - started).total_seconds() * 1000),
         billed_ms=_count(var, "billmsec", MAX_LEG_MS) or 0,

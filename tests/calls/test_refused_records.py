@@ -42,6 +42,7 @@ BAD_VALUES = {
     "switch name of 300 kB": ("switch", "n" * 300_000, "switch name"),
     "nesting 200,000 deep": ("deep", None, "not JSON"),
     "lone surrogate": ("var:hangup_cause", "USER_BUSY\ud800", "not JSON"),
+    "answer 70 years after the start": ("var:answer_uepoch", "4000000000000000", "answer_uepoch"),
 }
 
 
