@@ -137,9 +137,10 @@ def _instant(var: Mapping[str, str], name: str) -> datetime | None:
     value = var.get(name)
     if not value or value == "0":
         return None
-    if not _DIGITS.fullmatch(value) or not EARLIEST_US <= int(value) < LATEST_US:
+    micros = int(value) if _DIGITS.fullmatch(value) else -1
+    if not EARLIEST_US <= micros < LATEST_US:
         raise RefusedLeg(f"{name}: {shown(value)} is not epoch microseconds between 2000 and 2100")
-    return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+    return datetime.fromtimestamp(micros / 1_000_000, UTC)
 
 
 def _count(var: Mapping[str, str], name: str, upper: int) -> int | None:
@@ -147,9 +148,10 @@ def _count(var: Mapping[str, str], name: str, upper: int) -> int | None:
     value = var.get(name)
     if not value:
         return None
-    if not _DIGITS.fullmatch(value) or int(value) > upper:
+    count = int(value) if _DIGITS.fullmatch(value) else -1
+    if not 0 <= count <= upper:
         raise RefusedLeg(f"{name}: {shown(value)} is not a whole number from 0 to {upper}")
-    return int(value)
+    return count
 
 
 # -- small readers ---------------------------------------------------------------------------
