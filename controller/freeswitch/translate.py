@@ -78,8 +78,8 @@ def subscription(encoding: str = "plain") -> str:
 # A finished leg with a value outside them is refused whole (``RefusedLeg``, with the reason),
 # so that nothing past this module meets a timestamp of 25 digits, a 500,000-character id, a
 # NUL or a lone surrogate, and a bad record cannot stop the good ones of its batch at the
-# database. The checks are a handful of regular expressions and comparisons a leg (the
-# capture micro-benchmark: within the noise of ``leg_from_hangup``'s 40 µs).
+# database. The checks are a dozen regular expressions and comparisons a leg: about 3 µs on
+# the 40 µs of ``leg_from_hangup``, about 1 % of what storing a leg in PostgreSQL costs.
 
 # FreeSWITCH's leg ids are 36-character UUIDs; ``origination_uuid`` may set any such token.
 LEG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -89,7 +89,7 @@ LATEST_US = 4_102_444_800_000_000  # 2100-01-01 UTC
 MAX_LEG_MS = 7 * 86_400_000  # a leg longer than a week is not a call
 _MAX_LEG = timedelta(milliseconds=MAX_LEG_MS)
 MAX_Q850 = 127  # ITU-T Q.850 cause values
-MAX_TEXT = 256  # a destination, a hangup cause
+MAX_TEXT = 256  # a destination
 MAX_TAG = 4096  # one product variable (tariff segments grow by about 8 characters a switch)
 MAX_TAGS = 64
 MAX_HUNT = 64  # attempts of one bridge (a plan has at most three a slot)
@@ -399,8 +399,8 @@ def is_hangup_complete(event: Event) -> bool:
         return False
 
 
-_NAMED_LEG = re.compile(rb'"(?:uuid|Unique-ID)"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"|^Unique-ID: ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\r?$',
-                        re.MULTILINE)
+_NAMED_LEG = re.compile(rb'"(?:uuid|Unique-ID)"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"'  # a CDR, event-json
+                        rb"|^Unique-ID: ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\r?$", re.MULTILINE)  # event-plain
 
 
 def named_leg(raw: bytes) -> str | None:
@@ -481,7 +481,8 @@ def leg_from_cdr(cdr: Mapping[str, object], node: str | None = None, nodes: Coll
     if switch is not None:
         _switch_name(switch)
     if node is None and nodes and switch not in nodes:
-        raise RefusedLeg(f"switch {shown(switch)} is not one of the configured nodes ({', '.join(sorted(nodes))})")
+        raise RefusedLeg(f"switch {shown(switch)} is not one of the configured nodes "
+                         f"({', '.join(sorted(nodes))})")
     return _leg_record(variables, _first_profile(cdr.get("callflow")), node or str(switch or ""))
 
 
@@ -566,6 +567,10 @@ def _leg_record(variables: Mapping[str, object], profile: Mapping[str, str], nod
     )
 
 
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _first_profile(callflow: object) -> dict[str, str]:
     """The caller profile the leg started with (lowest ``profile_index``); its text values only."""
     if not isinstance(callflow, list) or not callflow:
@@ -573,7 +578,7 @@ def _first_profile(callflow: object) -> dict[str, str]:
     entries = [c for c in callflow if isinstance(c, Mapping)]
     if not entries:
         return {}
-    first = min(entries, key=lambda c: _int(c.get("profile_index") if isinstance(c.get("profile_index"), str) else None) or 0)
+    first = min(entries, key=lambda c: _int(_str_or_none(c.get("profile_index"))) or 0)
     profile = first.get("caller_profile")
     return {str(k): v for k, v in profile.items() if isinstance(v, str)} if isinstance(profile, Mapping) else {}
 

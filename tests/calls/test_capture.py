@@ -183,8 +183,10 @@ WHOLE = {BUSY: "sip:desk@pbx1.example.com", NO_ANSWER: "sip:desk@pbx2.example.co
 def with_destination(raw: bytes, *, event: bool) -> bytes:
     document = json.loads(raw)
     leg = document["Unique-ID"] if event else document["variables"]["uuid"]
-    if leg in WHOLE:
-        (document if event else document["variables"])[("variable_" if event else "") + "smart_destination"] = WHOLE[leg]
+    if leg in WHOLE and event:
+        document["variable_smart_destination"] = WHOLE[leg]
+    elif leg in WHOLE:
+        document["variables"]["smart_destination"] = WHOLE[leg]
     return json.dumps(document, separators=(",", ":")).encode()
 
 

@@ -66,7 +66,8 @@ def bad_bytes(document: dict, field: str, value: str | None, *, event: bool) -> 
         name = field.removeprefix("var:") if field != "deep" else "deep"
         target = doc if event else doc["variables"]
         target[("variable_" if event else "") + name] = "__BAD__" if field == "deep" else value
-    raw = json.dumps(doc, separators=(",", ":")).encode()  # as the switch writes; a NUL as \u0000, a lone surrogate as \ud800
+    # Compact, as the switch writes; a NUL as \u0000, a lone surrogate as \ud800.
+    raw = json.dumps(doc, separators=(",", ":")).encode()
     if field == "deep":
         raw = raw.replace(b'"__BAD__"', b"[" * DEEP + b"]" * DEEP)
     return raw
