@@ -5,7 +5,9 @@ is in are built and rated.
 A leg arriving again (a second path, a retried post) changes nothing but the record of the
 paths it came by, so a call is counted once. B-legs usually arrive before their A-leg: they
 wait in ``captured_leg`` until it comes. A late B-leg rebuilds its call's record (the
-destination of that attempt) but never rates the call twice.
+destination of that attempt) but never rates the call twice. A record the switch's adapter
+refused is kept in ``rejected_leg`` with its reason, in the same transaction as the good legs
+of its batch.
 """
 
 from __future__ import annotations
@@ -116,13 +118,18 @@ def excerpt(raw: bytes) -> str:
 
 
 def record_refusals(session: Session, refusals: Sequence[RefusedArrival]) -> None:
-    """Keep each refused record's reason (``cdr reconcile`` lists them), in the caller's transaction."""
+    """Keep each refused record's reason (``cdr reconcile`` lists them), in the caller's
+    transaction; once, like a leg: the same record refused again (a retried post) adds nothing."""
     now = utcnow()
-    session.add_all(RejectedLeg(node=refusal.node[:64], source=int(refusal.source), leg_id=refusal.leg_id,
-                                reason=refusal.reason[:500], excerpt=excerpt(refusal.raw),
-                                file=refusal.file[:255] if refusal.file else None, received_at=now)
-                    for refusal in refusals)
-    session.flush()
+    for refusal in refusals:
+        row = {"node": refusal.node[:64], "source": int(refusal.source), "leg_id": refusal.leg_id,
+               "reason": refusal.reason[:500], "excerpt": excerpt(refusal.raw),
+               "file": refusal.file[:255] if refusal.file else None}
+        known = select(RejectedLeg.id).where(*(getattr(RejectedLeg, k) == v if v is not None
+                                               else getattr(RejectedLeg, k).is_(None) for k, v in row.items()))
+        if session.scalar(known.limit(1)) is None:
+            session.add(RejectedLeg(**row, received_at=now))
+            session.flush()
 
 
 def store_legs(
