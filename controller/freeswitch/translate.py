@@ -78,7 +78,7 @@ def subscription(encoding: str = "plain") -> str:
 # A finished leg with a value outside them is refused whole (``RefusedLeg``, with the reason),
 # so that nothing past this module meets a timestamp of 25 digits, a 500,000-character id, a
 # NUL or a lone surrogate, and a bad record cannot stop the good ones of its batch at the
-# database. The checks are a dozen regular expressions and comparisons a leg: about 3 µs on
+# database. The checks are a dozen regular expressions and comparisons a leg: about 2 µs on
 # the 40 µs of ``leg_from_hangup``, about 1 % of what storing a leg in PostgreSQL costs.
 
 # FreeSWITCH's leg ids are 36-character UUIDs; ``origination_uuid`` may set any such token.
@@ -518,10 +518,15 @@ def _variable_text(name: str, value: object) -> str:
 
 def _product_tags(var: Mapping[str, str]) -> dict[str, str]:
     tags = _tags(var.items(), PRODUCT_PREFIX)
+    if not tags:  # a leg the product did not route
+        return tags
     if len(tags) > MAX_TAGS:
         raise RefusedLeg(f"{len(tags)} {PRODUCT_PREFIX}* variables, more than {MAX_TAGS}")
-    for name, value in tags.items():
-        _text(PRODUCT_PREFIX + _text("variable name", name, 64), value, MAX_TAG)
+    # One scan of them all (a third of checking each); the slow loop only names the culprit.
+    if (max(map(len, tags)) > 64 or max(map(len, tags.values())) > MAX_TAG
+            or _UNSAFE.search("".join(tags) + "".join(tags.values()))):
+        for name, value in tags.items():
+            _text(PRODUCT_PREFIX + _text("variable name", name, 64), value, MAX_TAG)
     return tags
 
 
