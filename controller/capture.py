@@ -5,7 +5,9 @@ is in are built and rated.
 A leg arriving again (a second path, a retried post) changes nothing but the record of the
 paths it came by, so a call is counted once. B-legs usually arrive before their A-leg: they
 wait in ``captured_leg`` until it comes. A late B-leg rebuilds its call's record (the
-destination of that attempt) but never rates the call twice.
+destination of that attempt) but never rates the call twice. A record the switch's adapter
+refused is kept in ``rejected_leg`` with its reason, in the same transaction as the good legs
+of its batch.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +34,7 @@ from controller.calls import HangupSide, HuntAttempt, LegDirection, LegRecord
 from rating.pipeline import RatingRun, RatingSetup, rate_calls
 from smartnumbers.db import make_engine, session_factory, utcnow
 from smartnumbers.errors import InputError
-from smartnumbers.models import CallRecord, CapturedLeg, LegSource, SmartNumber
+from smartnumbers.models import CallRecord, CapturedLeg, LegSource, RejectedLeg, SmartNumber
 from smartnumbers.phone import Caller, CallerOrigin, parse_number
 
 log = logging.getLogger(__name__)
@@ -47,14 +50,30 @@ class ArrivedLeg:
     raw: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class RefusedArrival:
+    """A leg record one path delivered and the switch's adapter refused, with the reason.
+    ``node`` is the node's name, or for a post the address it came from; ``file`` the name
+    of a swept file."""
+
+    node: str
+    source: LegSource
+    reason: str
+    raw: bytes
+    leg_id: str | None = None
+    file: str | None = None
+
+
 @dataclass(slots=True)
 class Stored:
-    """What one batch changed: legs new to the store, legs already there, calls (re)built."""
+    """What one batch changed: legs new to the store, legs already there, calls (re)built,
+    refusals recorded."""
 
     new_legs: list[str] = field(default_factory=list)
     known_legs: list[str] = field(default_factory=list)
     built_calls: list[str] = field(default_factory=list)
     new_calls: list[str] = field(default_factory=list)
+    refused: int = 0
 
 
 # --- the neutral record as stored -------------------------------------------------------------
@@ -88,14 +107,43 @@ def leg_from_json(data: dict[str, Any]) -> LegRecord:
 # --- storing ---------------------------------------------------------------------------------
 
 
+EXCERPT_CHARS = 400
+_UNPRINTABLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def excerpt(raw: bytes) -> str:
+    """The start of a refused record, printable and bounded (a record can be megabytes)."""
+    text = raw[:EXCERPT_CHARS].decode("utf-8", "replace")
+    return _UNPRINTABLE.sub("\N{REPLACEMENT CHARACTER}", text)
+
+
+def record_refusals(session: Session, refusals: Sequence[RefusedArrival]) -> None:
+    """Keep each refused record's reason (``cdr reconcile`` lists them), in the caller's
+    transaction; once, like a leg: the same record refused again (a retried post) adds nothing."""
+    now = utcnow()
+    for refusal in refusals:
+        row = {"node": refusal.node[:64], "source": int(refusal.source), "leg_id": refusal.leg_id,
+               "reason": refusal.reason[:500], "excerpt": excerpt(refusal.raw),
+               "file": refusal.file[:255] if refusal.file else None}
+        known = select(RejectedLeg.id).where(*(getattr(RejectedLeg, k) == v if v is not None
+                                               else getattr(RejectedLeg, k).is_(None) for k, v in row.items()))
+        if session.scalar(known.limit(1)) is None:
+            session.add(RejectedLeg(**row, received_at=now))
+            session.flush()
+
+
 def store_legs(
     session: Session,
     arrivals: Sequence[ArrivedLeg],
     rate: Callable[[Session, list[str]], object] | None = None,
+    refusals: Sequence[RefusedArrival] = (),
 ) -> Stored:
-    """Store a batch of arrived legs, build the calls they complete, and hand the calls new to
-    the store to ``rate`` (the rating pipeline); all in the caller's transaction."""
-    stored = Stored()
+    """Store a batch of arrived legs and the refusals of the same batch, build the calls the
+    legs complete, and hand the calls new to the store to ``rate`` (the rating pipeline); all
+    in the caller's transaction."""
+    stored = Stored(refused=len(refusals))
+    if refusals:
+        record_refusals(session, refusals)
     if not arrivals:
         return stored
     now = utcnow()
@@ -268,16 +316,16 @@ def rating_with(payfast_fee_percent: Decimal, zone: ZoneInfo) -> Callable[[Sessi
 
 @contextlib.contextmanager
 def committing_store(database_url: str, payfast_fee_percent: Decimal, zone: ZoneInfo) -> Iterator[
-        Callable[[list[ArrivedLeg]], Stored]]:
+        Callable[..., Stored]]:
     """The capture service for callers outside a request (the sweeper, the Event Socket
     consumer): each batch is stored, built and rated in its own committed transaction."""
     engine = make_engine(database_url)
     sessions = session_factory(engine)
     rate = rating_with(payfast_fee_percent, zone)
 
-    def store(arrivals: list[ArrivedLeg]) -> Stored:
+    def store(arrivals: list[ArrivedLeg], refusals: Sequence[RefusedArrival] = ()) -> Stored:
         with sessions() as session, session.begin():
-            return store_legs(session, arrivals, rate)
+            return store_legs(session, arrivals, rate, refusals)
 
     try:
         yield store

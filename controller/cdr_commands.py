@@ -12,10 +12,11 @@ import typer
 from rich.table import Table
 
 from controller.freeswitch.cdr_folders import SWEPT, cdr_paths, read_cdr_file, sweep_all
-from controller.freeswitch.translate import NotACdr
-from controller.reconcile import reconcile_day
+from controller.freeswitch.translate import RefusedLeg
+from controller.reconcile import reconcile_day, rejection_line
 from smartnumbers.commands import JsonFlag, console, transaction
 from smartnumbers.errors import InputError
+from smartnumbers.models import LegSource
 from smartnumbers.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def _cdr_legs(folders: list[tuple[str, Path]]):
         for path in cdr_paths(folder):
             try:
                 yield read_cdr_file(path, node).record
-            except (NotACdr, OSError, UnicodeDecodeError) as exc:
+            except (RefusedLeg, OSError) as exc:
                 log.warning("%s: %s", path, exc)
 
 
@@ -83,12 +84,16 @@ def cdr_reconcile(
         "A-leg without call record": result.not_built,
         "call to a smart number not rated": result.unrated,
         "live control not applied on the switch": result.not_applied,
+        "refused by capture": [rejection_line(rejected) for rejected in result.rejected],
     }
     if as_json:
         typer.echo(json.dumps({
             "day": day, "reported_legs": result.reported_legs, "stored_legs": result.stored_legs,
             "stored_by_source": result.by_source, "calls": result.calls, "rated": result.rated,
             "differences": {key: value for key, value in differences.items()},
+            "rejected": [{"node": r.node, "source": LegSource(r.source).name.lower(), "leg_id": r.leg_id,
+                          "file": r.file, "reason": r.reason, "received_at": r.received_at.isoformat()}
+                         for r in result.rejected],
         }, indent=2))
     else:
         summary = Table("day", "legs reported", "legs stored", "by event", "by post", "by file", "calls", "rated")

@@ -8,8 +8,9 @@ What the switch reported for a day (Europe/Zurich, by the leg's start) is the un
 Against it stand the stored legs, call records and rated calls. A difference is a leg the
 switch reported and the store lacks, a leg the store knows only from its hangup event (its CDR
 never arrived: the post failed and no file was swept yet), a call whose A-leg never arrived,
-an A-leg with no call record, a call to a smart number left unrated, or a live call whose cost
-cap or tariff switch the controller could not apply on the switch.
+an A-leg with no call record, a call to a smart number left unrated, a live call whose cost
+cap or tariff switch the controller could not apply on the switch, or a leg record capture
+refused that day (values out of any sane range; listed with the reason).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controller.calls import LegRecord
-from smartnumbers.models import CallRecord, CapturedLeg, ControlFailure, LegSource, RatedCall
+from smartnumbers.models import CallRecord, CapturedLeg, ControlFailure, LegSource, RatedCall, RejectedLeg
 
 
 @dataclass(slots=True)
@@ -41,11 +42,12 @@ class DayReconciliation:
     not_built: list[str] = field(default_factory=list)
     unrated: list[str] = field(default_factory=list)
     not_applied: list[str] = field(default_factory=list)  # "<call id> <action>: <reason>"
+    rejected: list[RejectedLeg] = field(default_factory=list)  # refused records received that day
 
     @property
     def differences(self) -> int:
         return (len(self.not_stored) + len(self.events_only) + len(self.unswept) + len(self.incomplete_calls)
-                + len(self.not_built) + len(self.unrated) + len(self.not_applied))
+                + len(self.not_built) + len(self.unrated) + len(self.not_applied) + len(self.rejected))
 
 
 def day_bounds(day: dt.date, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
@@ -100,4 +102,14 @@ def reconcile_day(session: Session, day: dt.date, zone: ZoneInfo, cdr_files: Ite
     result.unswept.sort()
     result.not_applied = [f"{f.call_id} {f.action}: {f.reason}" for f in session.scalars(
         select(ControlFailure).where(ControlFailure.at >= start, ControlFailure.at < end).order_by(ControlFailure.id))]
+    result.rejected = list(session.scalars(select(RejectedLeg).where(
+        RejectedLeg.received_at >= start, RejectedLeg.received_at < end).order_by(RejectedLeg.received_at, RejectedLeg.id)))
     return result
+
+
+def rejection_line(rejected: RejectedLeg) -> str:
+    """One refused record for people: where it came from, which leg if it names one, why."""
+    source = LegSource(rejected.source).name.lower()
+    what = rejected.leg_id or "a record naming no leg"
+    where = f"{source} from {rejected.node or 'an unknown node'}" + (f", {rejected.file}" if rejected.file else "")
+    return f"{what} ({where}): {rejected.reason}"

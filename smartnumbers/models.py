@@ -513,6 +513,24 @@ class ControlFailure(Base):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
 
 
+class RejectedLeg(Base):
+    """A leg record capture refused (values out of any sane range, or not a record at all),
+    kept with the reason so that ``cdr reconcile`` lists it: a refused leg is reported, never
+    silently lost. ``excerpt`` is the start of what arrived, made printable; ``file`` the name
+    of a swept file, now in the ``rejected/`` folder beside the node's error folder."""
+
+    __tablename__ = "rejected_leg"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node: Mapped[str] = mapped_column(String(64))
+    source: Mapped[int] = mapped_column(Integer)  # a LegSource
+    leg_id: Mapped[str | None] = mapped_column(String(64))  # when the record names a readable one
+    reason: Mapped[str] = mapped_column(String(500))
+    excerpt: Mapped[str] = mapped_column(String(500))
+    file: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True, default=utcnow)
+
+
 class CallRecord(Base):
     """A call as the caller made it: the A-leg with every destination the hunt tried.
 

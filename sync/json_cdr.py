@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from controller import capture
 from controller.freeswitch import cdr_folders
-from controller.freeswitch.translate import NotACdr, cdr_document, leg_from_cdr
+from controller.freeswitch.translate import RefusedLeg, cdr_document, leg_from_cdr, named_leg, shown
 from smartnumbers.models import LegSource
 from smartnumbers.settings import Settings
 from sync.keys import SESSIONS, SETTINGS
@@ -36,15 +36,17 @@ def _bad(message: str) -> web.HTTPBadRequest:
 @routes.post("/freeswitch/cdr")
 async def post_cdr(request: web.Request) -> web.Response:
     body = await request.read()
+    settings = request.app[SETTINGS]
     try:
         document, text = cdr_document(body, request.content_type)
-        leg = leg_from_cdr(document)
-    except NotACdr as exc:
-        raise _bad(f"not a json CDR: {exc}") from None
+        leg = leg_from_cdr(document, nodes=frozenset(node.name for node in settings.freeswitch_nodes))
+    except RefusedLeg as exc:
+        await _record_refusal(request, capture.RefusedArrival(
+            request.remote or "", LegSource.POST, str(exc), body, named_leg(body)))
+        raise _bad(f"json CDR refused: {exc}") from None
     named = request.query.get("uuid")
     if named and named.removeprefix("a_") != leg.leg_id:
-        raise _bad(f"the URL names leg {named}, the CDR leg {leg.leg_id}")
-    settings = request.app[SETTINGS]
+        raise _bad(f"the URL names leg {shown(named)}, the CDR leg {leg.leg_id}")
     rate = capture.rating_with(settings.payfast_fee_percent, settings.zone)
     arrival = capture.ArrivedLeg(leg, LegSource.POST, text)
 
@@ -55,6 +57,14 @@ async def post_cdr(request: web.Request) -> web.Response:
         async with session.begin():
             stored = await session.run_sync(store)
     return web.json_response({"leg_id": leg.leg_id, "new": bool(stored.new_legs), "calls_built": stored.built_calls})
+
+
+async def _record_refusal(request: web.Request, refusal: capture.RefusedArrival) -> None:
+    """The refusal is kept before the 400 (FreeSWITCH then writes the CDR to its error folder)."""
+    log.warning("json CDR from %s refused: %s", refusal.node, refusal.reason)
+    async with request.app[SESSIONS]() as session:
+        async with session.begin():
+            await session.run_sync(lambda s: capture.record_refusals(s, [refusal]))
 
 
 async def _sweep_forever(settings: Settings) -> None:

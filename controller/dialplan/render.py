@@ -35,7 +35,7 @@ from controller.dialplan.view import OUTSIDE, Announcement, CostCap, Hunt, Numbe
 from controller.live.segments import CAP_CAUSE, CAP_TAG, CAP_TALK_TAG, variable
 from smartnumbers.models import AgeCheck, CallerIdPolicy, DestinationKind, Language, OutsideAction
 from smartnumbers.phone import E164_SHAPE
-from smartnumbers.routing import _SIP_URI
+from smartnumbers.routing import _SIP_URI, DestinationSpec
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "dialplan_templates"
 FREESWITCH_CONF = Path(__file__).resolve().parents[2] / "freeswitch_conf"
@@ -195,11 +195,16 @@ def _caller_id_variables(n: NumberDialplan) -> list[str]:
 
 def dial_string(n: NumberDialplan, hunt: Hunt, options: RenderOptions) -> str:
     """One bridge through the hunt's destinations in order, each with its own ring timeout;
-    ``|`` moves on at busy, no answer (``leg_timeout``) and failure (FACTS.md section 2)."""
+    ``|`` moves on at busy, no answer (``leg_timeout``) and failure (FACTS.md section 2).
+    Each leg carries ``smart_destination``, the destination as the plan wrote it, into its
+    events and CDR, so that the call record tells sip:desk@pbx1 from sip:desk@pbx2."""
     common = ["ignore_early_media=true", *_caller_id_variables(n)]
-    legs = [f"[leg_timeout={int(d.ring_timeout_s)}]{_dial_target(d.kind, d.target, options)}"
-            for d in hunt.destinations]
-    return "{" + ",".join(common) + "}" + "|".join(legs)
+    return "{" + ",".join(common) + "}" + "|".join(_leg(d, options) for d in hunt.destinations)
+
+
+def _leg(d: DestinationSpec, options: RenderOptions) -> str:
+    endpoint = _dial_target(d.kind, d.target, options)  # the target's shape checked: no , ] | or space
+    return f"[leg_timeout={int(d.ring_timeout_s)},smart_destination={d.target}]{endpoint}"
 
 
 @functools.lru_cache(maxsize=8192)

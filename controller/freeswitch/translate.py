@@ -9,10 +9,10 @@ on the neutral form, so a second switch only needs a second module like this one
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
-from datetime import UTC, datetime
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 import orjson
@@ -34,13 +34,19 @@ from controller.calls import (
     ProductSignal,
     RoutingRequest,
 )
-from controller.freeswitch.protocol import Event, JsonEvent
+from controller.freeswitch.protocol import Event, JsonEvent, ProtocolError
 from smartnumbers.phone import Caller, normalise_caller
+
+log = logging.getLogger(__name__)
 
 # The product's own channel variables start with this; they tie a leg to number, account,
 # tariff and tariff version, and come back as a neutral leg's ``tags`` without the prefix.
 PRODUCT_PREFIX = "smart_"
 PRODUCT_SUBCLASS_PREFIX = "smart::"
+# The dialplan sets this on each B-leg (a per-leg variable of the bridge): the destination as
+# the plan wrote it, E.164 or a sip: URI. The switch's own ``destination_number`` is only a SIP
+# destination's user part (``desk`` for both sip:desk@pbx1 and sip:desk@pbx2).
+DESTINATION_VARIABLE = PRODUCT_PREFIX + "destination"
 
 # Everything the controller listens to, and nothing more (never ``ALL``): a busy switch sends
 # dozens of events a call, and FreeSWITCH drops a listener whose queue fills.
@@ -67,26 +73,111 @@ def subscription(encoding: str = "plain") -> str:
     return f"event {encoding} {names} CUSTOM {subclasses}"
 
 
+# -- the sane ranges of what a switch reports --------------------------------------------------
+#
+# A finished leg with a value outside them is refused whole (``RefusedLeg``, with the reason),
+# so that nothing past this module meets a timestamp of 25 digits, a 500,000-character id, a
+# NUL or a lone surrogate, and a bad record cannot stop the good ones of its batch at the
+# database. The checks are a dozen regular expressions and comparisons a leg: about 2 µs on
+# the 40 µs of ``leg_from_hangup``, about 1 % of what storing a leg in PostgreSQL costs.
+
+# FreeSWITCH's leg ids are 36-character UUIDs; ``origination_uuid`` may set any such token.
+LEG_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+NODE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")  # as the settings allow a node's name
+EARLIEST_US = 946_684_800_000_000  # 2000-01-01 UTC, in epoch microseconds
+LATEST_US = 4_102_444_800_000_000  # 2100-01-01 UTC
+MAX_LEG_MS = 7 * 86_400_000  # a leg longer than a week is not a call
+_MAX_LEG = timedelta(milliseconds=MAX_LEG_MS)
+MAX_Q850 = 127  # ITU-T Q.850 cause values
+MAX_TEXT = 256  # a destination
+MAX_TAG = 4096  # one product variable (tariff segments grow by about 8 characters a switch)
+MAX_TAGS = 64
+MAX_HUNT = 64  # attempts of one bridge (a plan has at most three a slot)
+_DIGITS = re.compile(r"[0-9]{1,20}")
+_UNSAFE = re.compile(r"[\x00\ud800-\udfff]")  # no database keeps a NUL in text, nor UTF-8 a lone surrogate
+
+
+class RefusedLeg(ValueError):
+    """A leg record the product refuses, with the reason: values out of any sane range."""
+
+
+class NotACdr(RefusedLeg):
+    """A body that is not one of mod_json_cdr's documents."""
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A bounded, printable excerpt of a refused value, for a reason people read."""
+    text = value if isinstance(value, str) else repr(value)[:limit + 20]
+    more = "…" if len(text) > limit else ""
+    return repr(_UNSAFE.sub("\N{REPLACEMENT CHARACTER}", text[:limit]) + more)
+
+
+def _text(name: str, value: str, limit: int) -> str:
+    if len(value) > limit or _UNSAFE.search(value):
+        raise RefusedLeg(f"{name}: {shown(value)} ({len(value)} characters) is not text of at most {limit}")
+    return value
+
+
+def _leg_id(name: str, value: object) -> str:
+    if not isinstance(value, str) or not LEG_ID.fullmatch(value):
+        size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+        raise RefusedLeg(f"{name}: {shown(value)}{size} is not a leg id")
+    return value
+
+
+def _switch_name(value: object) -> str:
+    if not isinstance(value, str) or not NODE_NAME.fullmatch(value):
+        size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+        raise RefusedLeg(f"switch name: {shown(value)}{size} is not a node's name")
+    return value
+
+
+def _instant(var: Mapping[str, str], name: str) -> datetime | None:
+    """An instant of a finished leg; absent or zero is None, anything outside 2000-2100 refused."""
+    value = var.get(name)
+    if not value or value == "0":
+        return None
+    micros = int(value) if _DIGITS.fullmatch(value) else -1
+    if not EARLIEST_US <= micros < LATEST_US:
+        raise RefusedLeg(f"{name}: {shown(value)} is not epoch microseconds between 2000 and 2100")
+    return datetime.fromtimestamp(micros / 1_000_000, UTC)
+
+
+def _count(var: Mapping[str, str], name: str, upper: int) -> int | None:
+    """A whole number of a finished leg from 0 to ``upper``; absent is None, anything else refused."""
+    value = var.get(name)
+    if not value:
+        return None
+    count = int(value) if _DIGITS.fullmatch(value) else -1
+    if not 0 <= count <= upper:
+        raise RefusedLeg(f"{name}: {shown(value)} is not a whole number from 0 to {upper}")
+    return count
+
+
 # -- small readers ---------------------------------------------------------------------------
 
 
 def _utc_from_micros(value: str | None) -> datetime | None:
-    if not value or not value.isdigit() or value == "0":
+    """An instant in epoch microseconds, or None when absent, zero or outside the sane window
+    (live events: the moment is then taken as now; finished legs use ``_instant``, which refuses)."""
+    if not value or not _DIGITS.fullmatch(value) or not EARLIEST_US <= int(value) < LATEST_US:
         return None
     return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
 
 
 def _utc_from_seconds(value: str | None) -> datetime | None:
-    if not value or not value.isdigit() or value == "0":
+    if not value or not _DIGITS.fullmatch(value) or not EARLIEST_US <= int(value) * 1_000_000 < LATEST_US:
         return None
     return datetime.fromtimestamp(int(value), UTC)
 
 
 def _int(value: str | None) -> int | None:
+    """A count of a live event (a cause code, milliseconds), None when it is not one or is out
+    of any leg's range."""
     if value is None:
         return None
     text = value.strip()
-    if text.lstrip("-").isdigit():
+    if _DIGITS.fullmatch(text) and int(text) <= MAX_LEG_MS:
         return int(text)
     return None
 
@@ -147,16 +238,22 @@ def _event_caller(event: Event) -> Caller:
 
 
 def call_event(event: Event, node: str) -> CallEvent | None:
-    """The neutral call event for a FreeSWITCH event, or None for events the core ignores."""
-    name = event.get("Event-Name")
-    handler = _EVENT_HANDLERS.get(name or "")
-    if handler is None:
+    """The neutral call event for a FreeSWITCH event, or None for events the core ignores and
+    for one it cannot read (logged: one bad event must not stop a node's stream)."""
+    name = None
+    try:
+        name = event.get("Event-Name")
+        handler = _EVENT_HANDLERS.get(name or "")
+        if handler is None:
+            return None
+        leg_id = event.get("Unique-ID")
+        if not leg_id:
+            return None
+        at = _utc_from_micros(event.get("Event-Date-Timestamp")) or datetime.now(UTC)
+        return handler(event, node, leg_id, call_id_of(event), at)
+    except (ProtocolError, ValueError, RecursionError) as exc:  # RecursionError: json's nesting
+        log.error("node %s: %s event not read: %s", node, name, str(exc)[:200])
         return None
-    leg_id = event.get("Unique-ID")
-    if not leg_id:
-        return None
-    at = _utc_from_micros(event.get("Event-Date-Timestamp")) or datetime.now(UTC)
-    return handler(event, node, leg_id, call_id_of(event), at)
 
 
 def _created(event: Event, node: str, leg: str, call: str, at: datetime) -> CallEvent:
@@ -167,7 +264,7 @@ def _created(event: Event, node: str, leg: str, call: str, at: datetime) -> Call
         at,
         direction=_direction(event.get("Call-Direction")),
         caller=_event_caller(event),
-        destination=event.get("Caller-Destination-Number") or "",
+        destination=event.get("variable_" + DESTINATION_VARIABLE) or event.get("Caller-Destination-Number") or "",
         tags=_channel_tags(event),
     )
 
@@ -290,17 +387,26 @@ def _product_variables(raw: bytes) -> list[str]:
     while at >= 0:
         start = at + 1 + len(_VARIABLE)
         stop = raw.find(b'"', start)
-        names.append(raw[start:stop].decode())
+        names.append(raw[start:stop].decode("utf-8", "replace"))
         at = raw.find(_PRODUCT_KEY, stop)
     return names
 
 
-class NotACdr(ValueError):
-    """A body that is not one of mod_json_cdr's documents."""
-
-
 def is_hangup_complete(event: Event) -> bool:
-    return event.get("Event-Name") == HANGUP_COMPLETE
+    try:
+        return event.get("Event-Name") == HANGUP_COMPLETE
+    except (ProtocolError, ValueError, RecursionError):  # an event no one can read is no hangup
+        return False
+
+
+_NAMED_LEG = re.compile(rb'"(?:uuid|Unique-ID)"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"'  # a CDR, event-json
+                        rb"|^Unique-ID: ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})\r?$", re.MULTILINE)  # event-plain
+
+
+def named_leg(raw: bytes) -> str | None:
+    """The leg id a refused record names, if it names a readable one (for the record of the refusal)."""
+    match = _NAMED_LEG.search(raw)
+    return (match[1] or match[2]).decode() if match else None
 
 
 def raw_event(event: Event) -> bytes:
@@ -312,26 +418,38 @@ def raw_event(event: Event) -> bytes:
 
 
 def leg_from_hangup(event: Event, node: str) -> LegRecord:
-    """The neutral record of the leg a CHANNEL_HANGUP_COMPLETE closes."""
+    """The neutral record of the leg a CHANNEL_HANGUP_COMPLETE closes; ``RefusedLeg`` with the
+    reason when it holds values out of range."""
     headers: Event | Mapping[str, object] = event
     variables: dict[str, object] = {}
     if isinstance(event, JsonEvent):  # one JSON decode (orjson, a third of json's time); arrays stay arrays
-        headers = orjson.loads(event.raw)
+        try:  # orjson refuses nesting deeper than 1024 and lone surrogates
+            headers = orjson.loads(event.raw)
+        except orjson.JSONDecodeError as exc:
+            raise RefusedLeg(f"event-json: not JSON ({exc})") from None
+        if not isinstance(headers, dict):
+            raise RefusedLeg("event-json: not a JSON object")
         names = _LEG_RECORD_VARIABLES + tuple(_product_variables(event.raw))
         variables = {name: headers[_VARIABLE + name] for name in names if _VARIABLE + name in headers}
     else:
-        for key, value in event.items():
+        try:
+            pairs = event.items()
+        except (ProtocolError, RecursionError) as exc:  # RecursionError: an XML event nested too deep
+            raise RefusedLeg(f"event not readable: {str(exc)[:200]}") from None
+        for key, value in pairs:
             if key.startswith(_VARIABLE):
                 variables.setdefault(key[len(_VARIABLE) :], value)
     variables["uuid"] = headers.get("Unique-ID") or variables.get("uuid") or ""
+    switch = headers.get("FreeSWITCH-Switchname")
+    if switch is not None:
+        _switch_name(switch)
     profile = {
         "orig_caller_id_number": headers.get("Caller-Orig-Caller-ID-Number"),
         "caller_id_number": headers.get("Caller-Caller-ID-Number"),
         "destination_number": headers.get("Caller-Destination-Number"),
     }
-    record = _leg_record(variables, {k: v for k, v in profile.items() if v}, node)
-    call_id = call_id_of(headers)
-    return replace(record, call_id=call_id) if call_id and call_id != record.call_id else record
+    return _leg_record(variables, {k: v for k, v in profile.items() if isinstance(v, str) and v}, node,
+                       call_id_of(headers))
 
 
 def cdr_document(body: bytes, content_type: str | None) -> tuple[Mapping[str, object], bytes]:
@@ -343,25 +461,29 @@ def cdr_document(body: bytes, content_type: str | None) -> tuple[Mapping[str, ob
         if "cdr" not in fields:
             raise NotACdr("form without a cdr field")
         text = fields["cdr"][0].encode()
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
+    try:  # orjson refuses nesting deeper than 1024 and lone surrogates
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
         raise NotACdr(f"not JSON: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("variables"), dict):
         raise NotACdr("a JSON document without variables")
     return document, text
 
 
-def leg_from_cdr(cdr: Mapping[str, object], node: str | None = None) -> LegRecord:
-    """The neutral record of one mod_json_cdr document, as posted or as a file (the node is
-    the switch's name unless given)."""
+def leg_from_cdr(cdr: Mapping[str, object], node: str | None = None, nodes: Collection[str] = ()) -> LegRecord:
+    """The neutral record of one mod_json_cdr document, as posted or as a file; ``RefusedLeg``
+    with the reason when it holds values out of range. The node is the switch's name
+    (``switchname``) unless given, and then one of ``nodes`` when there are any."""
     variables = cdr.get("variables")
     if not isinstance(variables, Mapping):
         raise NotACdr("json CDR without variables")
-    try:
-        return _leg_record(variables, _first_profile(cdr.get("callflow")), node or str(cdr.get("switchname") or ""))
-    except ValueError as exc:
-        raise NotACdr(str(exc)) from None
+    switch = cdr.get("switchname")
+    if switch is not None:
+        _switch_name(switch)
+    if node is None and nodes and switch not in nodes:
+        raise RefusedLeg(f"switch {shown(switch)} is not one of the configured nodes "
+                         f"({', '.join(sorted(nodes))})")
+    return _leg_record(variables, _first_profile(cdr.get("callflow")), node or str(switch or ""))
 
 
 def _array(value: str | None) -> list[str]:
@@ -375,58 +497,95 @@ def _array(value: str | None) -> list[str]:
 
 def hunt_attempts(value: str | None) -> tuple[HuntAttempt, ...]:
     """``originate_causes``: ``<leg uuid>;<cause>`` per destination tried, in order."""
+    items = _array(value)
+    if len(items) > MAX_HUNT:
+        raise RefusedLeg(f"originate_causes: {len(items)} attempts, more than {MAX_HUNT}")
     attempts = []
-    for item in _array(value):
+    for item in items:
         leg, _, cause = item.partition(";")
         if leg:
-            attempts.append(HuntAttempt(leg, cause))
+            attempts.append(HuntAttempt(_leg_id("originate_causes", leg), _text("originate_causes", cause, 64)))
     return tuple(attempts)
 
 
-def _leg_record(variables: Mapping[str, object], profile: Mapping[str, str], node: str) -> LegRecord:
+def _variable_text(name: str, value: object) -> str:
+    """A channel variable as text: an event-json array or a CDR's ``ARRAY::`` string spells a
+    multi-value one; anything else (a number, an object) is no variable FreeSWITCH writes."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "ARRAY::" + "|:".join(value)
+    raise RefusedLeg(f"variable {shown(name)}: {shown(value)} is not text")
+
+
+def _product_tags(var: Mapping[str, str]) -> dict[str, str]:
+    tags = _tags(var.items(), PRODUCT_PREFIX)
+    if not tags:  # a leg the product did not route
+        return tags
+    if len(tags) > MAX_TAGS:
+        raise RefusedLeg(f"{len(tags)} {PRODUCT_PREFIX}* variables, more than {MAX_TAGS}")
+    # One scan of them all (a third of checking each); the slow loop only names the culprit.
+    if (max(map(len, tags)) > 64 or max(map(len, tags.values())) > MAX_TAG
+            or _UNSAFE.search("".join(tags) + "".join(tags.values()))):
+        for name, value in tags.items():
+            _text(PRODUCT_PREFIX + _text("variable name", name, 64), value, MAX_TAG)
+    return tags
+
+
+def _leg_record(variables: Mapping[str, object], profile: Mapping[str, str], node: str,
+                call_id: str | None = None) -> LegRecord:
     """A leg record from a leg's channel variables (an event-json array or a CDR's
-    ``ARRAY::`` string for a multi-value one) and the caller profile it started with."""
-    var = {str(k): str(v) if not isinstance(v, list) else "ARRAY::" + "|:".join(map(str, v)) for k, v in variables.items()}
-    leg_id = var.get("uuid", "")
-    if not leg_id:
-        raise ValueError("a leg without a uuid")
+    ``ARRAY::`` string for a multi-value one) and the caller profile it started with; every
+    value kept is checked against the sane ranges above."""
+    var = {k: v if type(v) is str else _variable_text(k, v) for k, v in variables.items()}
+    leg_id = _leg_id("uuid", var.get("uuid", ""))
     # A B-leg names its A-leg in ``originator``; the answering B-leg's ``call_uuid`` is its
     # own uuid in the CDR (FACTS 2, 7201), so ``originator`` is read first.
-    call_id = var.get("originator") or var.get("call_uuid") or leg_id
+    call_id = _leg_id("call id", call_id or var.get("originator") or var.get("call_uuid") or leg_id)
     number = profile.get("orig_caller_id_number") or profile.get("caller_id_number") or var.get("sip_from_user")
-    started = _utc_from_micros(var.get("start_uepoch")) or datetime.fromtimestamp(0, UTC)
-    ended = _utc_from_micros(var.get("end_uepoch")) or started
-    duration_ms = _int(var.get("mduration"))
+    started = _instant(var, "start_uepoch") or datetime.fromtimestamp(0, UTC)
+    answered = _instant(var, "answer_uepoch")
+    ended = _instant(var, "end_uepoch")
+    for name, instant in (("answer_uepoch", answered), ("end_uepoch", ended)):
+        if instant is not None and not timedelta(0) <= instant - started <= _MAX_LEG:
+            raise RefusedLeg(f"{name}: {shown(var.get(name))} is not within a week after start_uepoch")
+    # A B-leg whose originate failed before it ran ends at 0 with a negative ``mduration`` (the
+    # switch subtracts its start from 0; FACTS 2, 7213): it lasted nothing.
+    duration_ms = _count(var, "mduration", MAX_LEG_MS) if ended is not None else 0
+    ended = ended or started
     return LegRecord(
-        node=node or var.get("hostname", ""),
+        node=_switch_name(node or var.get("hostname", "")),
         leg_id=leg_id,
         call_id=call_id,
         direction=_direction(var.get("direction")),
         caller=_caller(number, var.get("privacy_hide_number"), var.get("sip_Privacy")),
-        destination=profile.get("destination_number") or var.get("destination_number") or "",
+        destination=_text("destination", var.get(DESTINATION_VARIABLE) or profile.get("destination_number")
+                          or var.get("destination_number") or "", MAX_TEXT),
         started_at=started,
-        answered_at=_utc_from_micros(var.get("answer_uepoch")),
+        answered_at=answered,
         ended_at=ended,
         duration_ms=duration_ms if duration_ms is not None else int((ended - started).total_seconds() * 1000),
-        billed_ms=_int(var.get("billmsec")) or 0,
-        cause=var.get("hangup_cause", ""),
-        q850=_int(var.get("hangup_cause_q850")),
+        billed_ms=_count(var, "billmsec", MAX_LEG_MS) or 0,
+        cause=_text("hangup_cause", var.get("hangup_cause", ""), 64),
+        q850=_count(var, "hangup_cause_q850", MAX_Q850),
         side=_side(var.get("sip_hangup_disposition")),
         hunt=hunt_attempts(var.get("originate_causes")),
-        tags=_tags(var.items(), PRODUCT_PREFIX),
+        tags=_product_tags(var),
     )
 
 
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _first_profile(callflow: object) -> dict[str, str]:
-    """The caller profile the leg started with (lowest ``profile_index``)."""
+    """The caller profile the leg started with (lowest ``profile_index``); its text values only."""
     if not isinstance(callflow, list) or not callflow:
         return {}
     entries = [c for c in callflow if isinstance(c, Mapping)]
     if not entries:
         return {}
-    first = min(entries, key=lambda c: _int(str(c.get("profile_index", ""))) or 0)
+    first = min(entries, key=lambda c: _int(_str_or_none(c.get("profile_index"))) or 0)
     profile = first.get("caller_profile")
-    return {str(k): str(v) for k, v in profile.items()} if isinstance(profile, Mapping) else {}
+    return {str(k): v for k, v in profile.items() if isinstance(v, str)} if isinstance(profile, Mapping) else {}
 
 
 # -- mod_xml_curl ----------------------------------------------------------------------------
@@ -511,7 +670,8 @@ def live_leg(row: Mapping[str, str], partner: Mapping[str, str], dump_text: str 
         call_id=row.get("call_uuid") or leg_id,
         direction=_direction(row.get("direction")),
         caller=_caller(number, hide),
-        destination=row.get("initial_dest") or row.get("dest") or "",
+        destination=(dump.get("variable_" + DESTINATION_VARIABLE) if dump else None) or row.get("initial_dest")
+        or row.get("dest") or "",
         created_at=_utc_from_seconds(row.get("created_epoch")) or datetime.fromtimestamp(0, UTC),
         answered=answered_at is not None or row.get("callstate") in ("ACTIVE", "HELD"),
         other_leg_id=partner.get(leg_id),

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 from controller import capture
 from controller.calls import LegDirection
 from controller.freeswitch import translate
-from controller.freeswitch.protocol import FrameReader, event_from_frame
+from controller.freeswitch.protocol import FrameReader, JsonEvent, event_from_frame
 from rating.pipeline import RatingSetup, rate_calls
 from rating.operator_prices import set_price
 from smartnumbers import accounts, numbers
@@ -172,3 +172,41 @@ def test_legs_stored_compressed_before_0006_read_as_the_switch_sent_them(databas
             assert {leg: zlib.decompress(event) for leg, event, _ in conn.execute(read)} == {A_LEG: raw, BUSY: raw}
     finally:
         engine.dispose()
+
+
+# What the switch carries on each B-leg of a hunt through two SIP destinations sharing a user
+# part and a PSTN one: the dialplan's bridge sets ``smart_destination`` per leg (FreeSWITCH's
+# own destination_number would be ``desk`` for both SIP ones).
+WHOLE = {BUSY: "sip:desk@pbx1.example.com", NO_ANSWER: "sip:desk@pbx2.example.com", ANSWERED: "+41446681800"}
+
+
+def with_destination(raw: bytes, *, event: bool) -> bytes:
+    document = json.loads(raw)
+    leg = document["Unique-ID"] if event else document["variables"]["uuid"]
+    if leg in WHOLE and event:
+        document["variable_smart_destination"] = WHOLE[leg]
+    elif leg in WHOLE:
+        document["variables"]["smart_destination"] = WHOLE[leg]
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("path", ["event", "cdr"])
+def test_each_attempt_names_its_whole_destination(session, captures, freephone, path):
+    if path == "event":
+        arrivals = [by_event(JsonEvent(with_destination(e.raw, event=True))) for e in hangups(captures)]
+    else:
+        arrivals = [by_cdr(with_destination(body, event=False)) for body in cdr_files(captures).values()]
+    capture.store_legs(session, arrivals, rater(session))
+    attempts = session.get(CallRecord, A_LEG).attempts
+    assert [(a["leg_id"], a["destination"], a["outcome"]) for a in attempts] == [
+        (BUSY, "sip:desk@pbx1.example.com", "busy"),
+        (NO_ANSWER, "sip:desk@pbx2.example.com", "no_answer"),
+        (ANSWERED, "+41446681800", "answered")]
+
+
+def test_live_calls_name_the_whole_destination_of_each_leg(captures):
+    raw = (captures / "facts" / "raw" / "item2-hunt" / "7201" / "esl-json.raw").read_bytes()
+    created = [e for e in (event_from_frame(f) for f in FrameReader().feed(raw))
+               if e is not None and e.get("Event-Name") == "CHANNEL_CREATE" and e.get("Unique-ID") in WHOLE]
+    legs = [translate.call_event(JsonEvent(with_destination(e.raw, event=True)), "vm") for e in created]
+    assert {leg.leg_id: leg.destination for leg in legs} == WHOLE

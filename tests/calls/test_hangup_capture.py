@@ -22,9 +22,9 @@ def committing(db_url):
     engine = make_engine(db_url)
     sessions = session_factory(engine)
 
-    def store(arrivals):
+    def store(arrivals, refusals=()):
         with sessions() as session, session.begin():
-            return capture.store_legs(session, arrivals)
+            return capture.store_legs(session, arrivals, refusals=refusals)
 
     return store
 
@@ -44,11 +44,11 @@ async def test_a_failed_store_keeps_the_legs_for_the_retry(db_url, captures, ses
     store = committing(db_url)
     calls = []
 
-    def flaky(arrivals):
+    def flaky(arrivals, refusals):
         calls.append(len(arrivals))
         if len(calls) == 1:
             raise ConnectionError("database restarting")
-        return store(arrivals)
+        return store(arrivals, refusals)
 
     hangups = HangupCapture(flaky)
     for event in all_events(captures):

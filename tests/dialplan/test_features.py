@@ -295,3 +295,17 @@ def test_a_premium_call_schedules_its_own_hangup_at_the_cap_when_answered():
     plain = fsd.Channel("0901234567", "+41441112233", WEEKDAY_NOON)
     fsd.run(fsd.hunt(context("plain"), plain), plain)
     assert "api_on_answer" not in plain.variables
+
+
+def test_each_leg_names_its_whole_destination():
+    """Two SIP destinations sharing a user part are told apart: each leg carries the destination
+    as the plan wrote it in ``smart_destination`` (the switch's destination_number is ``desk``)."""
+    spec = plan({"slots": [{"days": "mon-fri", "start": "08:00", "end": "18:00", "destinations": [
+        {"target": "sip:desk@pbx1.example.com", "ring_timeout": 15},
+        {"target": "sip:desk@pbx2.example.com:5070", "ring_timeout": 15},
+        {"target": "+41446681800", "ring_timeout": 20}]}]})
+    outcome, _ = call("plain", spec=spec, legs=lambda leg: "busy")
+    assert [(leg.endpoint, leg.variables["smart_destination"]) for leg in outcome.tried] == [
+        ("sofia/carrier/sip:desk@pbx1.example.com", "sip:desk@pbx1.example.com"),
+        ("sofia/carrier/sip:desk@pbx2.example.com:5070", "sip:desk@pbx2.example.com:5070"),
+        ("sofia/gateway/carrier/+41446681800", "+41446681800")]
