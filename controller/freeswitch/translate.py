@@ -516,6 +516,16 @@ def _variable_text(name: str, value: object) -> str:
     raise RefusedLeg(f"variable {shown(name)}: {shown(value)} is not text")
 
 
+# The product's variables a call record, its rating or live control is read from
+# (controller/call_records.py, controller/live/segments.py): one of these out of bounds refuses
+# the leg, since the call would be rated wrongly without it. Any other of the product's name
+# space out of bounds (a 1 MiB ``smart_big_*`` a test set, FACTS 4c) is left out of the record
+# and logged: the call is still recorded, and its raw event keeps the value.
+_READ_TAGS = frozenset({"number", "account", "tariff_code", "tariff_version", "tariff_segments", "cost_cap",
+                        "cost_cap_at", "cost_cap_s", "destination", "age_check", "outcome", "price_announced",
+                        "slot", "slot_name"})
+
+
 def _product_tags(var: Mapping[str, str]) -> dict[str, str]:
     tags = _tags(var.items(), PRODUCT_PREFIX)
     if not tags:  # a leg the product did not route
@@ -525,8 +535,15 @@ def _product_tags(var: Mapping[str, str]) -> dict[str, str]:
     # One scan of them all (a third of checking each); the slow loop only names the culprit.
     if (max(map(len, tags)) > 64 or max(map(len, tags.values())) > MAX_TAG
             or _UNSAFE.search("".join(tags) + "".join(tags.values()))):
-        for name, value in tags.items():
-            _text(PRODUCT_PREFIX + _text("variable name", name, 64), value, MAX_TAG)
+        for name, value in list(tags.items()):
+            _text("variable name", name, 64)
+            try:
+                _text(PRODUCT_PREFIX + name, value, MAX_TAG)
+            except RefusedLeg as refused:
+                if name in _READ_TAGS:
+                    raise
+                log.warning("leg %s: %s left out of its record: %s", var.get("uuid", "?")[:64], shown(name), refused)
+                del tags[name]
     return tags
 
 

@@ -6,6 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from controller.calls import (
     DigitPressed,
     HangupSide,
@@ -115,8 +117,18 @@ def test_every_json_cdr_becomes_a_leg_record(captures):
         assert record.leg_id and record.call_id
         assert record.ended_at >= record.started_at
         assert 0 <= record.billed_ms <= record.duration_ms
-    # The one refused is the experiment that set product variables of 64 KiB and 1 MiB (FACTS 4c).
-    assert list(refused) == ["7405"] and refused["7405"].startswith("smart_big_65536: ")
+    assert refused == {}
+
+
+def test_an_oversized_variable_the_product_does_not_read_is_left_out_and_the_leg_kept(captures):
+    """The experiment that set variables of 64 KiB and 1 MiB (FACTS 4c) is still a call."""
+    path = next((captures / "facts" / "raw" / "item4-midcall" / "7405" / "json_cdr").glob("*.cdr.json"))
+    document = json.loads(path.read_text())
+    record = translate.leg_from_cdr(document)
+    assert sorted(name for name in record.tags if name.startswith("big")) == ["big_1024"]
+    document["variables"]["smart_tariff_segments"] = "1@0" * 5000
+    with pytest.raises(translate.RefusedLeg, match="smart_tariff_segments"):
+        translate.leg_from_cdr(document)
 
 
 def test_a_hunt_cdr_lists_every_attempt(captures):
