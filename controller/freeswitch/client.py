@@ -21,6 +21,7 @@ within its own time the silence is explained; the link is dropped only when that
 overdue (it and every command behind it will never be answered) or when nothing at all is owed
 and nothing is heard.
 
+The subscription always includes HEARTBEAT and BACKGROUND_JOB, which the client needs itself.
 What shapes the subscription (``filter``, ``nixevent``, ``event``, ``noevents``, ``log``,
 ``nolog`` sent through ``command()``) is kept and sent again, in order, on every connect.
 Backoff starts over only after a connection stayed up ``healthy_after`` seconds, so a link that
@@ -784,7 +785,7 @@ class EventSocketClient:
             text = reply.header("Reply-Text") or ""
             if not text.startswith("+OK"):
                 raise AuthenticationFailed(f"node {self.node}: FreeSWITCH refused the password ({text.strip()})")
-            for line in (self.subscription, *self._shaping):
+            for line in (self.subscription, *self._own_events(), *self._shaping):
                 reply = await self._command(line, None)
                 text = reply.header("Reply-Text") or ""
                 if not text.startswith("+OK"):
@@ -796,6 +797,16 @@ class EventSocketClient:
             raise
         self.metrics.connects += 1
         return wire
+
+    def _own_events(self) -> list[str]:
+        """The events the client itself needs, if the subscription lacks them: HEARTBEAT for
+        liveness, BACKGROUND_JOB for the answers of ``bgapi`` (the switch sends a job's answer
+        only to listeners subscribed to it)."""
+        words = self.subscription.split()
+        if "ALL" in words:
+            return []
+        missing = [name for name in (translate.HEARTBEAT, translate.BACKGROUND_JOB) if name not in words]
+        return [f"event {self.encoding} {' '.join(missing)}"] if missing else []
 
     async def _resync(self, wire: _Wire) -> None:
         """Read the live legs back and queue them as one ``Resync`` (FACTS 7). A leg whose
