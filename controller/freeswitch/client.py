@@ -410,7 +410,8 @@ class _Wire(asyncio.Protocol):
             raise ConnectionLost(f"not connected to {self.client.node}")
         waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         waiter.add_done_callback(retrieve_outcome)  # a caller gone by then must not leave it unread
-        sent = _Sent(waiter, " ".join(command.split(" ", 2)[:2]), allowed)
+        words = command.split(" ", 2)
+        sent = _Sent(waiter, " ".join(words[:2]) if words[0] in ("api", "bgapi") else words[0], allowed)  # never a password
         if self.replies:
             sent.started = float("inf")  # not begun: the switch is on the commands before it
         self.replies.append(sent)
@@ -615,7 +616,8 @@ class EventSocketClient:
         waiter.add_done_callback(retrieve_outcome)  # failed with the link after we stopped waiting
         wire.jobs[job] = waiter
         try:
-            frame = await self._command("bgapi " + _check_command(command), timeout, {"Job-UUID": job})
+            # the switch acknowledges at once; ``timeout`` is the job's
+            frame = await self._command("bgapi " + _check_command(command), None, {"Job-UUID": job})
             reply = frame.header("Reply-Text") or ""
             if reply.startswith("-ERR"):
                 raise CommandFailed(f"bgapi {command!r}: {reply}")

@@ -8,6 +8,12 @@ Speed matters here (the controller reads every event of a busy switch on one cor
 are split with ``bytes.find`` and events are decoded lazily: reading ``Unique-ID`` from an
 event looks up that one header in the raw bytes and decodes only its value. The full header
 list (duplicates kept, in wire order) is built only when someone asks for it.
+
+What a value can hold: FreeSWITCH URL-encodes values in plain and XML events and in the
+outbound ``connect`` reply, but leaves a ``%`` followed by two upper-case hex digits as it is.
+A value that itself holds such a sequence (``50%41``) is therefore read back decoded (``50A``)
+from those three; it is exact in JSON events and in ``getvar``/``uuid_getvar`` answers, which
+carry values unencoded. Outer header values (``Reply-Text``) are never decoded.
 """
 
 from __future__ import annotations
