@@ -5,8 +5,11 @@ leg ids, the current time and the caller it is given, so listeners get the real 
 and header sets; it answers the api/bgapi commands the controller sends (listings, dumps,
 originate, reloadxml, uuid_kill, the mid-call commands of live control: uuid_setvar,
 uuid_broadcast, sched_hangup/sched_del; and the real error texts), and raises the CUSTOM
-``smart::code`` event of an agent's tariff code. It can hold thousands of live calls and inject
-faults (dropped connections, half frames, garbage, restarts). Never production.
+``smart::code`` event of an agent's tariff code. Its listeners behave like mod_event_socket's:
+filters and ``nixevent``, ``log``/``nolog`` with ``log/data`` frames, an ``api`` that holds the
+listener while it runs (``msleep``) where ``bgapi`` does not, commands cut at 10 MiB, and an
+ACL that turns every address away (``deny_access``). It can hold thousands of live calls and
+inject faults (dropped connections, half frames, garbage, restarts). Never production.
 """
 
 from __future__ import annotations
