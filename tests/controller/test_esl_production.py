@@ -10,7 +10,9 @@ import gc
 
 import pytest
 
+from controller.dialplan.deploy import Deployment, NodeDeployment
 from controller.freeswitch import protocol
+from controller.freeswitch.call_control import FreeSwitchCallControl
 from controller.freeswitch.client import (
     MAX_COMMAND,
     AccessDenied,
@@ -141,6 +143,28 @@ async def test_a_long_bgapi_runs_beside_call_control_and_the_link_stays_up(sim):
         await asyncio.sleep(0.05)
     assert await long == "+OK" and controls > 1
     assert client.metrics.connects == 1 and client.metrics.commands_timed_out == 0
+    await stopped(client, task)
+
+
+async def test_live_call_control_is_answered_while_a_deploy_reloads(sim):
+    """A reload the size of 100,000 numbers, shortened: the deploy's reloadxml goes through
+    bgapi, so the tariff commands of live calls on the same link are answered meanwhile."""
+    sim.reload_seconds = 3.0
+    client = EventSocketClient("127.0.0.1", sim.port, "ClueCon", resync=False, command_timeout=1.0)
+    task = await started(client)
+    control = FreeSwitchCallControl(client)
+    (leg,) = sim.hold_calls(1)
+    deployment = Deployment([NodeDeployment("fs1", None, client)])
+    deploy = asyncio.create_task(deployment.publish({}, force_reload=True))
+    switches = 0
+    while not deploy.done():
+        await control.record(leg, {"tariff_code": str(switches % 90 + 1)})
+        assert await control.recorded(leg, "tariff_code") == str(switches % 90 + 1)
+        switches += 1
+        await asyncio.sleep(0.05)
+    assert (await deploy).reloaded == {"fs1": "+OK [Success]"}
+    assert switches > 1 and "bgapi reloadxml" in sim.commands
+    assert client.metrics.commands_timed_out == 0 and client.metrics.connects == 1
     await stopped(client, task)
 
 
