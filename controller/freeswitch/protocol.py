@@ -238,7 +238,7 @@ class FrameReader:
             content_type = None
             for key, value in headers:
                 if key.lower() == "content-type":
-                    content_type = value
+                    content_type = value.lower()  # libesl compares the type without case, too
                     break
             start = end + 2
             if length > MAX_BODY:

@@ -429,6 +429,8 @@ def test_outer_headers_are_matched_like_libesl():
     assert frame.body == b"+OK" and frame.header("Content-Type") == "api/response"
     assert frame.header("reply-text") == "+OK x" and frame.header("Content-Length") == "3"
     assert frame.content_type == "api/response"
+    (event,) = FrameReader().feed(b"content-length: 23\ncontent-type: Text/Event-Plain\n\nEvent-Name: HEARTBEAT\n\n")
+    assert event.content_type == "text/event-plain" and event.body == b"Event-Name: HEARTBEAT\n\n"
 
 
 async def test_a_percent_escape_the_switch_did_not_make_is_exact_where_the_wire_allows(sim):
