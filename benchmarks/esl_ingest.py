@@ -7,6 +7,11 @@ that reads Event-Name, Unique-ID and one variable, in plain and in JSON, median 
 Every run checks the client delivered exactly the capture's events. Then the resident memory
 of this client while the simulator holds 10,000 live calls. Last line: the JSON figures.
 
+The peers are installed (first run only) into an environment of their own, beside the user's
+caches rather than in the project's: genesis pins an older typer than the project uses. Their
+client processes run with that environment's Python, the same version as the project's. A
+peer that cannot be installed stops the benchmark: a ratio without its peer means nothing.
+
     .venv/bin/python benchmarks/esl_ingest.py [--events 100000] [--runs 5] [--calls 10000]
 """
 
@@ -33,6 +38,9 @@ TARGET_RATIO = 5
 TARGET_RSS_MB = 150
 PASSWORD = "ClueCon"
 CPU_START = 0.0
+PEERS = ("greenswitch", "genesis")  # PyPI names, also their import names
+PEER_ENV = (Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smartnumbers"
+            / f"esl-peers-py{sys.version_info.major}.{sys.version_info.minor}")
 
 
 def start_cpu_clock() -> None:
@@ -252,6 +260,8 @@ def client_main(name: str, port: int, fmt: str, count: int) -> None:
             outcome = asyncio.run(run_genesis(port, fmt, expected, want))
         else:
             outcome = asyncio.run(run_ours(port, fmt, expected, want))
+    except ImportError:
+        raise  # a peer missing from its environment: no result, and the benchmark stops
     except Exception as exc:  # a peer that cannot do it at all
         outcome = {"client": name, "format": fmt, "events": 0, "seconds": 0, "events_per_s": 0.0, "exact": False, "error": repr(exc)[:200]}
     print(json.dumps(outcome), flush=True)
@@ -292,11 +302,34 @@ async def memory_main(port: int) -> None:
     await task
 
 
+# -- the peers' own environment -------------------------------------------------------------------
+
+
+def peer_python() -> tuple[Path, dict[str, str]]:
+    """The Python of the peers' environment, created and filled if needed, and their versions.
+    Exits with the reason when a peer cannot be installed or imported there."""
+    python = PEER_ENV / "bin" / "python"
+    if not python.exists():
+        print(f"# creating the peers' environment at {PEER_ENV}", file=sys.stderr, flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(PEER_ENV)], check=True)
+    probe = "import importlib.metadata as m, json; " + "; ".join(f"import {p}" for p in PEERS) + \
+        "; print(json.dumps({p: m.version(p) for p in %r}))" % (PEERS,)
+    found = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
+    if found.returncode != 0:
+        print(f"# installing {', '.join(PEERS)} into {PEER_ENV}", file=sys.stderr, flush=True)
+        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEERS], capture_output=True, text=True)
+        found = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
+        if install.returncode != 0 or found.returncode != 0:
+            detail = (install.stderr or found.stderr).strip().splitlines()[-3:]
+            sys.exit(f"cannot install the peers {', '.join(PEERS)} into {PEER_ENV}: " + " | ".join(detail))
+    return python, json.loads(found.stdout)
+
+
 # -- orchestration ----------------------------------------------------------------------------------
 
 
-def spawn(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, cwd=REPO)
+def spawn(*args: str, python: Path | None = None) -> subprocess.Popen:
+    return subprocess.Popen([str(python or sys.executable), __file__, *args], stdout=subprocess.PIPE, text=True, cwd=REPO)
 
 
 def wait_port(path: Path, proc: subprocess.Popen, timeout: float = 120) -> int:
@@ -310,8 +343,8 @@ def wait_port(path: Path, proc: subprocess.Popen, timeout: float = 120) -> int:
     raise TimeoutError("helper process did not start")
 
 
-def one_client_run(name: str, port: int, fmt: str, count: int) -> dict:
-    proc = spawn("--client", name, "--port", str(port), "--format", fmt, "--events", str(count))
+def one_client_run(name: str, port: int, fmt: str, count: int, python: Path | None = None) -> dict:
+    proc = spawn("--client", name, "--port", str(port), "--format", fmt, "--events", str(count), python=python)
     try:
         out, _ = proc.communicate(timeout=180)
     except subprocess.TimeoutExpired:
@@ -319,7 +352,9 @@ def one_client_run(name: str, port: int, fmt: str, count: int) -> dict:
         proc.communicate()
         return {"client": name, "format": fmt, "events_per_s": 0.0, "exact": False, "error": "hung (killed after 180 s)"}
     lines = [line for line in out.splitlines() if line.startswith("{")]
-    return json.loads(lines[-1]) if lines else {"client": name, "format": fmt, "events_per_s": 0.0, "exact": False, "error": "no result"}
+    if not lines:
+        raise RuntimeError(f"{name} ({fmt}) gave no result (its error is above)")
+    return json.loads(lines[-1])
 
 
 def main() -> None:
@@ -350,6 +385,9 @@ def main() -> None:
 
     if not (CAPTURES / "samples").is_dir():
         sys.exit(f"captures not found at {CAPTURES.resolve()} (shared/freeswitch beside the repo)")
+    peers_python, versions = peer_python()
+    print(f"# peers {', '.join(f'{p} {v}' for p, v in versions.items())}, run with {peers_python} (their own environment)",
+          file=sys.stderr, flush=True)
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"esl_ingest.{os.getpid()}"
     tmp.mkdir(exist_ok=True)
     server = spawn("--serve", str(tmp / "replay.port"), "--events", str(args.events))
@@ -358,8 +396,8 @@ def main() -> None:
         port = wait_port(tmp / "replay.port", server)
         for run in range(args.runs):
             for fmt in ("plain", "json"):
-                for name in ("smartnumbers", "greenswitch", "genesis"):
-                    outcome = one_client_run(name, port, fmt, args.events)
+                for name in ("smartnumbers", *PEERS):
+                    outcome = one_client_run(name, port, fmt, args.events, None if name == "smartnumbers" else peers_python)
                     results.setdefault((name, fmt), []).append(outcome)
                     print(f"# run {run + 1} {fmt:5} {name:12} {outcome.get('events_per_s', 0):>10,.0f} events/s exact={outcome.get('exact')}"
                           + (f" error={outcome['error']}" if outcome.get("error") else ""), file=sys.stderr, flush=True)
@@ -386,6 +424,7 @@ def main() -> None:
         return statistics.median(r.get("events_per_cpu_s", 0.0) for r in results[(name, fmt)])
 
     print(f"Event Socket ingest, {args.events:,} events a run, median of {args.runs} runs, events/s (socket -> handler)")
+    print(f"peers: {', '.join(f'{p} {v}' for p, v in versions.items())}, from their own environment {PEER_ENV}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs "
           "(wall-clock figures suffer when the machine is shared; per CPU-second figures less so)")
     print(f"{'client':14} {'plain':>10} {'per cpu-s':>10} {'exact':>6} {'json':>10} {'per cpu-s':>10} {'exact':>6}")

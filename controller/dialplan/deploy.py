@@ -46,9 +46,13 @@ _BUCKET = re.compile(rf"^[0-9]{{{BUCKET_DIGITS}}}$")
 
 
 class Switch(Protocol):
-    """What deployment needs of a node's Event Socket link (``EventSocketClient`` has it)."""
+    """What deployment needs of a node's Event Socket link (``EventSocketClient`` has it).
 
-    async def api(self, command: str, timeout: float | None = None) -> str: ...
+    ``reloadxml`` goes through ``bgapi``: the switch runs a plain ``api`` in the listener's
+    thread, and a reload of 100,000 numbers (13 s) would hold back every reply live call
+    control waits for on the same link."""
+
+    async def bgapi(self, command: str, timeout: float | None = None) -> str: ...
 
 
 def number_file_name(e164: str, bucket: str) -> str:
@@ -219,7 +223,7 @@ class Deployment:
                 return node.name, reply
             begins_with = self._requested[node.name]
             try:
-                reply = (await node.switch.api("reloadxml", timeout=self.reload_timeout)).strip()
+                reply = (await node.switch.bgapi("reloadxml", timeout=self.reload_timeout)).strip()
             except Exception as exc:  # noqa: BLE001 - one node down must not stop the others
                 log.warning("node %s: reloadxml failed: %s", node.name, exc)
                 return node.name, f"-ERR {type(exc).__name__}: {exc}"

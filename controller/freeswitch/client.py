@@ -12,6 +12,20 @@ Policies worth knowing: a full queue drops the *newest* events (counted in
 hangup. Replies are matched to commands strictly in order. A resync's listing comes from the
 switch's asynchronously written scoreboard and can miss a leg answered a moment before:
 check such legs with ``alive()`` before giving them up.
+
+FreeSWITCH runs an ``api`` command inside the listener's own thread: until it returns, that
+connection gets no reply and no event. ``api`` is therefore for commands that answer at once;
+a long one (``reloadxml`` of many numbers, ``originate``) goes through ``bgapi``, which the
+switch runs in a thread of its own. The liveness rule knows this: while the oldest command is
+within its own time the silence is explained; the link is dropped only when that command is
+overdue (it and every command behind it will never be answered) or when nothing at all is owed
+and nothing is heard.
+
+The subscription always includes HEARTBEAT and BACKGROUND_JOB, which the client needs itself.
+What shapes the subscription (``filter``, ``nixevent``, ``event``, ``noevents``, ``log``,
+``nolog`` sent through ``command()``) is kept and sent again, in order, on every connect.
+Backoff starts over only after a connection stayed up ``healthy_after`` seconds, so a link that
+fails right after connecting (a resync that cannot finish) backs off like a failed connect.
 """
 
 from __future__ import annotations
@@ -35,6 +49,7 @@ from controller.freeswitch.protocol import (
     FrameReader,
     JsonEvent,
     PlainEvent,
+    MAX_BODY,
     ProtocolError,
     XmlEvent,
 )
@@ -52,7 +67,18 @@ __all__ = [
     "LinkMetrics",
     "Resync",
     "EventQueue",
+    "AccessDenied",
+    "LogLine",
+    "MAX_COMMAND",
 ]
+
+# mod_event_socket reads at most this many bytes as one command (read_packet's max_len, the
+# command line, its headers and the blank line): the rest would be run as another command.
+MAX_COMMAND = 10 * 1024 * 1024
+# A filter passes only the events it names, the client's own included: without these, no
+# heartbeat (liveness) and no bgapi answer would come through once a filter is set.
+_OWN_FILTERS = ("filter Event-Name HEARTBEAT", "filter Event-Name BACKGROUND_JOB")
+_SHAPING = frozenset({"filter", "nixevent", "event", "noevents", "log", "nolog"})
 
 
 class EventSocketError(Exception):
@@ -61,6 +87,11 @@ class EventSocketError(Exception):
 
 class AuthenticationFailed(EventSocketError):
     """FreeSWITCH refused the password: retrying cannot help until the settings change."""
+
+
+class AccessDenied(AuthenticationFailed):
+    """FreeSWITCH's ACL refused this address (``text/rude-rejection``): as hopeless as a wrong
+    password until the switch's ``apply-inbound-acl`` or the controller's address changes."""
 
 
 class ConnectionLost(EventSocketError):
@@ -79,7 +110,7 @@ class LinkState(enum.StrEnum):
     CONNECTING = "connecting"
     UP = "up"
     DOWN = "down"
-    REFUSED = "refused"  # wrong password
+    REFUSED = "refused"  # wrong password, or the switch's ACL turned this address away
     STOPPED = "stopped"
 
 
@@ -95,6 +126,8 @@ class LinkMetrics:
     protocol_errors: int = 0
     commands_timed_out: int = 0
     resyncs: int = 0
+    resync_legs_skipped: int = 0  # a leg whose uuid_dump failed (vanished, too large) left out
+    log_lines_dropped: int = 0  # log/data frames beyond the log queue
     last_event_at: float | None = None  # time.time()
     last_heartbeat_at: float | None = None
     session_count: int | None = None  # from HEARTBEAT's Session-Count
@@ -107,6 +140,27 @@ class Resync:
 
     node: str
     legs: list[LiveLeg] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    """One line of the switch's log (``log/data``), sent after ``command("log <level>")``."""
+
+    level: int
+    text: str
+    file: str = ""
+    function: str = ""
+    line: int = 0
+    channel: str = ""  # User-Data: the leg's uuid when the line is about one
+
+    @classmethod
+    def of(cls, frame: Frame) -> LogLine:
+        def number(name: str) -> int:
+            value = frame.header(name) or ""
+            return int(value) if value.isdigit() else 0
+
+        return cls(number("Log-Level"), frame.body.decode("utf-8", "replace"), frame.header("Log-File") or "",
+                   frame.header("Log-Func") or "", number("Log-Line"), frame.header("User-Data") or "")
 
 
 class EventQueue:
@@ -198,6 +252,19 @@ _EVENT_TYPE = {"text/event-plain": PlainEvent, "text/event-json": JsonEvent, "te
 _REPLY_TYPES = ("command/reply", "api/response")
 
 
+class _Sent:
+    """A command waiting for its reply: what it was, and how long the switch may take once it
+    has begun on it (when the reply before it arrived)."""
+
+    __slots__ = ("waiter", "what", "allowed", "started")
+
+    def __init__(self, waiter: asyncio.Future[Frame], what: str, allowed: float) -> None:
+        self.waiter = waiter
+        self.what = what
+        self.allowed = allowed
+        self.started = time.monotonic()
+
+
 class _Wire(asyncio.Protocol):
     """One TCP connection: splits frames, answers waiting commands, queues events.
 
@@ -208,12 +275,13 @@ class _Wire(asyncio.Protocol):
         self.client = client
         self.reader = FrameReader()
         self.transport: asyncio.Transport | None = None
-        self.replies: collections.deque[asyncio.Future[Frame]] = collections.deque()
+        self.replies: collections.deque[_Sent] = collections.deque()
         self.jobs: dict[str, asyncio.Future[Event]] = {}
         self.auth_request: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         self.last_data = time.monotonic()
-        self.disconnect_notice: Frame | None = None
+        self.disconnect_notice: str | None = None  # the switch's words when it let us go
+        self.rejection: str | None = None  # text/rude-rejection: its ACL refused us
 
     # -- asyncio.Protocol --------------------------------------------------------------------
 
@@ -260,6 +328,11 @@ class _Wire(asyncio.Protocol):
                     dropped += 1
                 continue
             kind = frame.content_type
+            if frame.oversize and kind not in _REPLY_TYPES:
+                received += 1
+                dropped += 1
+                log.error("node %s: a %s frame of %d bytes skipped (beyond %d)", client.node, kind, frame.oversize, MAX_BODY)
+                continue
             event_type = _EVENT_TYPE.get(kind)  # type: ignore[arg-type]
             if event_type is not None:  # an event frame the reader's fast path did not take
                 event = event_type(frame.body)
@@ -274,17 +347,24 @@ class _Wire(asyncio.Protocol):
             elif kind in _REPLY_TYPES:
                 # FreeSWITCH answers every command once, in order: reply n is command n's,
                 # even when that command already timed out (then the answer is dropped).
-                if self.replies:
-                    waiter = self.replies.popleft()
+                replies = self.replies
+                if replies:
+                    waiter = replies.popleft().waiter
                     if not waiter.done():
                         waiter.set_result(frame)
+                    if replies:  # the switch begins on the next command now
+                        replies[0].started = self.last_data
                 else:
                     log.warning("node %s: reply nobody waited for: %r", client.node, frame.header("Reply-Text"))
+            elif kind == "log/data":
+                client._log_line(frame)
             elif kind == "auth/request":
                 if not self.auth_request.done():
                     self.auth_request.set_result(None)
             elif kind == "text/disconnect-notice":
-                self.disconnect_notice = frame
+                self.disconnect_notice = frame.body.decode("utf-8", "replace").strip() or "disconnected"
+            elif kind == "text/rude-rejection":
+                self.rejection = frame.body.decode("utf-8", "replace").strip() or "access denied"
             else:
                 log.warning("node %s: unexpected frame %r", client.node, kind)
         if received:
@@ -317,20 +397,39 @@ class _Wire(asyncio.Protocol):
 
     # -- commands ----------------------------------------------------------------------------
 
-    def send(self, command: str, headers: dict[str, str] | None = None) -> asyncio.Future[Frame]:
-        if self.transport is None or self.transport.is_closing():
-            raise ConnectionLost(f"not connected to {self.client.node}")
-        waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+    def send(self, command: str, headers: dict[str, str] | None = None, allowed: float = 10.0) -> asyncio.Future[Frame]:
+        """Write one command; its reply's future. ``allowed``: how long the switch may work on
+        it once begun, which the liveness rule grants it."""
         lines = [command]
         for key, value in (headers or {}).items():
             lines.append(f"{key}: {value}")
-        self.replies.append(waiter)
-        self.transport.write(("\n".join(lines) + "\n\n").encode("utf-8"))
+        packet = ("\n".join(lines) + "\n\n").encode("utf-8")
+        if len(packet) > MAX_COMMAND:
+            raise ValueError(f"an Event Socket command of {len(packet)} bytes is beyond the {MAX_COMMAND} FreeSWITCH reads as one")
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionLost(f"not connected to {self.client.node}")
+        waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        waiter.add_done_callback(retrieve_outcome)  # a caller gone by then must not leave it unread
+        words = command.split(" ", 2)
+        sent = _Sent(waiter, " ".join(words[:2]) if words[0] in ("api", "bgapi") else words[0], allowed)  # never a password
+        if self.replies:
+            sent.started = float("inf")  # not begun: the switch is on the commands before it
+        self.replies.append(sent)
+        self.transport.write(packet)
         return waiter
+
+    def overdue(self, now: float) -> _Sent | None:
+        """The oldest command if the switch has had it longer than allowed (twice its time:
+        a late answer still matches), else None."""
+        if self.replies:
+            head = self.replies[0]
+            if now - head.started > 2 * head.allowed:
+                return head
+        return None
 
     def _fail_waiters(self, exc: Exception) -> None:
         while self.replies:
-            waiter = self.replies.popleft()
+            waiter = self.replies.popleft().waiter
             if not waiter.done():
                 waiter.set_exception(exc)
         for waiter in self.jobs.values():
@@ -346,19 +445,37 @@ class _Wire(asyncio.Protocol):
             self.closed.set_result(exc)
 
 
-def _ignore_outcome(future: asyncio.Future) -> None:
+def retrieve_outcome(future: asyncio.Future) -> None:
+    """A done-callback: read a future's exception so that one nobody awaits any more (its
+    caller timed out or was cancelled, the link then failed) is not logged by asyncio as
+    "exception was never retrieved"."""
     if not future.cancelled():
         future.exception()
 
 
 def _check_command(text: str) -> str:
     """A command line may not contain a line break: it would end the command and let the
-    rest through as another one."""
+    rest through as another one. (Its length is checked where it is sent.)"""
     if "\n" in text or "\r" in text:
         raise ValueError("an Event Socket command may not contain a line break")
     if not text.strip():
         raise ValueError("empty Event Socket command")
     return text
+
+
+def _verb(line: str) -> str:
+    return line.split(" ", 1)[0].lower()
+
+
+def _filter_terms(line: str) -> tuple[bool, str, str | None]:
+    """A ``filter`` line as mod_event_socket reads it: deleting?, the header, the value (the
+    rest of the line, spaces and all; None when absent)."""
+    rest = line[len("filter"):].lstrip(" ")
+    name, _, value = rest.partition(" ")
+    deleting = name.lower() == "delete"
+    if name.lower() in ("add", "delete") and value:
+        name, _, value = value.partition(" ")
+    return deleting, name, value or None
 
 
 class EventSocketClient:
@@ -383,6 +500,7 @@ class EventSocketClient:
         liveness_timeout: float = 60.0,
         backoff_first: float = 0.25,
         backoff_cap: float = 30.0,
+        healthy_after: float = 30.0,
         resync: bool = True,
         resync_window: int = 64,
         on_state: Callable[[LinkState], None] | None = None,
@@ -401,6 +519,7 @@ class EventSocketClient:
         self.liveness_timeout = liveness_timeout
         self.backoff_first = backoff_first
         self.backoff_cap = backoff_cap
+        self.healthy_after = healthy_after
         self.resync = resync
         self.resync_window = resync_window
         self.on_state = on_state
@@ -409,6 +528,8 @@ class EventSocketClient:
         self.state_since = time.time()
         self.last_error: str | None = None
         self._queue = EventQueue(queue_size)
+        self._logs = EventQueue(queue_size)
+        self._shaping: list[str] = []  # filter/nixevent/... lines, replayed on every connect
         self._wire: _Wire | None = None
         self._up = asyncio.Event()
         self._stopping = False
@@ -450,13 +571,26 @@ class EventSocketClient:
     async def next_event(self, timeout: float | None = None) -> Event | Resync:
         return await asyncio.wait_for(self._queue.get(), timeout)
 
+    async def logs(self) -> AsyncIterator[LogLine]:
+        """The switch's log lines, once ``command("log <level>")`` asked for them (bounded like
+        the events; lines beyond it are counted in ``metrics.log_lines_dropped``)."""
+        queue = self._logs
+        while True:
+            yield await queue.get()  # type: ignore[misc]
+
     async def api(self, command: str, timeout: float | None = None) -> str:
-        """Run ``api <command>`` and return FreeSWITCH's answer text (``-ERR ...`` included)."""
-        frame = await self._command("api " + _check_command(command), timeout)
-        return frame.body.decode("utf-8", "replace")
+        """Run ``api <command>`` and return FreeSWITCH's answer text (``-ERR ...`` included).
+
+        For commands that answer at once: the switch runs it in the listener's thread, holding
+        back every reply and event behind it. Anything long goes through ``bgapi``."""
+        return (await self._api_bytes(command, timeout)).decode("utf-8", "replace")
 
     async def _api_bytes(self, command: str, timeout: float | None = None) -> bytes:
         frame = await self._command("api " + _check_command(command), timeout)
+        if frame.content_type != "api/response":  # e.g. "-ERR permission denied"
+            raise CommandFailed(f"api {command.split(' ', 1)[0]}: {frame.header('Reply-Text') or frame.content_type}")
+        if frame.oversize:
+            raise CommandFailed(f"api {command.split(' ', 1)[0]}: a reply of {frame.oversize} bytes, beyond {MAX_BODY}")
         return frame.body
 
     async def alive(self, leg_ids: list[str]) -> set[str]:
@@ -479,9 +613,11 @@ class EventSocketClient:
         wire = self._require_wire()
         job = str(uuid.uuid4())
         waiter: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
+        waiter.add_done_callback(retrieve_outcome)  # failed with the link after we stopped waiting
         wire.jobs[job] = waiter
         try:
-            frame = await self._command("bgapi " + _check_command(command), timeout, {"Job-UUID": job})
+            # the switch acknowledges at once; ``timeout`` is the job's
+            frame = await self._command("bgapi " + _check_command(command), None, {"Job-UUID": job})
             reply = frame.header("Reply-Text") or ""
             if reply.startswith("-ERR"):
                 raise CommandFailed(f"bgapi {command!r}: {reply}")
@@ -500,12 +636,52 @@ class EventSocketClient:
             wire.jobs.pop(job, None)
 
     async def command(self, text: str, timeout: float | None = None) -> str:
-        """A bare Event Socket command (``filter``, ``nixevent``...): its ``Reply-Text``."""
-        frame = await self._command(_check_command(text), timeout)
+        """A bare Event Socket command (``filter``, ``nixevent``...): its ``Reply-Text``.
+
+        One that shapes what the switch sends is kept, once accepted, and sent again after
+        every reconnect in the same order; the first ``filter`` also lets the client's own
+        events through (HEARTBEAT, BACKGROUND_JOB)."""
+        verb = _check_command(text).split(" ", 1)[0].lower()
+        filtering = any(_verb(line) == "filter" for line in self._shaping)  # deletes are never kept
+        if verb == "filter" and not filtering and not _filter_terms(text)[0]:
+            for own in _OWN_FILTERS:
+                await self._shape(own, timeout)
+        if verb in _SHAPING:
+            return await self._shape(text, timeout)
+        frame = await self._command(text, timeout)
         return frame.header("Reply-Text") or ""
 
+    async def _shape(self, text: str, timeout: float | None) -> str:
+        frame = await self._command(text, timeout)
+        reply = frame.header("Reply-Text") or ""
+        if reply.startswith("+OK"):
+            self._remember(text)
+        return reply
+
+    def _remember(self, text: str) -> None:
+        """Keep a shaping line for the next connect; a deleted filter, and what ``noevents``
+        and ``nolog`` undo, are forgotten rather than replayed (the list stays short)."""
+        verb = _verb(text)
+        kept = self._shaping
+        if verb == "filter":
+            deleting, name, value = _filter_terms(text)
+            if deleting:
+                if name.lower() == "all" and value is None:
+                    kept[:] = [line for line in kept if _verb(line) != "filter"]
+                else:
+                    kept[:] = [line for line in kept if not (_verb(line) == "filter" and _filter_terms(line)[1].lower() == name.lower()
+                                                             and (value is None or _filter_terms(line)[2] == value))]
+                return
+        elif verb == "noevents":
+            kept[:] = [line for line in kept if _verb(line) not in ("event", "nixevent")]
+        elif verb == "nolog":
+            kept[:] = [line for line in kept if _verb(line) != "log"]
+            return
+        kept.append(text)
+
     async def run(self) -> None:
-        """Keep the link up until ``stop()``. Raises ``AuthenticationFailed`` (no point retrying)."""
+        """Keep the link up until ``stop()``. Raises ``AuthenticationFailed`` (a wrong password
+        or ``AccessDenied``: no point retrying)."""
         attempt = 0
         self._stopping = False
         while not self._stopping:
@@ -524,16 +700,16 @@ class EventSocketClient:
                 log.warning("node %s: cannot connect (%s); retry in %.2f s", self.node, self.last_error, delay)
                 await self._sleep_unless_stopping(delay)
                 continue
-            attempt = 0
             if self._stopping:  # stop() came while connecting
                 wire._close(None)
                 break
+            up_at = time.monotonic()
             self._set_state(LinkState.UP)
             self._up.set()
             watchdog = asyncio.create_task(self._watch(wire))
             resync = asyncio.create_task(self._resync(wire)) if self.resync else None
             try:
-                await asyncio.shield(wire.closed)
+                reason = await asyncio.shield(wire.closed)
             finally:
                 self._up.clear()
                 self._wire = None
@@ -543,10 +719,13 @@ class EventSocketClient:
                 self.metrics.disconnects += 1
             if self._stopping:
                 break
-            self.last_error = "connection lost"
+            # Only a link that stayed up a while starts the backoff over: one that fails soon
+            # after connecting (a resync that cannot finish) must not reconnect in a storm.
+            attempt = 1 if time.monotonic() - up_at >= self.healthy_after else attempt + 1
+            self.last_error = wire.disconnect_notice or (str(reason) if reason else "connection lost")
             self._set_state(LinkState.DOWN)
-            delay = self._backoff(1)
-            log.warning("node %s: Event Socket connection lost; reconnecting in %.2f s", self.node, delay)
+            delay = self._backoff(attempt)
+            log.warning("node %s: Event Socket connection lost (%s); reconnecting in %.2f s", self.node, self.last_error, delay)
             await self._sleep_unless_stopping(delay)
         self._set_state(LinkState.STOPPED)
 
@@ -556,7 +735,7 @@ class EventSocketClient:
         if wire is not None and wire.transport is not None and not wire.transport.is_closing():
             try:
                 bye = wire.send("exit")
-                bye.add_done_callback(_ignore_outcome)
+                bye.add_done_callback(retrieve_outcome)
             except EventSocketError:
                 pass
             wire.transport.close()
@@ -577,22 +756,16 @@ class EventSocketClient:
 
     async def _command(self, text: str, timeout: float | None, headers: dict[str, str] | None = None) -> Frame:
         wire = self._require_wire()
-        waiter = wire.send(text, headers)
         limit = timeout or self.command_timeout
+        waiter = wire.send(text, headers, limit)
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), limit)
         except TimeoutError:
             # The reply may still come; its slot in the FIFO stays so replies keep matching.
-            # If it never comes the stream cannot be trusted: drop the link after a grace.
+            # Whether the link is dead is the watchdog's call (``_Wire.overdue``).
             waiter.cancel()
             self.metrics.commands_timed_out += 1
-            asyncio.get_running_loop().call_later(limit, self._unanswered, wire, waiter)
             raise CommandTimeout(f"node {self.node}: no reply to {text.split(' ', 2)[:2]} in time") from None
-
-    def _unanswered(self, wire: _Wire, waiter: asyncio.Future[Frame]) -> None:
-        if waiter in wire.replies:
-            log.error("node %s: a command was never answered; reconnecting", self.node)
-            wire._close(ConnectionLost("a command was never answered"))
 
     async def _connect(self) -> _Wire:
         loop = asyncio.get_running_loop()
@@ -601,16 +774,24 @@ class EventSocketClient:
             loop.create_connection(lambda: wire, self.host, self.port), self.command_timeout
         )
         try:
-            await asyncio.wait_for(asyncio.shield(wire.auth_request), self.command_timeout)
+            # The switch greets with auth/request, or with text/rude-rejection and a close.
+            await asyncio.wait_for(asyncio.wait({wire.auth_request, wire.closed}, return_when=asyncio.FIRST_COMPLETED),
+                                   self.command_timeout)
+            if wire.rejection is not None:
+                raise AccessDenied(f"node {self.node}: FreeSWITCH refused this address ({wire.rejection})")
+            if not wire.auth_request.done():
+                raise ConnectionLost(f"node {self.node}: closed before asking for the password"
+                                     + (f" ({wire.disconnect_notice})" if wire.disconnect_notice else ""))
             self._wire = wire
             reply = await self._command(f"auth {self._password}", None)
             text = reply.header("Reply-Text") or ""
             if not text.startswith("+OK"):
                 raise AuthenticationFailed(f"node {self.node}: FreeSWITCH refused the password ({text.strip()})")
-            reply = await self._command(self.subscription, None)
-            text = reply.header("Reply-Text") or ""
-            if not text.startswith("+OK"):
-                raise EventSocketError(f"node {self.node}: subscription refused ({text.strip()})")
+            for line in (self.subscription, *self._own_events(), *self._shaping):
+                reply = await self._command(line, None)
+                text = reply.header("Reply-Text") or ""
+                if not text.startswith("+OK"):
+                    raise EventSocketError(f"node {self.node}: {line.split(' ', 1)[0]} refused ({text.strip()})")
         except BaseException:
             self._wire = None
             if wire.transport is not None:
@@ -619,8 +800,20 @@ class EventSocketClient:
         self.metrics.connects += 1
         return wire
 
+    def _own_events(self) -> list[str]:
+        """The events the client itself needs, if the subscription lacks them: HEARTBEAT for
+        liveness, BACKGROUND_JOB for the answers of ``bgapi`` (the switch sends a job's answer
+        only to listeners subscribed to it)."""
+        words = self.subscription.split()
+        if "ALL" in words:
+            return []
+        missing = [name for name in (translate.HEARTBEAT, translate.BACKGROUND_JOB) if name not in words]
+        return [f"event {self.encoding} {' '.join(missing)}"] if missing else []
+
     async def _resync(self, wire: _Wire) -> None:
-        """Read the live legs back and queue them as one ``Resync`` (FACTS 7)."""
+        """Read the live legs back and queue them as one ``Resync`` (FACTS 7). A leg whose
+        dump fails (gone meanwhile, too large, not answered in time) is left out and logged:
+        one bad leg must not cost the link and every other leg."""
         try:
             # bytes straight to the JSON decoder: the listings of 10,000 calls are ~40 MB
             rows = translate.rows(await self._api_bytes(translate.show_channels_command()))
@@ -630,7 +823,12 @@ class EventSocketClient:
 
             async def one(row: dict[str, str]) -> None:
                 async with window:
-                    dump = await self._api_bytes(translate.dump_command(row["uuid"]))
+                    try:
+                        dump = await self._api_bytes(translate.dump_command(row["uuid"]))
+                    except (CommandFailed, CommandTimeout) as exc:
+                        self.metrics.resync_legs_skipped += 1
+                        log.error("node %s: leg %s left out of the resync: %s", self.node, row["uuid"], exc)
+                        return
                 if translate.api_failed(dump):
                     return  # gone between the listing and the dump
                 leg = translate.live_leg(row, partner, dump, self.node)
@@ -647,14 +845,26 @@ class EventSocketClient:
                 wire._close(ConnectionLost(f"resync failed: {exc}"))
 
     async def _watch(self, wire: _Wire) -> None:
-        """Liveness: FreeSWITCH sends HEARTBEAT every 20 s; silence means a dead link."""
-        period = max(0.05, self.liveness_timeout / 4)
+        """Liveness. FreeSWITCH sends HEARTBEAT every 20 s, but nothing at all while it runs
+        an ``api`` command: silence is explained while the oldest command is within its time.
+        A command overdue means it, and every command behind it, will never be answered."""
+        period = max(0.05, min(self.liveness_timeout, self.command_timeout) / 4)
         while True:
             await asyncio.sleep(period)
-            if time.monotonic() - wire.last_data > self.liveness_timeout:
+            now = time.monotonic()
+            overdue = wire.overdue(now)
+            if overdue is not None:
+                log.error("node %s: %r never answered; reconnecting", self.node, overdue.what)
+                wire._close(ConnectionLost(f"{overdue.what!r} was never answered"))
+                return
+            if not wire.replies and now - wire.last_data > self.liveness_timeout:
                 log.error("node %s: nothing heard for %.0f s; reconnecting", self.node, self.liveness_timeout)
                 wire._close(ConnectionLost("liveness timeout"))
                 return
+
+    def _log_line(self, frame: Frame) -> None:
+        if not self._logs.offer(LogLine.of(frame)):
+            self.metrics.log_lines_dropped += 1
 
     def _heartbeat(self, event: Event) -> None:
         self.metrics.last_heartbeat_at = time.time()

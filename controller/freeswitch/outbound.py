@@ -6,6 +6,10 @@ channel's data, with no Content-Length and ``Content-Type: command/reply`` at it
 ``myevents`` delivers only the controlled leg's events; an async ``sendmsg`` answers ``+OK``
 before the application has run (``Event-UUID`` comes back as ``Application-UUID``); plain
 ``linger`` holds the channel until ``exit``, so this server always lingers with a timeout.
+
+Each call's events wait in a bounded queue (``queue_size``; beyond it events are dropped and
+counted in ``dropped_events``), but the end-of-call marker always gets in: ``stream()`` ends
+even when the handler has fallen behind.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from controller.freeswitch.client import EventQueue, retrieve_outcome
 from controller.freeswitch.protocol import (
     Event,
     Frame,
@@ -52,7 +57,8 @@ class ControlledCall(asyncio.Protocol):
         self.reader = FrameReader()
         self.replies: collections.deque[asyncio.Future[Frame]] = collections.deque()
         self.executions: dict[str, asyncio.Future[Event]] = {}
-        self.events: asyncio.Queue[Event | None] = asyncio.Queue(maxsize=server.queue_size)
+        self.events = EventQueue(server.queue_size)  # events, then None: the call is over
+        self.ended = False
         self.channel: PlainEvent | None = None
         self.closed = asyncio.get_running_loop().create_future()
         self.lingering = False
@@ -99,7 +105,7 @@ class ControlledCall(asyncio.Protocol):
             elif kind == "text/disconnect-notice":
                 # "linger": the channel has hung up, FreeSWITCH waits for us (or the timeout).
                 self.lingering = frame.header("Content-Disposition") == "linger"
-                self._put(None)
+                self._end()
 
     def _event(self, event: Event) -> None:
         if event.get("Event-Name") == "CHANNEL_EXECUTE_COMPLETE":
@@ -108,11 +114,15 @@ class ControlledCall(asyncio.Protocol):
                 waiter.set_result(event)
         self._put(event)
 
-    def _put(self, item: Event | None) -> None:
-        try:
-            self.events.put_nowait(item)
-        except asyncio.QueueFull:
+    def _put(self, item: Event) -> None:
+        if not self.events.offer(item):
             self.dropped_events += 1
+
+    def _end(self) -> None:
+        """The end-of-call marker, once, even into a full queue."""
+        if not self.ended:
+            self.ended = True
+            self.events.force(None)  # type: ignore[arg-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
         gone = CallGone("the socket closed")
@@ -124,7 +134,7 @@ class ControlledCall(asyncio.Protocol):
             if not waiter.done():
                 waiter.set_exception(gone)
         self.executions.clear()
-        self._put(None)
+        self._end()
         if not self.closed.done():
             self.closed.set_result(None)
         self.server._calls.discard(self)
@@ -135,6 +145,7 @@ class ControlledCall(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             raise CallGone("the socket is closed")
         waiter: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        waiter.add_done_callback(retrieve_outcome)
         self.replies.append(waiter)
         self.transport.write(text.encode("utf-8") + b"\n\n")
         try:
@@ -158,6 +169,7 @@ class ControlledCall(asyncio.Protocol):
         done: asyncio.Future[Event] | None = None
         if wait:
             done = asyncio.get_running_loop().create_future()
+            done.add_done_callback(retrieve_outcome)
             self.executions[event_uuid] = done
         frame = await self._send("\n".join(lines))
         reply = frame.header("Reply-Text") or ""
@@ -178,18 +190,20 @@ class ControlledCall(asyncio.Protocol):
 
     async def api(self, command: str) -> str:
         frame = await self._send("api " + _line(command))
+        if frame.content_type != "api/response":  # a refusal is a command/reply, never an answer
+            raise RuntimeError(f"api {command.split(' ', 1)[0]}: {frame.header('Reply-Text')}")
         return frame.body.decode("utf-8", "replace")
 
     async def next_event(self, timeout: float | None = None) -> Event | None:
         """The channel's next event; None once FreeSWITCH says the call is over."""
-        return await asyncio.wait_for(self.events.get(), timeout)
+        return await asyncio.wait_for(self.events.get(), timeout)  # type: ignore[return-value]
 
     async def stream(self) -> AsyncIterator[Event]:
         while True:
             item = await self.events.get()
             if item is None:
                 return
-            yield item
+            yield item  # type: ignore[misc]
 
     async def exit(self) -> None:
         if self.transport is not None and not self.transport.is_closing():

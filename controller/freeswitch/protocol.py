@@ -8,6 +8,12 @@ Speed matters here (the controller reads every event of a busy switch on one cor
 are split with ``bytes.find`` and events are decoded lazily: reading ``Unique-ID`` from an
 event looks up that one header in the raw bytes and decodes only its value. The full header
 list (duplicates kept, in wire order) is built only when someone asks for it.
+
+What a value can hold: FreeSWITCH URL-encodes values in plain and XML events and in the
+outbound ``connect`` reply, but leaves a ``%`` followed by two upper-case hex digits as it is.
+A value that itself holds such a sequence (``50%41``) is therefore read back decoded (``50A``)
+from those three; it is exact in JSON events and in ``getvar``/``uuid_getvar`` answers, which
+carry values unencoded. Outer header values (``Reply-Text``) are never decoded.
 """
 
 from __future__ import annotations
@@ -33,8 +39,11 @@ __all__ = [
 # biggest seen is the outbound ``connect`` reply (about 5.5 kB).
 MAX_HEAD = 1 << 20
 # A 1 MiB channel variable makes events of about 1.1 MB (FACTS 4c); the command line limit
-# of mod_event_socket is 10 MiB. Anything larger is treated as a broken stream.
+# of mod_event_socket is 10 MiB. A frame with a larger body is skipped, not kept (one leg's
+# 72 MB ``uuid_dump`` must not cost the link): it arrives as a ``Frame`` with ``oversize`` set
+# and no body. Only a length beyond MAX_SKIP is taken for a broken stream.
 MAX_BODY = 64 << 20
+MAX_SKIP = 1 << 30
 
 
 class ProtocolError(Exception):
@@ -51,16 +60,20 @@ class Frame:
     """One frame as it came off the wire: its header block and its body, both undecoded.
 
     Outer header values are kept as sent. Only the outbound ``connect`` reply URL-encodes
-    them (its header block *is* a channel's event); ``as_event()`` decodes that one.
+    them (its header block *is* a channel's event); ``as_event()`` decodes that one. Header
+    names are matched as libesl matches them: without regard to case. ``oversize`` is the
+    length of a body beyond ``MAX_BODY`` that was skipped (then ``body`` is empty).
     """
 
-    __slots__ = ("head", "body", "content_type", "_headers")
+    __slots__ = ("head", "body", "content_type", "_headers", "oversize")
 
-    def __init__(self, head: bytes, body: bytes, content_type: str | None, headers: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, head: bytes, body: bytes, content_type: str | None, headers: list[tuple[str, str]] | None = None,
+                 oversize: int = 0) -> None:
         self.head = head
         self.body = body
         self.content_type = content_type
         self._headers = headers
+        self.oversize = oversize
 
     @property
     def headers(self) -> list[tuple[str, str]]:
@@ -70,8 +83,9 @@ class Frame:
         return self._headers
 
     def header(self, name: str, default: str | None = None) -> str | None:
+        wanted = name.lower()
         for key, value in self.headers:
-            if key == name:
+            if key.lower() == wanted:
                 return value
         return default
 
@@ -93,26 +107,25 @@ _EVENT_FRAME = re.compile(rb"Content-Length: ([0-9]{1,8})\nContent-Type: (text/e
 
 
 def _parse_head(head: bytes) -> tuple[list[tuple[str, str]], int]:
-    """Split an outer header block into pairs and read its Content-Length (-1 if none)."""
+    """Split an outer header block into pairs and read its Content-Length (-1 if none).
+
+    As libesl reads it: the name ends at the first colon, spaces and tabs after it are not
+    part of the value, and ``Content-Length`` is found whatever its case."""
     headers: list[tuple[str, str]] = []
     length = -1
     for line in head.split(b"\n"):
-        sep = line.find(b": ")
+        sep = line.find(b":")
         if sep <= 0:
-            if line.endswith(b":") and len(line) > 1:  # "Name:" with an empty value
-                name, value = line[:-1], b""
-            else:
-                raise ProtocolError(f"not an Event Socket header line: {line[:80]!r}")
-        else:
-            name, value = line[:sep], line[sep + 2 :]
+            raise ProtocolError(f"not an Event Socket header line: {line[:80]!r}")
+        name, value = line[:sep], line[sep + 1 :].lstrip(b" \t")
         key = name.decode("latin-1")
         text = value.decode("utf-8", "replace")
-        if key == "Content-Length":
+        if key.lower() == "content-length":
             if not value.isdigit() or len(value) > 12:
                 raise ProtocolError(f"bad Content-Length: {value[:40]!r}")
             length = int(value)
-            if length > MAX_BODY:
-                raise ProtocolError(f"Content-Length {length} is beyond {MAX_BODY} bytes")
+            if length > MAX_SKIP:
+                raise ProtocolError(f"Content-Length {length} is beyond {MAX_SKIP} bytes")
         headers.append((key, text))
     return headers, length
 
@@ -124,11 +137,12 @@ class FrameReader:
     the next call; it never waits, so the socket is always drained at once.
     """
 
-    __slots__ = ("_buffer", "_need")
+    __slots__ = ("_buffer", "_need", "_skip")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
         self._need = 0  # bytes the partial frame in the buffer needs at least
+        self._skip = 0  # bytes of an oversize body still to throw away
 
     @property
     def pending(self) -> int:
@@ -138,8 +152,13 @@ class FrameReader:
     def feed(self, data: bytes, events: dict[str, type[Event]] | None = None) -> list:
         """The frames completed by ``data``. With ``events`` (content type -> event class), an
         event frame comes back directly as its event (one object less per event)."""
-        buffer = self._buffer
         frames: list = []
+        if self._skip:
+            if len(data) <= self._skip:
+                self._skip -= len(data)
+                return frames
+            data, self._skip = data[self._skip :], 0
+        buffer = self._buffer
         view: bytes = data
         offset = 0
         try:
@@ -169,6 +188,7 @@ class FrameReader:
         except ProtocolError as exc:
             self._buffer = bytearray()
             self._need = 0
+            self._skip = 0
             exc.frames = frames
             raise
         if pos < len(view):
@@ -188,9 +208,11 @@ class FrameReader:
             if match is not None:
                 start = match.end()
                 length = int(match.group(1))
+                if length > MAX_BODY:
+                    append(Frame(view[pos : start - 2], b"", types[match.group(2)], None, length))
+                    pos = self._skipped(start, length, size)
+                    continue
                 if start + length > size:
-                    if length > MAX_BODY:
-                        raise ProtocolError(f"Content-Length {length} is beyond {MAX_BODY} bytes")
                     self._need = start + length - pos
                     break
                 content_type = types[match.group(2)]
@@ -215,10 +237,14 @@ class FrameReader:
             headers, length = _parse_head(head)
             content_type = None
             for key, value in headers:
-                if key == "Content-Type":
-                    content_type = value
+                if key.lower() == "content-type":
+                    content_type = value.lower()  # libesl compares the type without case, too
                     break
             start = end + 2
+            if length > MAX_BODY:
+                append(Frame(head, b"", content_type, headers, length))
+                pos = self._skipped(start, length, size)
+                continue
             if length <= 0:
                 append(Frame(head, b"", content_type, headers))
                 pos = start
@@ -229,6 +255,14 @@ class FrameReader:
             append(Frame(head, view[start : start + length], content_type, headers))
             pos = start + length
         return pos
+
+    def _skipped(self, start: int, length: int, size: int) -> int:
+        """Where reading resumes after an oversize body starting at ``start``; the part not
+        yet received is thrown away as it arrives."""
+        if start + length <= size:
+            return start + length
+        self._skip = start + length - size
+        return size
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -561,7 +595,16 @@ class XmlEvent(Event):
             headers = root.find("headers")
             self._pairs = [(child.tag, child.text or "") for child in (headers if headers is not None else ())]
             body = root.find("body")
-            self._body = None if body is None else (body.text or "")
+            if body is None:
+                self._body = None
+            else:
+                # FreeSWITCH's XML printer indents the closing tag after a body that ends in a
+                # line break: the body is the declared Content-Length, the rest is layout.
+                text = body.text or ""
+                length = root.findtext("Content-Length", "")
+                if length.isdigit():
+                    text = text.encode("utf-8")[: int(length)].decode("utf-8", "replace")
+                self._body = text
         return self._pairs
 
     def get(self, name: str, default: str | None = None) -> str | None:
@@ -599,11 +642,22 @@ _URL_UNSAFE = frozenset(b'\r\n "#%&+:;<=>?@[\\]^`{|}')
 _URL_TABLE = [
     ("%%%02X" % b) if (b < 32 or b > 126 or b in _URL_UNSAFE) else chr(b) for b in range(256)
 ]
+# switch_url_encode() leaves a '%' that is followed by two upper-case hex digits as it is,
+# taking it for an escape already made.
+_ALREADY_ENCODED = re.compile(rb"%[0-9A-F]{2}")
 
 
 def url_encode(text: str) -> str:
-    """Encode a header value the way FreeSWITCH does in ``text/event-plain``."""
+    """Encode a header value the way FreeSWITCH does in ``text/event-plain`` and
+    ``text/event-xml``.
+
+    Not every value survives: FreeSWITCH does not encode a ``%`` followed by two upper-case
+    hex digits, so a value holding ``%41`` is read back as ``A`` from a plain or XML event and
+    from the outbound ``connect`` reply. Such a value is exact only where nothing is
+    encoded: JSON events and ``getvar``/``uuid_getvar`` answers."""
     raw = text.encode("utf-8")
     if all(32 <= b <= 126 and b not in _URL_UNSAFE for b in raw):
         return text
-    return "".join([_URL_TABLE[b] for b in raw])
+    table = _URL_TABLE
+    keep = {m.start() for m in _ALREADY_ENCODED.finditer(raw)} if b"%" in raw else ()
+    return "".join(["%" if i in keep else table[b] for i, b in enumerate(raw)])

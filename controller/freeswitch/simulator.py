@@ -5,8 +5,11 @@ leg ids, the current time and the caller it is given, so listeners get the real 
 and header sets; it answers the api/bgapi commands the controller sends (listings, dumps,
 originate, reloadxml, uuid_kill, the mid-call commands of live control: uuid_setvar,
 uuid_broadcast, sched_hangup/sched_del; and the real error texts), and raises the CUSTOM
-``smart::code`` event of an agent's tariff code. It can hold thousands of live calls and inject
-faults (dropped connections, half frames, garbage, restarts). Never production.
+``smart::code`` event of an agent's tariff code. Its listeners behave like mod_event_socket's:
+filters and ``nixevent``, ``log``/``nolog`` with ``log/data`` frames, an ``api`` that holds the
+listener while it runs (``msleep``) where ``bgapi`` does not, commands cut at 10 MiB, and an
+ACL that turns every address away (``deny_access``). It can hold thousands of live calls and
+inject faults (dropped connections, half frames, garbage, restarts). Never production.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ __all__ = ["FreeSwitchSimulator", "SCENARIOS"]
 
 GOODBYE = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 SHUTDOWN_NOTICE = b"The system is being shut down.\n"
+ACL_REJECTION = b"Access Denied, go away.\n"
+# switch_log_str2level()
+LOG_LEVELS = {"console": 0, "alert": 1, "crit": 2, "err": 3, "warning": 4, "notice": 5, "info": 6, "debug": 7}
+# read_packet() reads at most this many bytes as one command (its max_len).
+COMMAND_LIMIT = 10_485_760
 # The event the B-leg's digit binding raises for an agent's tariff code (FACTS 4b, 7409), bound as
 # ``bind_digit_action smart,~^\*\d\d$,exec[i]:event,^^;Event-Name=CUSTOM;Event-Subclass=smart::code;smart_kind=tariff_code``
 CODE_SUBCLASS = "smart::code"
@@ -244,8 +252,9 @@ def _encode(fmt: str, pairs: Iterable[tuple[str, object]], body: str | None) -> 
         lines.append("  </headers>")
         if body is not None:
             lines.append(f"  <Content-Length>{len(body.encode())}</Content-Length>")
-            lines.append(f"  <body>{escape(body)}</body>")
-        lines.append("</event>")
+            # switch_xml_toxml() indents a closing tag that follows a line break
+            lines.append(f"  <body>{escape(body)}{'  ' if body.endswith(chr(10)) else ''}</body>")
+        lines.append("</event>\n")  # every closing tag ends its line
         payload = "\n".join(lines).encode()
         kind = b"text/event-xml"
     else:
@@ -260,7 +269,10 @@ def _encode(fmt: str, pairs: Iterable[tuple[str, object]], body: str | None) -> 
 
 
 class _Listener(asyncio.Protocol):
-    """One Event Socket client connected to the simulator."""
+    """One Event Socket client connected to the simulator.
+
+    Like mod_event_socket's listener thread it does one thing at a time: while an ``api``
+    command runs (``msleep``), the commands behind it wait and its events are held back."""
 
     def __init__(self, sim: FreeSwitchSimulator) -> None:
         self.sim = sim
@@ -271,9 +283,19 @@ class _Listener(asyncio.Protocol):
         self.names: set[str] = set()
         self.subclasses: set[str] = set()
         self.all = False
+        self.filters: list[tuple[str, str]] = []
+        self.log_level: int | None = None
+        self.busy = False  # running an inline api command
+        self.backlog: list[tuple[str, dict[str, str]]] = []
+        self.held: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.sim.deny_access:
+            # listener_run(): the ACL check comes before anything else, then the socket closes.
+            self.transport.write(b"Content-Type: text/rude-rejection\nContent-Length: %d\n\n" % len(ACL_REJECTION) + ACL_REJECTION)
+            self.transport.close()
+            return
         self.sim._listeners.add(self)
         self.write(b"Content-Type: auth/request\n\n")
 
@@ -281,7 +303,9 @@ class _Listener(asyncio.Protocol):
         self.sim._listeners.discard(self)
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
+        if self.busy:
+            self.held.append(data)
+        elif self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
     def reply(self, text: str, extra: str = "") -> None:
@@ -294,13 +318,38 @@ class _Listener(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.buffer += data.replace(b"\r\n", b"\n")
         while True:
+            self.buffer = self.buffer.lstrip(b"\n")  # read_packet skips line breaks between commands
             end = self.buffer.find(b"\n\n")
-            if end < 0:
-                return
-            block, self.buffer = self.buffer[:end].decode("utf-8", "replace"), self.buffer[end + 2 :]
-            lines = block.split("\n")
+            if end < 0 or end + 2 > COMMAND_LIMIT:
+                if len(self.buffer) < COMMAND_LIMIT:
+                    return
+                # read_packet takes its first 10 MiB as one command; the rest is the next one
+                end = COMMAND_LIMIT
+                block, self.buffer = self.buffer[:end], self.buffer[end:]
+            else:
+                block, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
+            lines = block.decode("utf-8", "replace").split("\n")
             headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-            self.sim._command(self, lines[0].strip(), headers)
+            if self.busy:
+                self.backlog.append((lines[0].strip(), headers))
+            else:
+                self.sim._command(self, lines[0].strip(), headers)
+
+    def run_inline(self, seconds: float, answer: str) -> None:
+        """An api command that keeps the listener's thread for ``seconds``."""
+        self.busy = True
+
+        def done() -> None:
+            self.busy = False
+            self.api_reply(answer)
+            held, self.held = self.held, []
+            for data in held:
+                self.write(data)
+            while self.backlog and not self.busy:
+                line, headers = self.backlog.pop(0)
+                self.sim._command(self, line, headers)
+
+        asyncio.get_running_loop().call_later(seconds, done)
 
     def wants(self, name: str, subclass: str | None) -> bool:
         if self.format is None:
@@ -311,7 +360,38 @@ class _Listener(asyncio.Protocol):
             return subclass in self.subclasses
         return name in self.names
 
+    def passes(self, pairs: list[tuple[str, object]]) -> bool:
+        """The listener's filters, as event_handler() applies them: with any filter set an
+        event goes out only if a positive filter matches it and no negative one does."""
+        if not self.filters:
+            return True
+        first: dict[str, object] = {}
+        for key, value in pairs:
+            first.setdefault(key.lower(), value)
+        send = False
+        for name, wanted in self.filters:
+            value = first.get(name.lower())
+            if value is None:
+                continue
+            text = value if isinstance(value, str) else "ARRAY::" + "|:".join(map(str, value))
+            positive = True
+            compared = wanted.lstrip(" +-")
+            for char in wanted[: len(wanted) - len(compared)]:
+                positive = {"+": True, "-": False}.get(char, positive)
+            if send and positive:
+                continue
+            if wanted.startswith("/"):
+                matched = re.search(compared.strip("/"), text) is not None
+            else:
+                matched = text.lower() == compared.lower()
+            if matched:
+                if not positive:
+                    return False
+                send = True
+        return send
+
     def goodbye(self, notice: bytes = GOODBYE) -> None:
+        self.busy = False
         self.write(b"Content-Type: text/disconnect-notice\nContent-Length: %d\n\n" % len(notice) + notice)
         if self.transport is not None:
             self.transport.close()
@@ -352,6 +432,8 @@ class FreeSwitchSimulator:
         self._heartbeat: asyncio.Task | None = None
         self.events_sent = 0
         self.commands: list[str] = []
+        self.deny_access = False  # the ACL refuses every address (text/rude-rejection)
+        self.reload_seconds = 0.0  # how long reloadxml takes (13 s for 100,000 numbers on a real switch)
         self.broadcasts: list[tuple[str, str, str]] = []  # (leg, what is played, aleg/bleg/both of that leg)
         self._hangups: dict[str, list[_ScheduledHangup]] = {}  # by group (a channel uuid)
         self._task_ids = itertools.count(1)
@@ -619,7 +701,7 @@ class FreeSwitchSimulator:
 
     def _emit(self, built: _Built) -> None:
         for listener in list(self._listeners):
-            if listener.wants(built.name, built.subclass):
+            if listener.wants(built.name, built.subclass) and listener.passes(built.pairs):
                 transport = listener.transport
                 if transport is None:
                     continue
@@ -698,8 +780,42 @@ class FreeSwitchSimulator:
             listener.names.clear()
             listener.subclasses.clear()
             listener.reply("+OK no longer listening for events")
+        elif word == "nixevent":
+            names = rest.split()
+            if not names:
+                listener.reply("-ERR no keywords supplied")
+                return
+            for name in names:
+                if name == "ALL":
+                    listener.all = False
+                    listener.names.clear()
+                else:
+                    listener.names.discard(name)
+            listener.reply("+OK events nixed")
+        elif word == "filter":
+            self._filter(listener, rest)
+        elif word == "log":
+            level = rest.strip()
+            number = LOG_LEVELS.get(level.lower() or "debug", int(level) if level.isdigit() else None)
+            if number is None:
+                listener.reply("-ERR invalid log level")
+                return
+            listener.log_level = number
+            listener.reply(f"+OK log level {level} [{number}]")
+        elif word == "nolog":
+            if listener.log_level is None:
+                listener.reply("-ERR not loging")  # sic
+            else:
+                listener.log_level = None
+                listener.reply("+OK no longer logging")
         elif word == "api":
-            listener.api_reply(self._api(rest))
+            command, _, args = rest.partition(" ")
+            if command == "msleep":  # runs inline: the listener does nothing else meanwhile
+                listener.run_inline(_leading_int(args) / 1000, "+OK")
+            elif command == "reloadxml" and self.reload_seconds:
+                listener.run_inline(self.reload_seconds, self._api(rest))
+            else:
+                listener.api_reply(self._api(rest))
         elif word == "bgapi":
             job = headers.get("Job-UUID") or str(uuid.uuid4())
             listener.reply(f"+OK Job-UUID: {job}", f"Job-UUID: {job}\n")
@@ -711,12 +827,44 @@ class FreeSwitchSimulator:
                 built.pairs = [(k, v) for k, v in built.pairs if k != "Job-Command-Arg"]
             else:
                 built.pairs = [(k, args if k == "Job-Command-Arg" else v) for k, v in built.pairs]
-            asyncio.get_running_loop().call_soon(self._emit, built)
+            # in a thread of its own: the listener goes on meanwhile
+            delay = _leading_int(args) / 1000 if command == "msleep" else self.reload_seconds if command == "reloadxml" else 0
+            asyncio.get_running_loop().call_later(delay, self._emit, built)
         elif word == "exit":
             listener.reply("+OK bye")
             listener.goodbye()
         else:
             listener.reply("-ERR command not found")
+
+    def _filter(self, listener: _Listener, rest: str) -> None:
+        """``filter [add] <header> <value>``, ``filter delete <header> [<value>]``,
+        ``filter delete all``, with mod_event_socket's replies."""
+        name, _, value = rest.lstrip(" ").partition(" ")
+        if name.lower() == "delete" and value:
+            name, _, value = value.partition(" ")
+            if name.lower() == "all":
+                listener.filters.clear()
+            else:
+                listener.filters = [(n, v) for n, v in listener.filters
+                                    if not (n.lower() == name.lower() and (not value or v == value))]
+            listener.reply(f"+OK filter deleted. [{name}][{value}]")
+        elif value:
+            if name.lower() == "add":
+                name, _, value = value.partition(" ")
+            listener.filters.append((name, value))
+            listener.reply(f"+OK filter added. [{name}]=[{value}]")
+        else:
+            listener.reply("-ERR invalid syntax")
+
+    def log(self, level: int, text: str, *, file: str = "switch_core.c", function: str = "switch_core_session_run",
+            line: int = 1, channel: str = "") -> None:
+        """A line of the switch's log, sent to each listener that asked for its level."""
+        body = text.encode()
+        frame = (f"Content-Type: log/data\nContent-Length: {len(body)}\nLog-Level: {level}\nText-Channel: 3\n"
+                 f"Log-File: {file}\nLog-Func: {function}\nLog-Line: {line}\nUser-Data: {channel}\n\n").encode() + body
+        for listener in list(self._listeners):
+            if listener.log_level is not None and level <= listener.log_level:
+                listener.write(frame)
 
     def _api(self, text: str) -> str:
         command, _, args = text.strip().partition(" ")
@@ -785,6 +933,8 @@ class FreeSwitchSimulator:
             for call in list(self._calls.values()):
                 self.hang_up(call.a_leg)
             return "+OK hangup all channels with cause " + (args.strip() or "NORMAL_CLEARING") + "\n"
+        if command == "msleep":  # its wait is the caller's (inline for api, delayed for bgapi)
+            return "+OK"
         if command == "status":
             return f"UP 0 years, 0 days\n{len(self._legs)} session(s) - peak {len(self._legs)}\n"
         return f"-ERR {command} Command not found!\n"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from controller.freeswitch.protocol import (
+    MAX_BODY,
     FrameReader,
     JsonEvent,
     PlainEvent,
@@ -206,8 +207,27 @@ def test_garbage_is_a_protocol_error():
         FrameReader().feed(b"Content-Length: -5\nContent-Type: text/event-plain\n\n")
     with pytest.raises(ProtocolError):
         FrameReader().feed(b"x" * (2 << 20))
-    with pytest.raises(ProtocolError):  # memory stays bounded whatever a peer announces
-        FrameReader().feed(b"Content-Length: 99999999\nContent-Type: text/event-plain\n\nEvent-Name: X")
+    with pytest.raises(ProtocolError):  # an announced length no switch sends
+        FrameReader().feed(b"Content-Length: 9999999999\nContent-Type: text/event-plain\n\nEvent-Name: X")
+
+
+@pytest.mark.parametrize("kind", ["text/event-plain", "api/response"])
+def test_a_body_beyond_the_limit_is_skipped_and_the_stream_goes_on(kind):
+    """Memory stays bounded whatever a peer announces: the oversize body is thrown away as it
+    arrives, the frame is reported with its length, and the next frame reads normally."""
+    reader = FrameReader()
+    size = MAX_BODY + 10
+    head = (f"Content-Type: {kind}\nContent-Length: {size}\n\n" if kind == "api/response"
+            else f"Content-Length: {size}\nContent-Type: {kind}\n\n").encode()
+    (frame,) = reader.feed(head + b"x" * 1000)
+    assert frame.oversize == size and frame.body == b"" and frame.content_type == kind
+    chunk = b"y" * (1 << 20)
+    sent = 1000
+    while sent + len(chunk) < size:
+        assert reader.feed(chunk) == [] and reader.pending == 0
+        sent += len(chunk)
+    after = reader.feed(b"z" * (size - sent) + b"Content-Type: api/response\nContent-Length: 3\n\n+OK")
+    assert [(f.content_type, f.body, f.oversize) for f in after] == [("api/response", b"+OK", 0)]
 
 
 def test_headers_by_prefix_agree_with_the_full_list(captures):

@@ -15,7 +15,7 @@ import pytest
 
 from controller.calls import LegAnswered, LegCreated, LegHungUp
 from controller.freeswitch import translate
-from controller.freeswitch.client import EventSocketClient, LinkState, Resync
+from controller.freeswitch.client import CommandTimeout, EventSocketClient, LinkState, Resync
 from controller.freeswitch.outbound import ControlledCall, OutboundServer
 
 pytestmark = pytest.mark.freeswitch
@@ -156,3 +156,126 @@ async def test_a_switch_restart_is_survived(link):
     await next_for(link, {leg}, (LegAnswered,))
     await link.api(f"uuid_kill {leg}")
     await next_for(link, {leg}, (LegHungUp,))
+
+
+# -- under production conditions ---------------------------------------------------------------
+
+FIRST, SECOND = "0791111111", "0792222222"
+
+
+async def call_events_of(client: EventSocketClient, legs: set[str], timeout: float = 20.0) -> list:
+    """Every event queued until the CHANNEL_HANGUP_COMPLETE of each of ``legs`` arrived."""
+    events, open_legs = [], set(legs)
+    async with asyncio.timeout(timeout):
+        while open_legs:
+            item = await client.next_event()
+            if isinstance(item, Resync):
+                continue
+            events.append(item)
+            if item.name == "CHANNEL_HANGUP_COMPLETE":
+                open_legs.discard(item.get("Unique-ID"))
+    return events
+
+
+async def two_calls_filtered_on_the_first(client: EventSocketClient) -> list:
+    """A call from FIRST and one from SECOND, each hung up; the events that arrived."""
+    legs = {}
+    for caller in (SECOND, FIRST):
+        result = await client.bgapi(f"originate {{origination_caller_id_number={caller},smart_caller={caller}}}"
+                                    "loopback/9196/default &park()", timeout=20)
+        assert result.startswith("+OK "), result
+        legs[caller] = result.split()[1]
+    for leg in legs.values():
+        assert (await client.api(f"uuid_kill {leg}")).startswith("+OK")
+    return await call_events_of(client, {legs[FIRST]})
+
+
+async def filtered_link() -> tuple[EventSocketClient, asyncio.Task]:
+    client = EventSocketClient(HOST, int(PORT), PASSWORD, node="real", backoff_first=0.1, backoff_cap=1.0, resync=False)
+    task = asyncio.create_task(client.run())
+    await client.wait_up(10)
+    # on a channel variable: the originated leg's Caller-Caller-ID-Number changes by its hangup
+    assert (await client.command(f"filter variable_smart_caller {FIRST}")).startswith("+OK filter added.")
+    return client, task
+
+
+def only_the_first_callers(events: list) -> None:
+    calls = [e for e in events if e.name not in (translate.HEARTBEAT, translate.BACKGROUND_JOB)]
+    assert calls and {e.variable("smart_caller") for e in calls} == {FIRST}
+
+
+async def test_a_filter_is_kept_across_a_dropped_connection():
+    client, task = await filtered_link()
+    try:
+        only_the_first_callers(await two_calls_filtered_on_the_first(client))
+        client.drop_connection()
+        async with asyncio.timeout(15):
+            while client.metrics.connects < 2 or client.state is not LinkState.UP:
+                await asyncio.sleep(0.05)
+        only_the_first_callers(await two_calls_filtered_on_the_first(client))
+    finally:
+        await client.stop()
+        await asyncio.wait_for(task, 10)
+
+
+@pytest.mark.skipif(
+    os.environ.get("SMARTNUMBERS_TEST_FREESWITCH_RESTART") != "1",
+    reason="restarts the switch: set SMARTNUMBERS_TEST_FREESWITCH_RESTART=1 on a switch nobody else uses",
+)
+async def test_a_filter_is_kept_across_a_switch_restart():
+    client, task = await filtered_link()
+    farewell: list[str | None] = []
+    client.on_state = lambda state: farewell.append(client.last_error) if state is LinkState.DOWN else None
+    try:
+        core = (await client.api("global_getvar core_uuid")).strip()
+        await client.command("bgapi fsctl shutdown restart")
+        async with asyncio.timeout(120):
+            while client.metrics.connects < 2 or client.state is not LinkState.UP:
+                await asyncio.sleep(0.2)
+        assert farewell[0] == "The system is being shut down."  # the switch's own words
+        assert (await client.api("global_getvar core_uuid")).strip() != core
+        only_the_first_callers(await two_calls_filtered_on_the_first(client))
+    finally:
+        await client.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_fourteen_second_command_beside_call_control_keeps_the_link(link):
+    """The long command goes through bgapi (the switch runs it in a thread of its own); live
+    call control on the same link is answered all the while."""
+    leg = await originate(link)
+    await next_for(link, {leg}, (LegAnswered,))
+    connects = link.metrics.connects
+    long = asyncio.create_task(link.bgapi("msleep 14000", timeout=60))
+    answered = 0
+    try:
+        while not long.done():
+            code = str(answered % 90 + 1)
+            assert await link.api(f"uuid_setvar {leg} smart_tariff_code {code}") == "+OK\n"
+            assert (await link.api(f"uuid_getvar {leg} smart_tariff_code")).strip() == code
+            answered += 1
+            await asyncio.sleep(0.2)
+        assert await long == "+OK"
+    finally:
+        await link.api(f"uuid_kill {leg}")
+    assert answered >= 10  # call control kept working through the 14 s
+    assert link.metrics.connects == connects and link.metrics.commands_timed_out == 0 and link.state is LinkState.UP
+
+
+async def test_a_fourteen_second_inline_api_is_waited_for_not_taken_for_a_dead_link():
+    """Run inline, the same command holds back every reply and event, heartbeats included: the
+    command behind it times out, but the link is kept while the long one is within its time."""
+    client = EventSocketClient(HOST, int(PORT), PASSWORD, node="real", resync=False, command_timeout=3, liveness_timeout=5)
+    task = asyncio.create_task(client.run())
+    await client.wait_up(10)
+    try:
+        long = asyncio.create_task(client.api("msleep 14000", timeout=30))
+        await asyncio.sleep(0.5)
+        with pytest.raises(CommandTimeout):
+            await client.api("status")
+        assert await long == "+OK"
+        assert client.metrics.connects == 1 and client.state is LinkState.UP
+        assert (await client.api("status")).startswith("UP ")
+    finally:
+        await client.stop()
+        await asyncio.wait_for(task, 10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -286,3 +287,37 @@ async def test_an_agents_tariff_code_raises_the_captured_custom_event(sim, captu
     assert headers(event) == [k for k in headers(real) if k in set(headers(event))]
     assert set(headers(event)) == set(headers(real))
     listener.close()
+
+
+async def test_xml_events_are_laid_out_like_the_capture(sim, captures):
+    """switch_xml_toxml(): headers at four spaces, the body's closing tag indented after its
+    line break, every closing tag ending its line."""
+    raw = (captures / "samples" / "xml-format" / "esl-xml.raw").read_bytes()
+    real = next(f for f in FrameReader().feed(raw) if b"<Event-Name>BACKGROUND_JOB<" in f.body)
+    actor = RawListener(sim.port)
+    await actor.open("event xml BACKGROUND_JOB")
+    _, job = await actor.send("bgapi originate loopback/9999/public &park()", 2)
+    actor.close()
+    assert [k for k, _ in job.headers] == [k for k, _ in real.headers]
+    def layout(body: bytes) -> bytes:  # from the end of the headers on, the uuid made neutral
+        return re.sub(rb"[0-9a-f]{8}-[0-9a-f-]{27}", b"<uuid>", body[body.index(b"  </headers>"):])
+
+    assert layout(job.body) == layout(real.body)
+    assert event_from_frame(job).body.endswith("\n") and not event_from_frame(job).body.endswith(" ")
+
+
+async def test_log_lines_and_refusals_have_mod_event_socket_frames(sim):
+    actor = RawListener(sim.port)
+    await actor.open("log 7")
+    sim.log(4, "a line\n", file="switch_ivr.c", function="switch_ivr_play", line=12, channel="abc")
+    await actor._frames(len(actor.frames) + 1)
+    frame = actor.frames[-1]
+    assert [k for k, _ in frame.headers] == ["Content-Type", "Content-Length", "Log-Level", "Text-Channel", "Log-File",
+                                             "Log-Func", "Log-Line", "User-Data"]
+    assert frame.body == b"a line\n" and frame.header("User-Data") == "abc"
+    actor.close()
+    sim.deny_access = True
+    r, w = await asyncio.open_connection("127.0.0.1", sim.port)
+    data = await asyncio.wait_for(r.read(), 5)  # then the switch closes the socket
+    assert data == b"Content-Type: text/rude-rejection\nContent-Length: 24\n\nAccess Denied, go away.\n"
+    w.close()

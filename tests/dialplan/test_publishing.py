@@ -94,7 +94,7 @@ async def test_deploy_writes_each_number_once_per_node_then_reloads_every_node(d
     assert os.listdir(tmp_path / "fs1" / "666") == ["41800555666.xml"]
     assert 'data="$${smartnumbers_dialplan_dir}/666/*.xml"' in (tmp_path / "fs1" / "sn_666.xml").read_text()
     assert report.announcements_made == 2  # the price (de) and the "nobody answered" notice
-    assert "api reloadxml" in sim.commands
+    assert "bgapi reloadxml" in sim.commands
 
     # unchanged: nothing written, no reload
     sim.commands.clear()
@@ -108,7 +108,7 @@ async def test_deploy_writes_each_number_once_per_node_then_reloads_every_node(d
                             number=numbers.find_number(session, "0900 123 456"))
         session.commit()
     one = await publisher.publish(["+41900123456"])
-    assert one.deploy.written == {"fs1": 1, "fs2": 1} and sim.commands == ["api reloadxml"]
+    assert one.deploy.written == {"fs1": 1, "fs2": 1} and sim.commands == ["bgapi reloadxml"]
     assert (tmp_path / "fs1" / "666" / "41800555666.xml").stat().st_mtime_ns == untouched
     assert "blacklist_1" in (tmp_path / "fs2" / "456" / "41900123456.xml").read_text()
     assert not [p for p in (tmp_path / "fs1").rglob("*") if p.name.endswith(".tmp")]
@@ -280,7 +280,7 @@ async def test_reloads_of_a_node_never_overlap_and_coalesce(tmp_path):
             self.running = 0
             self.reloads = 0
 
-        async def api(self, command, timeout=None):
+        async def bgapi(self, command, timeout=None):
             assert self.running == 0, "two reloads at once"
             self.running += 1
             await asyncio.sleep(0.2)
@@ -302,7 +302,7 @@ async def test_nodes_sharing_a_folder_have_it_written_once(tmp_path):
     class Switch:
         reloads = 0
 
-        async def api(self, command, timeout=None):
+        async def bgapi(self, command, timeout=None):
             Switch.reloads += 1
             return "+OK [Success]"
 
