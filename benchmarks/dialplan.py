@@ -228,10 +228,11 @@ async def measure_single_change(folders: list[Path], runs: int = 30) -> list[flo
 # --- mod_xml_curl --------------------------------------------------------------------------------------
 
 
-def _serve(kind: str, port: int, table: DialplanTable, ready) -> None:
+def _serve(kind: str, port: int, table: DialplanTable, ready, pauses) -> None:
     """A server process: the application's dialplan listener, built and run as ``serve`` does,
     or the bare aiohttp handler on the same loop (it returns one number's real answer, so both
-    send documents of the same size)."""
+    send documents of the same size); its garbage collections timed into ``pauses``."""
+    _time_collections(pauses)
     if kind == "bare":
         document = table.answer("0900000000", "carrier")
 
@@ -255,6 +256,22 @@ def _serve(kind: str, port: int, table: DialplanTable, ready) -> None:
         app[xml_curl.DIALPLANS] = table
         ready.set()
         run_serve(app, settings)
+
+
+def _time_collections(pauses) -> None:
+    """Each garbage collection of this process counted in ``pauses`` (collections, milliseconds
+    in all, the longest): the loop stands still while one runs."""
+    started = 0.0
+
+    def timed(phase: str, info: dict) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            ms = (time.perf_counter() - started) * 1000
+            pauses[0], pauses[1], pauses[2] = pauses[0] + 1, pauses[1] + ms, max(pauses[2], ms)
+
+    gc.callbacks.append(timed)
 
 
 def _free_port() -> int:
@@ -372,7 +389,8 @@ def _started(context, kind: str, table: DialplanTable):
     """A server process of ``kind`` on a free port, once it accepts connections."""
     port = _free_port()
     ready = context.Event()
-    process = context.Process(target=_serve, args=(kind, port, table, ready), daemon=True)
+    pauses = context.Array("d", 3, lock=False)
+    process = context.Process(target=_serve, args=(kind, port, table, ready, pauses), daemon=True)
     process.start()
     ready.wait(30)
     for _ in range(100):
@@ -381,7 +399,7 @@ def _started(context, kind: str, table: DialplanTable):
             break
         except OSError:
             time.sleep(0.1)
-    return process, port
+    return process, port, pauses
 
 
 def measure_xml_curl(table: DialplanTable, seconds: int, numbers: int, runs: int) -> dict:
@@ -393,19 +411,21 @@ def measure_xml_curl(table: DialplanTable, seconds: int, numbers: int, runs: int
     servers = {kind: _started(context, kind, table) for kind in ("bare", "app")}
     try:
         results = {}
-        for kind, (process, port) in servers.items():
+        for kind, (process, port, _) in servers.items():
             load(port, numbers, 2)  # warm-up
             results[kind] = {"found": found_numbers(port, numbers), "runs": []}
         for _ in range(runs):
-            for kind, (process, port) in servers.items():
+            for kind, (process, port, pauses) in servers.items():
                 cpu = _cpu_seconds(process.pid)
+                pauses[:] = [0, 0, 0]
                 result = load(port, numbers, seconds)
                 result["server_cpu_ms"] = (_cpu_seconds(process.pid) - cpu) * 1000 / result["fetches"]
+                result["collections"], result["collections_ms"], result["longest_collection_ms"] = pauses[:]
                 result["load_average"] = os.getloadavg()[0]
                 results[kind]["runs"].append(result)
-        results["attack"] = measure_attack(context, *servers["app"], numbers, seconds)
+        results["attack"] = measure_attack(context, *servers["app"][:2], numbers, seconds)
     finally:
-        for process, _ in servers.values():
+        for process, _, _ in servers.values():
             process.terminate()
             process.join(10)
     return results
@@ -471,13 +491,15 @@ def _memory_kb(pid: int) -> dict[str, int]:
 def one_by_one(port: int, numbers: int, seconds: int) -> dict:
     """Fetches one after the other for ``seconds``, each on its own connection: latency from
     the connection to the answer's last byte, and the fetches that failed or found no number
-    (a fetch taking longer than the switch's 2 s is one)."""
+    (a fetch taking longer than the switch's 2 s is one). The same 1,000 numbers each time, so
+    that the table's answers, built at a number's first fetch, are not what memory measures."""
     body, headers = fetch_form(numbers)
     rng = random.Random(5)
+    forms = [body.replace("@NUMBER@", f"0900{rng.randrange(numbers):06d}") for _ in range(1000)]
     latencies, failed = [], 0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
-        form = body.replace("@NUMBER@", f"0900{rng.randrange(numbers):06d}")
+        form = forms[len(latencies) % len(forms)]
         start = time.perf_counter()
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
@@ -495,8 +517,8 @@ def one_by_one(port: int, numbers: int, seconds: int) -> dict:
 
 
 def measure_attack(context, process, port: int, numbers: int, seconds: int) -> dict:
-    before = _memory_kb(process.pid)
     alone = one_by_one(port, numbers, seconds)
+    before = _memory_kb(process.pid)
     ready, stop = context.Event(), context.Event()
     attacker = context.Process(target=_attack, args=(port, ready, stop), daemon=True)
     attacker.start()
@@ -570,7 +592,8 @@ def main() -> None:
         for r, label in ((bare, f"run {run}: bare aiohttp handler"), (app, f"run {run}: xml_curl listener")):
             print(f"{label:<32} {r['per_s']:>12,.0f} /s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
                   f"(server CPU {r['server_cpu_ms'] * 1000:.0f} us, load generator CPU "
-                  f"{r['load_cpu_ms'] * 1000:.0f} us a fetch; load average {r['load_average']:.2f})")
+                  f"{r['load_cpu_ms'] * 1000:.0f} us a fetch; {r['collections']:.0f} garbage collections, "
+                  f"longest {r['longest_collection_ms']:.1f} ms; load average {r['load_average']:.2f})")
     ratio = statistics.median(a["per_s"] / b["per_s"] for a, b in zip(fetch["app"]["runs"], fetch["bare"]["runs"]))
     p99 = max(r["p99_ms"] for r in fetch["app"]["runs"])
     print(f"xml_curl / bare throughput       {ratio:>12.2f}     target >= 0.5 (median of the runs' ratios)")
