@@ -13,14 +13,27 @@
   against the application's dialplan listener as ``serve`` runs it (credentials, allow-list,
   in-memory table) and, in the same run and by the same load, against a bare aiohttp handler
   returning a fixed document of the same size on the same loop; each server in its own
-  process, the load from another. A fetch is sent as the switch sends it: the captured request
-  of FACTS.md section 5 (137 form fields, for random numbers of the 100,000; its headers, with
-  the basic credentials libcurl adds and no ``Expect``) on a new connection, closed after the
-  answer (mod_xml_curl runs one libcurl handle per fetch). The load is wrk, in C, so that the
-  load generator takes little of the machine's two cores; its latency runs from the request,
-  written as soon as the connection is made, to the answer's last byte.
+  process, the load from another, the two loaded in turn ``--runs`` times (the ratio is the
+  median of the runs' ratios, the p99 the worst run's). A fetch is sent as the switch sends it:
+  the captured request of FACTS.md section 5 (137 form fields, for random numbers of the
+  100,000; its headers, with the basic credentials libcurl adds and no ``Expect``) on a new
+  connection, closed after the answer (mod_xml_curl runs one libcurl handle per fetch). The
+  load is wrk, in C, so that the load generator takes little of the machine's two cores; its
+  latency runs from the request, written as soon as the connection is made, to the answer's
+  last byte;
+- ``xml_curl_attack_p99_ms`` and ``xml_curl_attack_rss_growth_mb``: fetches one after the
+  other (each on its own connection, as the switch makes them) against the same listener,
+  first alone, then while another process from 127.0.0.2 (not on the allow-list) keeps 1,100
+  idle connections and two connections streaming a header without end open, reopening each
+  a second after the listener closed it; the p99 under attack beside the p99 alone, and the
+  listener's peak memory before and after.
 
-    .venv/bin/python benchmarks/dialplan.py [--numbers 100000] [--seconds 10]    (needs Debian's wrk)
+A fully quiet machine gives the figures their meaning; the load average is printed with them.
+
+    .venv/bin/python benchmarks/dialplan.py [--numbers 100000] [--seconds 10] [--runs 5] [--xml-curl-only]
+
+(needs Debian's wrk; ``--xml-curl-only`` renders the table without deploying it and measures the
+mod_xml_curl figures alone, a few minutes less.)
 """
 
 from __future__ import annotations
@@ -215,10 +228,11 @@ async def measure_single_change(folders: list[Path], runs: int = 30) -> list[flo
 # --- mod_xml_curl --------------------------------------------------------------------------------------
 
 
-def _serve(kind: str, port: int, table: DialplanTable, ready) -> None:
+def _serve(kind: str, port: int, table: DialplanTable, ready, pauses) -> None:
     """A server process: the application's dialplan listener, built and run as ``serve`` does,
     or the bare aiohttp handler on the same loop (it returns one number's real answer, so both
-    send documents of the same size)."""
+    send documents of the same size); its garbage collections timed into ``pauses``."""
+    _time_collections(pauses)
     if kind == "bare":
         document = table.answer("0900000000", "carrier")
 
@@ -242,6 +256,22 @@ def _serve(kind: str, port: int, table: DialplanTable, ready) -> None:
         app[xml_curl.DIALPLANS] = table
         ready.set()
         run_serve(app, settings)
+
+
+def _time_collections(pauses) -> None:
+    """Each garbage collection of this process counted in ``pauses`` (collections, milliseconds
+    in all, the longest): the loop stands still while one runs."""
+    started = 0.0
+
+    def timed(phase: str, info: dict) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            ms = (time.perf_counter() - started) * 1000
+            pauses[0], pauses[1], pauses[2] = pauses[0] + 1, pauses[1] + ms, max(pauses[2], ms)
+
+    gc.callbacks.append(timed)
 
 
 def _free_port() -> int:
@@ -355,82 +385,238 @@ def found_numbers(port: int, numbers: int, count: int = 500) -> int:
     return found
 
 
-def measure_xml_curl(table: DialplanTable, seconds: int, numbers: int) -> dict:
+def _started(context, kind: str, table: DialplanTable):
+    """A server process of ``kind`` on a free port, once it accepts connections."""
+    port = _free_port()
+    ready = context.Event()
+    pauses = context.Array("d", 3, lock=False)
+    process = context.Process(target=_serve, args=(kind, port, table, ready, pauses), daemon=True)
+    process.start()
+    ready.wait(30)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return process, port, pauses
+
+
+def measure_xml_curl(table: DialplanTable, seconds: int, numbers: int, runs: int) -> dict:
+    """Both servers started, then loaded in turn ``runs`` times (so that whatever else the
+    machine does falls on both alike); then the attack, on the listener."""
     if shutil.which("wrk") is None:
         raise SystemExit("benchmarks/dialplan.py loads the servers with wrk: apt-get install wrk")
     context = multiprocessing.get_context("fork")
-    results = {}
-    for kind in ("bare", "app"):
-        port = _free_port()
-        ready = context.Event()
-        process = context.Process(target=_serve, args=(kind, port, table, ready), daemon=True)
-        process.start()
-        ready.wait(30)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        try:
+    servers = {kind: _started(context, kind, table) for kind in ("bare", "app")}
+    try:
+        results = {}
+        for kind, (process, port, _) in servers.items():
             load(port, numbers, 2)  # warm-up
-            found = found_numbers(port, numbers)
-            cpu = _cpu_seconds(process.pid)
-            result = load(port, numbers, seconds)
-            result["server_cpu_ms"] = (_cpu_seconds(process.pid) - cpu) * 1000 / result["fetches"]
-        finally:
+            results[kind] = {"found": found_numbers(port, numbers), "runs": []}
+        for _ in range(runs):
+            for kind, (process, port, pauses) in servers.items():
+                cpu = _cpu_seconds(process.pid)
+                pauses[:] = [0, 0, 0]
+                result = load(port, numbers, seconds)
+                result["server_cpu_ms"] = (_cpu_seconds(process.pid) - cpu) * 1000 / result["fetches"]
+                result["collections"], result["collections_ms"], result["longest_collection_ms"] = pauses[:]
+                result["load_average"] = os.getloadavg()[0]
+                results[kind]["runs"].append(result)
+        results["attack"] = measure_attack(context, *servers["app"][:2], numbers, seconds)
+    finally:
+        for process, _, _ in servers.values():
             process.terminate()
             process.join(10)
-        results[kind] = {**result, "found": found}
     return results
+
+
+# --- the listener under attack --------------------------------------------------------------------------
+
+ATTACKER = "127.0.0.2"  # loopback, but not on the listener's allow-list (127.0.0.1/32, ::1/128)
+
+
+def _attack(port: int, ready, stop) -> None:
+    """The attacker's process: 1,100 idle connections and two streaming a header without end,
+    each reopened a second after the listener closed it."""
+
+    async def idle() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(ATTACKER, 0))
+        try:
+            await reader.read()
+        finally:
+            writer.close()
+
+    async def endless_header() -> None:
+        _, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(ATTACKER, 0))
+        try:
+            writer.write(b"POST /freeswitch/dialplan HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Endless: ")
+            while True:
+                writer.write(b"a" * 65536)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    async def again(connection, opened: list[int]) -> None:
+        while True:
+            opened[0] += 1
+            try:
+                await connection()
+            except OSError:
+                pass
+            await asyncio.sleep(1)
+
+    async def main() -> None:
+        opened = [0]
+        tasks = [asyncio.create_task(again(idle, opened)) for _ in range(1100)]
+        tasks += [asyncio.create_task(again(endless_header, opened)) for _ in range(2)]
+        while opened[0] < len(tasks):
+            await asyncio.sleep(0.05)
+        ready.set()
+        while not stop.is_set():
+            await asyncio.sleep(0.1)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    uvloop.run(main())
+
+
+def _memory_kb(pid: int) -> dict[str, int]:
+    """A process's resident memory now and at its peak, from /proc."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
+
+
+def one_by_one(port: int, numbers: int, seconds: int) -> dict:
+    """Fetches one after the other for ``seconds``, each on its own connection: latency from
+    the connection to the answer's last byte, and the fetches that failed or found no number
+    (a fetch taking longer than the switch's 2 s is one). The same 1,000 numbers each time, so
+    that the table's answers, built at a number's first fetch, are not what memory measures."""
+    body, headers = fetch_form(numbers)
+    rng = random.Random(5)
+    forms = [body.replace("@NUMBER@", f"0900{rng.randrange(numbers):06d}") for _ in range(1000)]
+    latencies, failed = [], 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        form = forms[len(latencies) % len(forms)]
+        start = time.perf_counter()
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("POST", "/freeswitch/dialplan", form, headers)
+            reply = connection.getresponse()
+            found = reply.status == 200 and b"<context" in reply.read()
+            connection.close()
+        except OSError:
+            found = False
+        latencies.append((time.perf_counter() - start) * 1000)
+        failed += not found
+    latencies.sort()
+    return {"p50_ms": latencies[len(latencies) // 2], "p99_ms": latencies[int(len(latencies) * 0.99)],
+            "max_ms": latencies[-1], "failed": failed, "fetches": len(latencies), "load_average": os.getloadavg()[0]}
+
+
+def measure_attack(context, process, port: int, numbers: int, seconds: int) -> dict:
+    alone = one_by_one(port, numbers, seconds)
+    before = _memory_kb(process.pid)
+    ready, stop = context.Event(), context.Event()
+    attacker = context.Process(target=_attack, args=(port, ready, stop), daemon=True)
+    attacker.start()
+    try:
+        if not ready.wait(60):
+            raise SystemExit("the attacker did not open its connections")
+        attacked = one_by_one(port, numbers, seconds)
+        after = _memory_kb(process.pid)
+    finally:
+        stop.set()
+        attacker.join(10)
+        attacker.kill()
+    return {"alone": alone, "attacked": attacked, "rss_before_mb": before["VmRSS"] / 1024,
+            "rss_after_mb": after["VmRSS"] / 1024, "peak_before_mb": before["VmHWM"] / 1024,
+            "peak_after_mb": after["VmHWM"] / 1024}
+
+
+def build_table(dialplans, options) -> DialplanTable:
+    """The table alone, as the publisher fills it (``--xml-curl-only``)."""
+    bodies, errors = render_all({n.e164: n for n in dialplans}, options)
+    assert not errors, errors
+    table = DialplanTable()
+    table.replace_all(bodies)
+    return table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--numbers", type=int, default=100_000)
-    parser.add_argument("--seconds", type=int, default=10, help="of fetches, for each server")
+    parser.add_argument("--seconds", type=int, default=10, help="of fetches, for each server and run")
+    parser.add_argument("--runs", type=int, default=5, help="of the fetch load, for each server")
+    parser.add_argument("--xml-curl-only", action="store_true", help="only the mod_xml_curl figures")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()
     today = dt.date(2026, 11, 27)
     options = render.RenderOptions("/var/lib/smartnumbers/sounds")
     work = Path(tempfile.mkdtemp(prefix="dialplan-bench-"))
+    figures = {}
     try:
         start = time.perf_counter()
         dialplans = [number_dialplan(i, today) for i in range(args.numbers)]
         built = time.perf_counter() - start
-        total, parts, table = asyncio.run(measure_render_deploy(dialplans, options, work / "fs1"))
+        if args.xml_curl_only:
+            table = build_table(dialplans, options)
+        else:
+            total, parts, table = asyncio.run(measure_render_deploy(dialplans, options, work / "fs1"))
         del dialplans  # the servers below fork from this process: only the table, as in serve
         gc.collect()
         gc.freeze()
-        shutil.copytree(work / "fs1", work / "fs2")
-        changes = asyncio.run(measure_single_change([work / "fs1", work / "fs2"]))
-        fetch = measure_xml_curl(table, args.seconds, args.numbers)
+        if not args.xml_curl_only:
+            shutil.copytree(work / "fs1", work / "fs2")
+            changes = asyncio.run(measure_single_change([work / "fs1", work / "fs2"]))
+        fetch = measure_xml_curl(table, args.seconds, args.numbers, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    single = statistics.median(changes)
-    ratio = fetch["app"]["per_s"] / fetch["bare"]["per_s"]
+    print(f"load average at start            {load_at_start[0]:>12.2f}     (1 min; 5 min {load_at_start[1]:.2f})")
     print(f"numbers                          {args.numbers:>12,}")
     print(f"dialplans built in memory        {built:>12.2f} s   (from the model; not part of the figure)")
-    print(f"render                           {parts['render_s']:>12.2f} s")
-    print(f"write files + reloadxml          {parts['write_reload_s']:>12.2f} s   ({parts['bytes'] / 1e6:.0f} MB)")
-    print(f"render + deploy                  {total:>12.2f} s   target < 10 s")
-    print(f"one change (db -> 2 nodes)       {single:>12.1f} ms  median of {len(changes)}, "
-          f"max {max(changes):.1f} ms; target < 50 ms")
-    for kind, label in (("bare", "bare aiohttp handler"), ("app", "xml_curl listener")):
-        r = fetch[kind]
-        print(f"{label:<32} {r['per_s']:>12,.0f} /s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
-              f"(server CPU {r['server_cpu_ms'] * 1000:.0f} us, load generator CPU {r['load_cpu_ms'] * 1000:.0f} us "
-              f"a fetch)")
-    print(f"xml_curl / bare throughput       {ratio:>12.2f}     target >= 0.5; p99 target < 5 ms "
-          f"({fetch['app']['found']} of 500 sample fetches found their number; 64 in flight, so a fetch "
-          f"also waits for the 63 others: p50 ~ 64 / throughput)")
-    print(json.dumps({
-        "render_deploy_100k_s": {"value": round(total, 2), "unit": "s", "target": 10, "meets_target": total < 10},
-        "single_change_ms": {"value": round(single, 1), "unit": "ms", "target": 50, "meets_target": single < 50},
-        "xml_curl_throughput_ratio": {"value": round(ratio, 2), "unit": "ratio", "target": 0.5,
-                                      "meets_target": ratio >= 0.5},
-        "xml_curl_p99_ms": {"value": round(fetch["app"]["p99_ms"], 2), "unit": "ms", "target": 5,
-                            "meets_target": fetch["app"]["p99_ms"] < 5},
-    }))
+    if not args.xml_curl_only:
+        single = statistics.median(changes)
+        print(f"render                           {parts['render_s']:>12.2f} s")
+        print(f"write files + reloadxml          {parts['write_reload_s']:>12.2f} s   ({parts['bytes'] / 1e6:.0f} MB)")
+        print(f"render + deploy                  {total:>12.2f} s   target < 10 s")
+        print(f"one change (db -> 2 nodes)       {single:>12.1f} ms  median of {len(changes)}, "
+              f"max {max(changes):.1f} ms; target < 50 ms")
+        figures["render_deploy_100k_s"] = {"value": round(total, 2), "unit": "s", "target": 10,
+                                           "meets_target": total < 10}
+        figures["single_change_ms"] = {"value": round(single, 1), "unit": "ms", "target": 50,
+                                       "meets_target": single < 50}
+    for run, (bare, app) in enumerate(zip(fetch["bare"]["runs"], fetch["app"]["runs"]), 1):
+        for r, label in ((bare, f"run {run}: bare aiohttp handler"), (app, f"run {run}: xml_curl listener")):
+            print(f"{label:<32} {r['per_s']:>12,.0f} /s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+                  f"(server CPU {r['server_cpu_ms'] * 1000:.0f} us, load generator CPU "
+                  f"{r['load_cpu_ms'] * 1000:.0f} us a fetch; {r['collections']:.0f} garbage collections, "
+                  f"longest {r['longest_collection_ms']:.1f} ms; load average {r['load_average']:.2f})")
+    ratio = statistics.median(a["per_s"] / b["per_s"] for a, b in zip(fetch["app"]["runs"], fetch["bare"]["runs"]))
+    p99 = max(r["p99_ms"] for r in fetch["app"]["runs"])
+    print(f"xml_curl / bare throughput       {ratio:>12.2f}     target >= 0.5 (median of the runs' ratios)")
+    print(f"xml_curl p99, worst run          {p99:>12.2f} ms  target < 5 ms ({fetch['app']['found']} of 500 sample "
+          f"fetches found their number; 64 in flight, so a fetch also waits for the 63 others: "
+          f"p50 ~ 64 / throughput)")
+    attack = fetch["attack"]
+    for key, label in (("alone", "one by one, alone"), ("attacked", "one by one, under attack")):
+        r = attack[key]
+        print(f"{label:<32} p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.2f} ms  "
+              f"({r['failed']} of {r['fetches']} failed or not found; load average {r['load_average']:.2f})")
+    growth = attack["peak_after_mb"] - attack["peak_before_mb"]
+    print(f"listener memory, attack          RSS {attack['rss_before_mb']:.1f} -> {attack['rss_after_mb']:.1f} MB, "
+          f"peak {attack['peak_before_mb']:.1f} -> {attack['peak_after_mb']:.1f} MB; target: peak + < 10 MB")
+    attacked = attack["attacked"]["p99_ms"]
+    figures["xml_curl_throughput_ratio"] = {"value": round(ratio, 2), "unit": "ratio", "target": 0.5,
+                                            "meets_target": ratio >= 0.5}
+    figures["xml_curl_p99_ms"] = {"value": round(p99, 2), "unit": "ms", "target": 5, "meets_target": p99 < 5}
+    figures["xml_curl_attack_p99_ms"] = {"value": round(attacked, 2), "unit": "ms", "target": 5,
+                                         "meets_target": attacked < 5 and not attack["attacked"]["failed"]}
+    figures["xml_curl_attack_rss_growth_mb"] = {"value": round(growth, 1), "unit": "MB", "target": 10,
+                                                "meets_target": growth < 10}
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

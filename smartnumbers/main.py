@@ -3,6 +3,7 @@ registers, and wires the ``serve`` process. The only module that imports every p
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -33,7 +34,23 @@ def serve_app(settings: Settings) -> web.Application:
     app = build_app(settings)
     app.cleanup_ctx.append(live_control)
     app.cleanup_ctx.append(xml_curl.listener)
+    app.on_startup.append(_keep_the_loop_free)  # after the cleanup contexts, which are one startup step
     return app
+
+
+async def _keep_the_loop_free(app: web.Application) -> None:
+    """Once everything is started, two things keep the loop (every dialplan fetch in flight)
+    from standing still. What was built so far (modules, the application, settings) lives as
+    long as the process: frozen, the garbage collector's full collections no longer walk it.
+    With the listener's parser unlinked (``sync/xml_curl.py``) this took the listener's
+    collections in a 5 s run of ``benchmarks/dialplan.py`` from about 200, the longest 16.5 to
+    150 ms (the p99 of 16.8 and 21.3 ms), to 2 to 13, the longest 0.4 ms. And an executor
+    thread (the change schedule's poll, a publication) hands the interpreter back to the loop
+    within 1 ms, not 5: while 100,000 numbers were rendered the loop waited 6.2 ms at every
+    turn, under 2 ms with this."""
+    sys.setswitchinterval(0.001)
+    gc.collect()
+    gc.freeze()
 
 
 def run_serve(app: web.Application, settings: Settings) -> None:

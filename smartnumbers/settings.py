@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # mod_xml_curl's fetches have a listener of their own (a fetch holds the call in routing):
     # HOST:PORT, like ``http``.
     dialplan_http: str = "127.0.0.1:8081"
+    # The open connections that listener keeps at most (a switch opens one per fetch in
+    # flight); beyond them a new one is closed at once.
+    dialplan_max_connections: int = Field(default=512, ge=1, le=60000)
     timezone: str = "Europe/Zurich"
     # FreeSWITCH's own HTTP posts (mod_xml_curl, mod_json_cdr): basic credentials and the
     # addresses they may come from.

@@ -8,6 +8,13 @@ fetches have a listener of their own (``dialplan_http``, run by ``serve``): HTTP
 httptools (llhttp, Node.js's parser), with the same checks as the application's switch routes
 (the settings' basic credentials, from an allowed address; ``sync.auth``).
 
+Nobody without credentials can hold it up: a connection from an address not on the allow-list
+is closed as it is accepted, before anything is read; request line and headers are capped (the
+switch's are about 200 bytes); a request must arrive whole within ``DEADLINE_S`` of the
+connection or of the previous answer (the switch gives up on a fetch after 2 s), which also lets
+go of idle keep-alive connections; and beyond ``dialplan_max_connections`` open connections a
+new one is closed at once. ``benchmarks/dialplan.py`` measures fetches while it is attacked.
+
 An unknown number, another section or another context gets "not found", on which FreeSWITCH
 falls back to the deployed files (FACTS.md section 5): the files come from the same rendering,
 so the answer for a number is the same either way.
@@ -20,6 +27,7 @@ import contextlib
 import functools
 import http
 import logging
+import time
 
 import httptools
 from aiohttp import web
@@ -37,7 +45,11 @@ log = logging.getLogger(__name__)
 DIALPLANS = web.AppKey("dialplans", DialplanTable)
 PATH = b"/freeswitch/dialplan"
 MAX_BODY = 1024**2  # a fetch's form is about 5 kB
-IDLE_S = 15.0  # a connection that completes no request in one to two of these is closed
+MAX_LINE = 8190  # the request line's limit on the API's port (aiohttp's)
+MAX_HEADERS = 8190  # all header fields together (aiohttp allows each field this much)
+DEADLINE_S = 2.5  # a request arrives whole within this of the connection or of the previous answer
+SWEEP_S = 0.5  # how often connections past their deadline are looked for
+REPORT_S = 60.0  # refused and timed-out connections are logged at most this often
 
 
 def answer(table: DialplanTable | None, form: bytes) -> str:
@@ -62,27 +74,44 @@ _REFUSAL_HEADERS = {401: 'WWW-Authenticate: Basic realm="freeswitch"\r\n', 405: 
 
 class FetchListener:
     """What a listener's connections share: the serve application (settings, table), the open
-    connections, and the peer addresses already checked against the allow-list."""
+    connections, the peer addresses already checked against the allow-list, and the counts of
+    connections let go that the next report logs."""
 
     def __init__(self, app: web.Application) -> None:
         self.app = app
         self.settings = app[SETTINGS]
+        self.max_connections = self.settings.dialplan_max_connections
         self.connections: set[FetchConnection] = set()
         self.address_allowed = functools.lru_cache(maxsize=1024)(functools.partial(switch_address_allowed,
                                                                                    self.settings))
         # every fetch of a switch carries the same header: decoded and compared once
         self.credentials_valid = functools.lru_cache(maxsize=64)(functools.partial(switch_credentials_valid,
                                                                                   self.settings))
+        self.refused_address = self.refused_full = self.timed_out = 0
 
-    async def close_idle(self) -> None:
-        """Every ``IDLE_S``: close the connections that have not completed a request since the
-        last time (a fetch takes milliseconds; a stalled or forgotten connection is let go)."""
+    async def sweep(self) -> None:
+        """Every ``SWEEP_S``: close the connections past their deadline (without a word: they
+        have not sent a whole request, or do not read their answers); now and then, log how
+        many connections were let go and why."""
+        reported = time.monotonic()
         while True:
-            await asyncio.sleep(IDLE_S)
-            for connection in list(self.connections):
-                if not connection.active:
-                    connection.transport.close()
-                connection.active = False
+            await asyncio.sleep(SWEEP_S)
+            now = time.monotonic()
+            for connection in [c for c in self.connections if c.deadline < now]:
+                connection.transport.abort()
+                self.timed_out += 1
+            if now - reported >= REPORT_S:
+                reported = now
+                self.report()
+
+    def report(self) -> None:
+        """One line for the operator: the connections let go since the last report, and why."""
+        if self.refused_address or self.refused_full or self.timed_out:
+            log.warning("dialplan fetches: %d connections refused from addresses not in SMARTNUMBERS_SWITCH_HTTP_ALLOW, "
+                        "%d beyond SMARTNUMBERS_DIALPLAN_MAX_CONNECTIONS (%d), %d closed without a whole request "
+                        "within %.1f s", self.refused_address, self.refused_full, self.max_connections,
+                        self.timed_out, DEADLINE_S)
+        self.refused_address = self.refused_full = self.timed_out = 0
 
 
 class FetchConnection(asyncio.Protocol):
@@ -92,19 +121,33 @@ class FetchConnection(asyncio.Protocol):
 
     def __init__(self, listener: FetchListener) -> None:
         self.listener = listener
-        self.parser = httptools.HttpRequestParser(self)
-        self.closing = False
-        self.active = True
-        self.on_message_begin()
+        self.parser: httptools.HttpRequestParser | None = None
+        self.closing = True  # until the connection is admitted
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.transport = transport
-        self.listener.connections.add(self)
+        listener = self.listener
         peer = transport.get_extra_info("peername")
-        self.address_allowed = bool(peer) and self.listener.address_allowed(peer[0])
+        if not (peer and listener.address_allowed(peer[0])):
+            listener.refused_address += 1
+            transport.abort()
+        elif len(listener.connections) >= listener.max_connections:
+            listener.refused_full += 1
+            transport.abort()
+        else:
+            listener.connections.add(self)
+            self.parser = httptools.HttpRequestParser(self)
+            self.closing = False
+            self.deadline = time.monotonic() + DEADLINE_S
+            self.in_head, self.head_size = True, 0
+            self.on_message_begin()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.listener.connections.discard(self)
+        # The parser holds this connection's callbacks: once unlinked, both are freed at once by
+        # reference counting, not by the garbage collector (eleven objects a fetch: about 200
+        # collections, each a pause of the loop, in a 5 s run of benchmarks/dialplan.py).
+        self.parser = None
 
     def pause_writing(self) -> None:  # a client that does not read its answers is not read either
         self.transport.pause_reading()
@@ -113,14 +156,22 @@ class FetchConnection(asyncio.Protocol):
         self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
-        if self.closing:
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.refuse(400, "protocol upgrades are not served here")
-        except httptools.HttpParserError as exc:
-            self.refuse(400, f"malformed request: {exc}")
+        # While a request's head is incomplete the parser keeps the header being read whole, so
+        # it is fed no more than the limits let through (a head streamed without end costs its
+        # first 16 kB).
+        while data and not self.closing:
+            room = MAX_LINE + MAX_HEADERS + 1 - self.head_size if self.in_head else len(data)
+            chunk, data = (data, b"") if len(data) <= room else (data[:room], data[room:])
+            if self.in_head:
+                self.head_size += len(chunk)
+            try:
+                self.parser.feed_data(chunk)
+            except httptools.HttpParserUpgrade:
+                self.refuse(400, "protocol upgrades are not served here")
+            except httptools.HttpParserError as exc:
+                self.refuse(400, f"malformed request: {exc}")
+            if self.in_head and self.head_size > MAX_LINE + MAX_HEADERS:
+                self.refuse(431, f"request headers are at most {MAX_HEADERS} bytes")
 
     # httptools' callbacks, in the order of a request
 
@@ -128,13 +179,19 @@ class FetchConnection(asyncio.Protocol):
         self.url = b""
         self.authorization = b""
         self.expect: bytes | None = None
+        self.headers_size = 0
         self.body: list[bytes] = []
         self.size = 0
 
     def on_url(self, url: bytes) -> None:
         self.url += url
+        if len(self.url) > MAX_LINE:
+            self.refuse(414, f"the request line is at most {MAX_LINE} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers_size += len(name) + len(value) + 4  # ": " and CRLF
+        if self.headers_size > MAX_HEADERS:
+            self.refuse(431, f"request headers are at most {MAX_HEADERS} bytes")
         name = name.lower()
         if name == b"authorization":
             self.authorization = value
@@ -142,10 +199,11 @@ class FetchConnection(asyncio.Protocol):
             self.expect = value.lower()
 
     def on_headers_complete(self) -> None:
-        if self.closing:  # a request pipelined after a refused one
+        self.in_head = False
+        if self.closing:  # refused already, or a request pipelined after a refused one
             return
-        if not (self.address_allowed and self.listener.credentials_valid(self.authorization.decode("latin-1"))):
-            self.refuse(401, "switch credentials or address refused")
+        if not self.listener.credentials_valid(self.authorization.decode("latin-1")):
+            self.refuse(401, "switch credentials refused")
         elif self.url.partition(b"?")[0] != PATH:
             self.refuse(404, "dialplan fetches are posted to /freeswitch/dialplan")
         elif self.parser.get_method() != b"POST":
@@ -163,6 +221,7 @@ class FetchConnection(asyncio.Protocol):
             self.body.append(body)
 
     def on_message_complete(self) -> None:
+        self.in_head, self.head_size = True, 0
         if self.closing:
             return
         try:
@@ -171,7 +230,7 @@ class FetchConnection(asyncio.Protocol):
             log.exception("dialplan fetch failed")
             self.refuse(500, "the dialplan could not be answered")
             return
-        self.active = True
+        self.deadline = time.monotonic() + DEADLINE_S
         if self.parser.should_keep_alive():
             self.transport.write(_ANSWER % len(document) + document)
         else:
@@ -196,14 +255,15 @@ async def listener(app: web.Application):
     shared = FetchListener(app)
     server = await asyncio.get_running_loop().create_server(
         lambda: FetchConnection(shared), *settings.dialplan_address, backlog=1024)
-    closing_idle = asyncio.create_task(shared.close_idle())
+    sweeping = asyncio.create_task(shared.sweep())
     log.info("dialplan fetches on http://%s/freeswitch/dialplan", settings.dialplan_http)
     yield
-    closing_idle.cancel()
+    sweeping.cancel()
     server.close()
     for connection in list(shared.connections):
         connection.transport.close()
     await server.wait_closed()
+    shared.report()
 
 
 async def dialplans(app: web.Application):

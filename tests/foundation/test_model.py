@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from smartnumbers import accounts, blacklist, changes, numbers, routing, tariffs
+from smartnumbers import accounts, blacklist, numbers, routing, tariffs
 from smartnumbers.audit import Actor
 from smartnumbers.errors import InputError
 from smartnumbers.models import ActorKind, AuditEntry, ChangeKind, SmartNumber, TariffVersion
@@ -116,9 +116,9 @@ def test_every_change_is_audited_with_before_and_after(session, premium):
     routing.store_plan(session, OPERATOR, premium, routing.PlanSpec(()))
     entry = blacklist.add_entry(session, OPERATOR, premium.account, "+41791234567", "abuse")
     blacklist.remove_entry(session, OPERATOR, premium.account, entry.id)
-    changes.schedule_change(session, OPERATOR, premium, ChangeKind.DESTINATIONS,
+    routing.schedule_change(session, OPERATOR, premium, ChangeKind.DESTINATIONS,
                             {"slot": 1, "destinations": [{"target": "+41313000000", "ring_timeout": 30}]},
-                            apply_at=dt.datetime(2026, 12, 24, 12, 0, tzinfo=UTC))
+                            at=dt.datetime(2030, 12, 24, 12, 0, tzinfo=UTC))
     session.commit()
     trail = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
     assert [(e.entity, e.action) for e in trail] == [
@@ -132,9 +132,11 @@ def test_every_change_is_audited_with_before_and_after(session, premium):
 
 def test_scheduled_changes_are_checked_when_made(session, premium):
     with pytest.raises(InputError, match="premium-rate"):
-        changes.schedule_change(session, OPERATOR, premium, ChangeKind.DESTINATIONS,
-                                {"destinations": [{"target": "+41906000000", "ring_timeout": 20}]})
-    change = changes.schedule_change(session, OPERATOR, premium, ChangeKind.PLAN, {"plan": {"slots": []}})
+        routing.schedule_change(session, OPERATOR, premium, ChangeKind.DESTINATIONS,
+                                {"destinations": [{"target": "+41906000000", "ring_timeout": 20}]},
+                                at=dt.datetime(2030, 12, 24, 12, 0, tzinfo=UTC))
+    change = routing.schedule_change(session, OPERATOR, premium, ChangeKind.PLAN, {"plan": {"slots": []}},
+                                     at=dt.datetime(2030, 12, 24, 12, 0, tzinfo=UTC))
     assert change.status.value == "pending" and change.apply_at.tzinfo is not None
 
 
