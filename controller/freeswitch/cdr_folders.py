@@ -18,6 +18,7 @@ from pathlib import Path
 
 from controller.capture import ArrivedLeg, Stored, committing_store
 from controller.freeswitch.translate import NotACdr, cdr_document, leg_from_cdr
+from smartnumbers.files import private_folder
 from smartnumbers.models import LegSource
 from smartnumbers.settings import Settings
 
@@ -94,7 +95,7 @@ def sweep_folder(
 
 
 def _move(items, target: Path) -> None:
-    target.mkdir(exist_ok=True)
+    private_folder(target)
     for path, _ in items:
         path.replace(target / path.name)
 
