@@ -78,7 +78,7 @@ def startup_warnings(settings: Settings) -> list[str]:
     if missing:
         pairs = ", ".join(f"{range_class}/{origin}" for range_class, origin in missing)
         warnings.append(f"price list: no entry for {pairs}: such calls are stored but not rated until "
-                        "`smartnumbers pricelist set` adds it (then `smartnumbers rate --period YYYY-MM` rates them)")
+                        "`smartnumbers pricelist set` sets one (then `smartnumbers rate --period YYYY-MM` rates them)")
     return warnings
 
 

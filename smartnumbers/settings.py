@@ -100,8 +100,13 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: DatabaseUrl) -> DatabaseUrl:
+        expected = "expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"  # never the URL: it holds a password
         if not value.get_secret_value().startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+            raise ValueError(expected)
+        try:
+            make_url(value.get_secret_value())
+        except (ArgumentError, ValueError):
+            raise ValueError(expected) from None
         return value
 
     @field_validator("switch_http_password")

@@ -53,6 +53,7 @@ def test_passwords_are_secret_values_never_in_a_repr_or_a_dump(secret_settings):
     ("FREESWITCH_NODES", json.dumps([{"name": "zh1", "host": "h", "port": 0, "password": NODE_SECRET}])),
     ("FREESWITCH_NODES", json.dumps([{"name": "zh1", "host": "h", "password": NODE_SECRET * 20}])),
     ("DATABASE_URL", f"mysql://sn:{DATABASE_SECRET}@db/sn"),
+    ("DATABASE_URL", f"postgresql+psycopg://sn:{DATABASE_SECRET}@db:port/sn"),
 ])
 def test_a_wrong_setting_never_quotes_a_password(secret_settings, capsys, name, value):
     secret_settings.setenv(f"SMARTNUMBERS_{name}", value)
