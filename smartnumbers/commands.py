@@ -536,7 +536,8 @@ def blacklist_add(
     reason: Annotated[str, typer.Option(help="Why the caller is refused.")],
     number: Annotated[Optional[str], typer.Option(help="Only for this smart number (default: all of the account's).")] = None,
     until: Annotated[Optional[str], typer.Option(
-        help="Until this Zurich time (2026-12-31 18:00), or to the end of a date given alone (default: for good).")] = None,
+        help="Until this Zurich time (2026-12-31 18:00), or to the end of a date given alone (default: for "
+             "good).")] = None,
 ) -> None:
     """Refuse a caller or a prefix."""
     settings = load_settings()

@@ -52,10 +52,11 @@ def run_serve(app: web.Application, settings: Settings) -> None:
 def check_listeners(settings: Settings) -> None:
     """Both of serve's ports can be listened on, or start-up stops in one line naming the setting
     to change (aiohttp would stop with a traceback, after one listener had already started)."""
-    listeners = (("SMARTNUMBERS_HTTP", settings.http_address), ("SMARTNUMBERS_DIALPLAN_HTTP", settings.dialplan_address))
     if settings.http_address == settings.dialplan_address:
-        raise SettingsError("SMARTNUMBERS_DIALPLAN_HTTP: the same address as SMARTNUMBERS_HTTP: give it a port of its own")
-    for setting, (host, port) in listeners:
+        raise SettingsError("SMARTNUMBERS_DIALPLAN_HTTP: the same address as SMARTNUMBERS_HTTP: "
+                            "give it a port of its own")
+    for setting, (host, port) in (("SMARTNUMBERS_HTTP", settings.http_address),
+                                  ("SMARTNUMBERS_DIALPLAN_HTTP", settings.dialplan_address)):
         try:
             socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()
         except OSError as exc:
