@@ -156,7 +156,7 @@ async def measure_single_change(folders: list[Path], runs: int = 30) -> list[flo
 
     work = Path(tempfile.mkdtemp(prefix="dialplan-bench-db-"))
     url = f"sqlite:///{work / 'smartnumbers.db'}"
-    engine = make_engine(url, create=True)
+    engine = make_engine(url)
     upgrade(engine)
     operator = Actor(ActorKind.CLI, "bench")
     sessions = session_factory(engine)

@@ -58,7 +58,7 @@ def _recorded() -> list[NodeStatus]:
     """What the serve process last recorded of each node, if it did so recently."""
     settings = load_settings()
     addresses = {n.name: f"{n.host}:{n.port}" for n in settings.freeswitch_nodes}
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     try:
         with session_factory(engine)() as session:
             rows = recorded_status(session)

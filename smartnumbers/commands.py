@@ -49,7 +49,7 @@ def emit(rows: Any, table: Table | None, as_json: bool) -> None:
 
 @contextlib.contextmanager
 def database(*, create: bool = False) -> Iterator[Engine]:
-    """The database the settings name, for one command (``create``: a SQLite file may be made)."""
+    """The database the settings name, for one command; only ``db upgrade`` may ``create`` it."""
     engine = make_engine(load_settings().database_url, create=create)
     try:
         yield engine

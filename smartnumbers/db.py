@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from smartnumbers.files import private_folder
 from smartnumbers.money import from_micro, to_micro
 from smartnumbers.settings import DEFAULT_DATABASE_URL, SettingsError
 
@@ -91,11 +92,11 @@ def async_url(url: str | SecretStr) -> str:
 
 
 def _sqlite_file(url: str, *, create: bool) -> None:
-    """A SQLite database is where its URL says, or the command stops in one line: SQLite would
-    otherwise make an empty database without tables wherever a typo points. Only ``create``
-    (``db upgrade``) makes the file, readable by its owner only (SQLite gives its -wal and
-    -shm files the same mode); of the folders, only the default URL's ``var/`` is made (owner
-    only too), a folder the operator named must exist."""
+    """A SQLite database is where its URL says. The default URL's folder (``var/``) is the
+    product's own and is made, owner only; a folder the operator named must exist, or the command
+    stops in one line: SQLite would make an empty database, without tables, wherever a typo
+    points. A new database file is readable by its owner only (SQLite gives its -wal and -shm
+    files the same mode); without ``create`` a missing one is refused instead."""
     if not url.startswith("sqlite:"):
         return
     name = make_url(url).database
@@ -109,11 +110,11 @@ def _sqlite_file(url: str, *, create: bool) -> None:
         if not (create and url == DEFAULT_DATABASE_URL):
             raise SettingsError(f"SMARTNUMBERS_DATABASE_URL: the folder {folder} does not exist: "
                                 "create it, or correct the URL")
-        folder.mkdir(mode=0o700, parents=True)
+        private_folder(folder)
     if not create:
         raise SettingsError(f"SMARTNUMBERS_DATABASE_URL: no database at {path}: "
                             "create it with `smartnumbers db upgrade`, or correct the URL")
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -124,9 +125,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str | SecretStr, *, create: bool = False) -> Engine:
-    """The synchronous engine the CLI and migrations use; ``create`` makes a SQLite database
-    that does not exist yet (``db upgrade``)."""
+def make_engine(url: str | SecretStr, *, create: bool = True) -> Engine:
+    """The synchronous engine the CLI and migrations use; without ``create`` (a command that
+    works on the rows of a migrated database) a SQLite database that does not exist is refused."""
     _sqlite_file(plain_url(url), create=create)
     engine = create_engine(sync_url(url))
     if engine.dialect.name == "sqlite":

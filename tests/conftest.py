@@ -62,7 +62,7 @@ def databases(tmp_path_factory) -> Iterator[TemporaryDatabases]:
 def migrated_url(request, databases) -> str:
     """A database per backend, migrated once with the real migrations."""
     url = databases.create(request.param)
-    engine = make_engine(url, create=True)
+    engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
     return url

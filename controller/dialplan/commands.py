@@ -25,7 +25,7 @@ dialplan_cli = typer.Typer(help="The numbers' FreeSWITCH dialplans.", no_args_is
 
 def _publisher(switches=None) -> tuple[DialplanPublisher, object]:
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     return build_publisher(settings, session_factory(engine), switches or {}), engine
 
 

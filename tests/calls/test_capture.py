@@ -153,7 +153,7 @@ def test_legs_stored_compressed_before_0006_read_as_the_switch_sent_them(databas
     the switch's bytes (the database compresses them now), and 0005 compresses them again."""
     event = next(e for e in hangups(captures) if e.get("Unique-ID") == A_LEG)
     raw = translate.raw_event(event)
-    engine = make_engine(databases.create(backend), create=True)
+    engine = make_engine(databases.create(backend))
     try:
         upgrade(engine, "0005")
         now = dt.datetime.now(dt.UTC)

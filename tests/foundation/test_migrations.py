@@ -10,7 +10,7 @@ from tests.conftest import BACKENDS
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_upgrade_from_empty_downgrade_and_upgrade_again(databases, backend):
-    engine = make_engine(databases.create(backend), create=True)
+    engine = make_engine(databases.create(backend))
     try:
         upgrade(engine)
         tables = set(inspect(engine).get_table_names())
@@ -29,7 +29,7 @@ def test_migrations_match_the_model(databases, backend):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    engine = make_engine(databases.create(backend), create=True)
+    engine = make_engine(databases.create(backend))
     try:
         upgrade(engine)
         with engine.connect() as conn:

@@ -121,3 +121,17 @@ def test_folders_the_product_makes_are_for_the_owner_only(tmp_path):
         assert _mode(tmp_path / made) == 0o700, made
     # a folder made beforehand keeps its mode, and a number group inside it is as open as it is
     assert _mode(operators) == 0o750 and _mode(operators / "456") == 0o750
+
+
+def test_a_database_made_by_migrations_is_for_the_owner_only(tmp_path):
+    from smartnumbers.db import make_engine
+    from smartnumbers.migrate import upgrade
+
+    old = os.umask(0o002)
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path}/smartnumbers.db")
+        upgrade(engine)
+        engine.dispose()
+    finally:
+        os.umask(old)
+    assert {p.name: _mode(p) for p in tmp_path.iterdir()} == {p.name: 0o600 for p in tmp_path.iterdir()}
