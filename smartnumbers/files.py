@@ -36,7 +36,7 @@ def private_folder(path: Path) -> None:
 def check_output_file(path: Path, *, what: str) -> None:
     """Refuse, before anything is done, a file that could not be written where asked."""
     if path.is_dir():
-        raise InputError(f"{what}: {path} is a folder: give a file name in it, like {path / 'statement.pdf'}")
+        raise InputError(f"{what}: {path} is a folder: give the name of a file in it")
     if not path.parent.is_dir():
         raise InputError(f"{what}: the folder {path.parent} does not exist: create it, or choose another file")
     if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):

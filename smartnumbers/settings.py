@@ -35,6 +35,12 @@ class DatabaseUrl(SecretStr):
     """A database URL: shown with its password masked (``postgresql+psycopg://sn:***@db/sn``),
     so the rest of it can still be named in a message."""
 
+    def __eq__(self, other: object) -> bool:
+        """Equal to the same URL, secret or as text: comparing shows nothing."""
+        return self.get_secret_value() == (other.get_secret_value() if isinstance(other, SecretStr) else other)
+
+    __hash__ = SecretStr.__hash__
+
     def _display(self) -> str:
         try:
             return make_url(self.get_secret_value()).render_as_string(hide_password=True)

@@ -16,7 +16,7 @@ def clean_environment(monkeypatch, tmp_path):
 
 def test_defaults():
     settings = load_settings()
-    assert settings.database_url.get_secret_value() == "sqlite:///var/smartnumbers.db"
+    assert settings.database_url == "sqlite:///var/smartnumbers.db"
     assert settings.http_address == ("127.0.0.1", 8080)
     assert settings.timezone == "Europe/Zurich" and settings.freeswitch_nodes == []
 
