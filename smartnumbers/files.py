@@ -33,13 +33,19 @@ def private_folder(path: Path) -> None:
                 raise
 
 
+def _writable(folder: Path) -> bool:
+    """A folder we may write in, and not marked read-only (root may write in one, but an
+    operator who made it so meant it)."""
+    return os.access(folder, os.W_OK | os.X_OK) and bool(folder.stat().st_mode & 0o222)
+
+
 def check_output_file(path: Path, *, what: str) -> None:
     """Refuse, before anything is done, a file that could not be written where asked."""
     if path.is_dir():
         raise InputError(f"{what}: {path} is a folder: give the name of a file in it")
     if not path.parent.is_dir():
         raise InputError(f"{what}: the folder {path.parent} does not exist: create it, or choose another file")
-    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not _writable(path.parent) or (path.exists() and not os.access(path, os.W_OK)):
         raise InputError(f"{what}: {path} cannot be written here: choose another file")
 
 
@@ -66,5 +72,5 @@ def check_output_folder(path: Path, *, what: str) -> None:
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"{what}: {existing} is a file, not a folder: give a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
+    if not _writable(existing):
         raise InputError(f"{what}: {existing} cannot be written: give another folder")

@@ -48,8 +48,14 @@ def test_statement_pdf_into_a_missing_folder_or_onto_a_folder(acme, capsys, tmp_
     assert "does not exist" in err and str(tmp_path / "missing") in err
     err = refused(capsys, "statement", "--account", ACME, "--month", "2026-11", "--issue", "--pdf", str(tmp_path))
     assert "is a folder" in err
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    err = refused(capsys, "statement", "--account", ACME, "--month", "2026-11", "--issue",
+                  "--pdf", str(locked / "statement.pdf"))
+    assert "cannot be written" in err
+    assert os.listdir(locked) == []
     assert row_counts(acme) == before  # not issued
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ["locked"]
 
 
 def test_statement_pdf_is_written_whole(acme, capsys, tmp_path):
@@ -65,14 +71,14 @@ def test_dialplan_render_out_onto_a_file_or_an_unwritable_place(acme, capsys, tm
     assert "is a file, not a folder" in refused(capsys, "dialplan", "render", "--out", str(a_file))
     assert "is a file, not a folder" in refused(capsys, "dialplan", "render", "--out", str(a_file / "fs1"))
     assert a_file.read_text() == "mine"
-    # root may write anywhere a mode forbids: /proc is a place nobody can make a folder in
+    # a place nobody can make a folder in, root included
     assert "cannot be written" in refused(capsys, "dialplan", "render", "--out", "/proc/smartnumbers-plans")
-    if os.geteuid() != 0:
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        assert "cannot be written" in refused(capsys, "dialplan", "render", "--out", str(locked / "plans"))
-        assert os.listdir(locked) == []
-    assert sorted(os.listdir(tmp_path)) == ["plans"] + (["locked"] if os.geteuid() != 0 else [])
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)  # read-only: refused even to root, who could write there
+    assert "cannot be written" in refused(capsys, "dialplan", "render", "--out", str(locked / "plans"))
+    assert "cannot be written" in refused(capsys, "dialplan", "render", "--out", str(locked))
+    assert os.listdir(locked) == []
+    assert sorted(os.listdir(tmp_path)) == ["locked", "plans"]
 
 
 def free_port() -> int:
