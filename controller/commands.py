@@ -75,9 +75,9 @@ def _recorded() -> list[NodeStatus]:
 
 
 def nodes(
-    probe: Annotated[bool, typer.Option("--probe", help="connect to every node now, not what serve sees")] = False,
-    seconds: Annotated[float, typer.Option(help="with --probe: how long to wait for each node")] = 3.0,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a node")] = False,
+    probe: Annotated[bool, typer.Option("--probe", help="Connect to every node now, instead of asking serve.")] = False,
+    seconds: Annotated[float, typer.Option(help="With --probe: how long to wait for each node, in seconds.")] = 3.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts, one object a node.")] = False,
 ) -> None:
     """Each FreeSWITCH node: its state, since when, its session count and its last event, as
     the serve process sees it (or, when serve is not running, as a probe finds it now)."""

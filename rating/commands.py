@@ -38,8 +38,8 @@ def _choice(enum_type, text: str, what: str):
 
 @pricelist_cli.command("set")
 def pricelist_set(
-    range_class: Annotated[str, typer.Option("--range", help="freephone, shared_cost or premium")],
-    origin: Annotated[str, typer.Option(help="fixed, mobile, withheld or abroad")],
+    range_class: Annotated[str, typer.Option("--range", help="The range: freephone, shared_cost or premium.")],
+    origin: Annotated[str, typer.Option(help="The caller origin: fixed, mobile, withheld or abroad.")],
     interconnection: Annotated[str, typer.Option(help="CHF per minute excl. VAT the carriers charge")],
     owner_per_minute: Annotated[str, typer.Option(help="0800/084x: CHF per minute excl. VAT")] = "0",
     share: Annotated[str, typer.Option(help="090x: the owner's share of the net revenue, percent")] = "0",

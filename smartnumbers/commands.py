@@ -144,7 +144,7 @@ user_cli = typer.Typer(help="Portal users.", no_args_is_help=True)
 def user_add(
     email: str,
     account: Annotated[str, typer.Option(help="The account the user belongs to.")],
-    role: Annotated[str, typer.Option(help="owner, admin, routing, finance or viewer")] = "viewer",
+    role: Annotated[str, typer.Option(help="The role: owner, admin, routing, finance or viewer.")] = "viewer",
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
     """Add a user. The password is asked for at the terminal, or read from standard input with
@@ -212,12 +212,13 @@ def _amount(text: str | None, what: str) -> Decimal | None:
 def number_add(
     number: str,
     account: Annotated[str, typer.Option(help="The owner account.")],
-    caller_id: Annotated[str, typer.Option(help="caller, smart_number, fixed or withheld")] = "caller",
+    caller_id: Annotated[str, typer.Option(
+        help="The number shown to destinations: caller, smart_number, fixed or withheld.")] = "caller",
     caller_id_number: Annotated[Optional[str], typer.Option(help="The number shown with --caller-id fixed.")] = None,
     language: Annotated[str, typer.Option(help="Announcements in de, fr, it or en.")] = "de",
     max_calls: Annotated[int, typer.Option(help="Limit of simultaneous calls.")] = 30,
     cost_cap: Annotated[Optional[str], typer.Option(help="090x: a per-call cap below CHF 400.")] = None,
-    payout: Annotated[str, typer.Option(help="standard or payfast")] = "standard",
+    payout: Annotated[str, typer.Option(help="How the owner is paid: standard or payfast.")] = "standard",
     donor: Annotated[Optional[str], typer.Option(help="Porting in: the donor operator.")] = None,
     port_date: Annotated[Optional[str], typer.Option(help="Porting in: the port date, YYYY-MM-DD.")] = None,
 ) -> None:
@@ -286,7 +287,7 @@ def number_activate(number: str) -> None:
 
 
 @number_cli.command("age-check")
-def number_age_check(number: str, mode: Annotated[str, typer.Argument(help="digit or pin")]) -> None:
+def number_age_check(number: str, mode: Annotated[str, typer.Argument(help="How: digit or pin.")]) -> None:
     """How a 0906 number checks its callers' age before connecting: a confirming digit or a PIN."""
     with transaction() as session:
         n = numbers.set_age_check(session, Actor.cli_operator(), numbers.find_number(session, number), mode)
