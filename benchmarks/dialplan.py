@@ -249,7 +249,7 @@ def _serve(kind: str, port: int, table: DialplanTable, ready, pauses) -> None:
         from smartnumbers.settings import load_settings
         from sync import xml_curl
 
-        settings = load_settings(database_url=f"sqlite:///{tempfile.mkdtemp()}/unused.db",
+        settings = load_settings(database_url="sqlite:///:memory:",  # never read: the table is given
                                  switch_http_password=PASSWORD, http=f"127.0.0.1:{_free_port()}",
                                  dialplan_http=f"127.0.0.1:{port}")
         app = serve_app(settings)

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+from smartnumbers.files import private_folder
 from smartnumbers.models import Language
 from smartnumbers.tariffs import TariffTerms
 
@@ -119,7 +120,7 @@ def file_name(text: str, language: Language) -> str:
 
 def _speak(text: str, language: Language, target: Path) -> None:
     """espeak-ng into a temporary file, renamed into place: FreeSWITCH never sees half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent)
     espeak = shutil.which("espeak-ng")
     if espeak is None:
         raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")

@@ -58,7 +58,7 @@ def _recorded() -> list[NodeStatus]:
     """What the serve process last recorded of each node, if it did so recently."""
     settings = load_settings()
     addresses = {n.name: f"{n.host}:{n.port}" for n in settings.freeswitch_nodes}
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     try:
         with session_factory(engine)() as session:
             rows = recorded_status(session)
@@ -75,9 +75,9 @@ def _recorded() -> list[NodeStatus]:
 
 
 def nodes(
-    probe: Annotated[bool, typer.Option("--probe", help="connect to every node now, not what serve sees")] = False,
-    seconds: Annotated[float, typer.Option(help="with --probe: how long to wait for each node")] = 3.0,
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object a node")] = False,
+    probe: Annotated[bool, typer.Option("--probe", help="Connect to every node now, instead of asking serve.")] = False,
+    seconds: Annotated[float, typer.Option(help="With --probe: how long to wait for each node, in seconds.")] = 3.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts, one object a node.")] = False,
 ) -> None:
     """Each FreeSWITCH node: its state, since when, its session count and its last event, as
     the serve process sees it (or, when serve is not running, as a probe finds it now)."""

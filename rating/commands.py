@@ -19,6 +19,7 @@ from rating.pipeline import RatingSetup, rate_period
 from smartnumbers.audit import Actor
 from smartnumbers.commands import JsonFlag, console, transaction
 from smartnumbers.errors import InputError
+from smartnumbers.files import check_output_file, write_output_file
 from smartnumbers.models import SmartNumber
 from smartnumbers.money import decimal_text, format_chf, json_default, parse_chf
 from smartnumbers.phone import CallerOrigin, RangeClass, format_swiss
@@ -37,21 +38,27 @@ def _choice(enum_type, text: str, what: str):
 
 @pricelist_cli.command("set")
 def pricelist_set(
-    range_class: Annotated[str, typer.Option("--range", help="freephone, shared_cost or premium")],
-    origin: Annotated[str, typer.Option(help="fixed, mobile, withheld or abroad")],
+    range_class: Annotated[str, typer.Option("--range", help="The range: freephone, shared_cost or premium.")],
+    origin: Annotated[str, typer.Option(help="The caller origin: fixed, mobile, withheld or abroad.")],
     interconnection: Annotated[str, typer.Option(help="CHF per minute excl. VAT the carriers charge")],
     owner_per_minute: Annotated[str, typer.Option(help="0800/084x: CHF per minute excl. VAT")] = "0",
     share: Annotated[str, typer.Option(help="090x: the owner's share of the net revenue, percent")] = "0",
 ) -> None:
-    """Set the amounts calls of one range from one caller origin are priced by."""
+    """Set the amounts calls of one range from one caller origin are priced by (excl. VAT).
+    Calls of a range and origin without an entry are stored but not rated; once it is set,
+    `smartnumbers rate --period YYYY-MM` rates them."""
     with transaction() as session:
-        set_price(
+        item = set_price(
             session, Actor.cli_operator(), _choice(RangeClass, range_class, "--range"),
             _choice(CallerOrigin, origin, "--origin"),
             interconnection_per_minute=parse_chf(interconnection, what="--interconnection"),
             owner_per_minute=parse_chf(owner_per_minute, what="--owner-per-minute"),
             payout_share_percent=parse_chf(share, what="--share"),
         )
+        owner = (f"owner's share {item.payout_share_percent.normalize():f} % of the net revenue"
+                 if item.range_class is RangeClass.PREMIUM else f"owner {format_chf(item.owner_per_minute)}/min")
+        typer.echo(f"price list {item.range_class}/{item.origin} stored: interconnection "
+                   f"{format_chf(item.interconnection_per_minute)}/min, {owner} (excl. VAT)")
 
 
 @pricelist_cli.command("list")
@@ -132,6 +139,8 @@ def statement(
     self-billing credit note. A draft unless issued; issuing gives it its document number and
     stores its PDF, which is given out unchanged from then on."""
     settings = load_settings()
+    if pdf is not None:
+        check_output_file(pdf, what="--pdf")
     with transaction() as session:
         built = statements.build_statement(session, account, month, settings)
         if issue:
@@ -143,7 +152,7 @@ def statement(
         if pdf is not None:
             from rating.statement_pdf import render  # WeasyPrint loads slowly: only when a PDF is wanted
 
-            pdf.write_bytes(statements.issued_pdf(session, built) or render(built))
+            write_output_file(pdf, statements.issued_pdf(session, built) or render(built), what="--pdf")
     if as_json:
         typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=json_default))
         return

@@ -12,7 +12,7 @@ from rating.price_list import PriceListEntry
 from smartnumbers import audit
 from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
-from smartnumbers.models import PriceListItem
+from smartnumbers.models import PriceListItem, SmartNumber
 from smartnumbers.money import decimal_text
 from smartnumbers.phone import CallerOrigin, RangeClass
 
@@ -59,3 +59,13 @@ def set_price(
 
 def price_items(session: Session) -> list[PriceListItem]:
     return list(session.scalars(select(PriceListItem).order_by(PriceListItem.range_class, PriceListItem.origin)))
+
+
+def missing_entries(session: Session) -> list[tuple[RangeClass, CallerOrigin]]:
+    """The (range, caller origin) pairs without a price whose calls are stored but not rated
+    until the entry is set (``rate`` then rates them): every pair while the list is empty,
+    afterwards those of the ranges the platform has numbers in."""
+    present = {(item.range_class, item.origin) for item in price_items(session)}
+    used = set(session.scalars(select(SmartNumber.range_class).distinct())) if present else set(RangeClass)
+    return [(range_class, origin) for range_class in RangeClass if range_class in used
+            for origin in CallerOrigin if (range_class, origin) not in present]

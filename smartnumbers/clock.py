@@ -31,3 +31,17 @@ def parse_local(text: str, zone: ZoneInfo, *, what: str = "time") -> dt.datetime
 
 def format_local(instant: dt.datetime, zone: ZoneInfo) -> str:
     return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def parse_until(text: str, zone: ZoneInfo, *, what: str) -> dt.datetime:
+    """An end a person typed: a date and time as ``parse_local`` reads it, or a date alone
+    (``2026-12-31``), which means to the end of that day: the next midnight in ``zone``, the
+    first moment no longer included."""
+    raw = (text or "").strip()
+    try:
+        day = dt.date.fromisoformat(raw) if len(raw) == 10 and raw.isascii() else None
+    except ValueError:
+        day = None
+    if day is None:
+        return parse_local(raw, zone, what=what)
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.timezone.utc)

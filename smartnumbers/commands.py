@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from smartnumbers import accounts, blacklist, numbers, routing, tariffs
 from smartnumbers.audit import Actor
-from smartnumbers.clock import format_local, parse_local
+from smartnumbers.clock import format_local, parse_local, parse_until
 from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.migrate import downgrade, upgrade
@@ -48,9 +48,9 @@ def emit(rows: Any, table: Table | None, as_json: bool) -> None:
 
 
 @contextlib.contextmanager
-def database() -> Iterator[Engine]:
-    """The database the settings name, for one command."""
-    engine = make_engine(load_settings().database_url)
+def database(*, create: bool = False) -> Iterator[Engine]:
+    """The database the settings name, for one command; only ``db upgrade`` may ``create`` it."""
+    engine = make_engine(load_settings().database_url, create=create)
     try:
         yield engine
     finally:
@@ -78,8 +78,8 @@ db_cli = typer.Typer(help="The database schema.", no_args_is_help=True)
 
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
-    """Migrate the database to the newest schema (or to REVISION)."""
-    with database() as engine:
+    """Migrate the database to the newest schema (or to REVISION); a new SQLite database is made."""
+    with database(create=True) as engine:
         upgrade(engine, revision)
     typer.echo(f"database at {revision}")
 
@@ -178,12 +178,18 @@ user_cli = typer.Typer(help="Portal users.", no_args_is_help=True)
 def user_add(
     email: str,
     account: Annotated[str, typer.Option(help="The account the user belongs to.")],
-    role: Annotated[str, typer.Option(help="owner, admin, routing, finance or viewer")] = "viewer",
+    role: Annotated[str, typer.Option(help="The role: owner, admin, routing, finance or viewer.")] = "viewer",
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
-    """Add a user; the password is asked for (or read from standard input), never a flag."""
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
-        "Password", hide_input=True, confirmation_prompt=True)
+    """Add a user. The password is asked for at the terminal, or read from standard input with
+    --password-stdin; it is never a flag, which other users of the machine could read."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not sys.stdin.isatty():  # piped: a prompt would read the password and its confirmation from the pipe
+        raise InputError("user add: standard input is not a terminal: add --password-stdin to read the password "
+                         "from it")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     with transaction() as session:
         user = accounts.add_user(session, accounts.find_account(session, account), email, password, role)
         typer.echo(f"user {user.email} added to {account} as {user.role.value}")
@@ -240,12 +246,13 @@ def _amount(text: str | None, what: str) -> Decimal | None:
 def number_add(
     number: str,
     account: Annotated[str, typer.Option(help="The owner account.")],
-    caller_id: Annotated[str, typer.Option(help="caller, smart_number, fixed or withheld")] = "caller",
+    caller_id: Annotated[str, typer.Option(
+        help="The number shown to destinations: caller, smart_number, fixed or withheld.")] = "caller",
     caller_id_number: Annotated[Optional[str], typer.Option(help="The number shown with --caller-id fixed.")] = None,
     language: Annotated[str, typer.Option(help="Announcements in de, fr, it or en.")] = "de",
     max_calls: Annotated[int, typer.Option(help="Limit of simultaneous calls.")] = 30,
     cost_cap: Annotated[Optional[str], typer.Option(help="090x: a per-call cap below CHF 400.")] = None,
-    payout: Annotated[str, typer.Option(help="standard or payfast")] = "standard",
+    payout: Annotated[str, typer.Option(help="How the owner is paid: standard or payfast.")] = "standard",
     donor: Annotated[Optional[str], typer.Option(help="Porting in: the donor operator.")] = None,
     port_date: Annotated[Optional[str], typer.Option(help="Porting in: the port date, YYYY-MM-DD.")] = None,
 ) -> None:
@@ -314,7 +321,7 @@ def number_activate(number: str) -> None:
 
 
 @number_cli.command("age-check")
-def number_age_check(number: str, mode: Annotated[str, typer.Argument(help="digit or pin")]) -> None:
+def number_age_check(number: str, mode: Annotated[str, typer.Argument(help="How: digit or pin.")]) -> None:
     """How a 0906 number checks its callers' age before connecting: a confirming digit or a PIN."""
     with transaction() as session:
         n = numbers.set_age_check(session, Actor.cli_operator(), numbers.find_number(session, number), mode)
@@ -504,7 +511,7 @@ def route_set(
     doc = plan_from_flags("set", file, slot, outside, fallback, announcement, canton, holiday_rule, holiday)
     with transaction() as session:
         n = numbers.find_number(session, number)
-        spec = routing.parse_plan(doc, routing.destination_policy(session, n))
+        spec = routing.parse_plan(routing.own_plan_document(doc, n.e164), routing.destination_policy(session, n))
         routing.store_plan(session, Actor.cli_operator(), n, spec)
         typer.echo(f"{format_swiss(n.e164)}: plan with {len(spec.slots)} slot(s) stored")
 
@@ -523,7 +530,9 @@ def route_change(
     holiday: HolidayFlag = None,
 ) -> None:
     """Replace a number's plan at a date and time, with the plan file or the flags route set
-    takes. With --at now the plan is replaced at once, as route set does it. A time that the
+    takes.
+
+    With --at now the plan is replaced at once, as route set does it. A time that the
     spring change of the clocks skips (2027-03-28 02:30) is refused. A time that the autumn change
     repeats (2027-10-31 02:30) means its first occurrence, in summer time; for the second, give
     the offset: 2027-10-31T02:30+01:00. A time in the past and a suspended number are refused."""
@@ -650,11 +659,13 @@ def blacklist_add(
     account: Annotated[str, typer.Option(help="The account the entry belongs to.")],
     reason: Annotated[str, typer.Option(help="Why the caller is refused.")],
     number: Annotated[Optional[str], typer.Option(help="Only for this smart number (default: all of the account's).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Until this Zurich time (default: for good).")] = None,
+    until: Annotated[Optional[str], typer.Option(
+        help="Until this Zurich time (2026-12-31 18:00), or to the end of a date given alone (default: for "
+             "good).")] = None,
 ) -> None:
     """Refuse a caller or a prefix."""
     settings = load_settings()
-    end = parse_local(until, settings.zone, what="--until") if until else None
+    end = parse_until(until, settings.zone, what="--until") if until else None
     with transaction() as session:
         acc = accounts.find_account(session, account)
         n = numbers.find_number(session, number) if number else None

@@ -4,12 +4,16 @@ registers, and wires the ``serve`` process. The only module that imports every p
 from __future__ import annotations
 
 import gc
+import inspect
 import logging
+import socket
 import sys
+from typing import Any
 
 import typer
 import uvloop
 from aiohttp import web
+from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 
 from controller import cdr_commands
@@ -17,7 +21,9 @@ from controller import commands as node_commands
 from controller.dialplan import commands as dialplan_commands
 from controller.live import commands as live_commands
 from rating import commands as rating_commands
+from rating.operator_prices import missing_entries
 from smartnumbers import commands as domain_commands
+from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.settings import Settings, SettingsError, load_settings
 from sync import xml_curl
@@ -60,10 +66,47 @@ def run_serve(app: web.Application, settings: Settings) -> None:
     web.run_app(app, host=host, port=port, loop=uvloop.new_event_loop(), print=lambda m: log.info(m.strip()))
 
 
+def check_listeners(settings: Settings) -> None:
+    """Both of serve's ports can be listened on, or start-up stops in one line naming the setting
+    to change (aiohttp would stop with a traceback, after one listener had already started)."""
+    if settings.http_address == settings.dialplan_address:
+        raise SettingsError("SMARTNUMBERS_DIALPLAN_HTTP: the same address as SMARTNUMBERS_HTTP: "
+                            "give it a port of its own")
+    for setting, (host, port) in (("SMARTNUMBERS_HTTP", settings.http_address),
+                                  ("SMARTNUMBERS_DIALPLAN_HTTP", settings.dialplan_address)):
+        try:
+            socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET).close()
+        except OSError as exc:
+            raise SettingsError(f"{setting}: cannot listen on {host}:{port} ({exc.strerror}): set {setting} to a "
+                                "free HOST:PORT, or stop what listens there") from None
+
+
+def startup_warnings(settings: Settings) -> list[str]:
+    """What makes a started serve fail its switches or its owners without stopping it."""
+    warnings = []
+    if settings.switch_http_password is None:
+        warnings.append("SMARTNUMBERS_SWITCH_HTTP_PASSWORD is not set: every mod_xml_curl and mod_json_cdr post "
+                        "of the switches is refused (401)")
+    engine = make_engine(settings.database_url)
+    try:
+        with session_factory(engine)() as session:
+            missing = missing_entries(session)
+    finally:
+        engine.dispose()
+    if missing:
+        pairs = ", ".join(f"{range_class}/{origin}" for range_class, origin in missing)
+        warnings.append(f"price list: no entry for {pairs}: such calls are stored but not rated until "
+                        "`smartnumbers pricelist set` sets one (then `smartnumbers rate --period YYYY-MM` rates them)")
+    return warnings
+
+
 def serve() -> None:
-    """Run the serve process: the HTTP API and everything later parts hang on it."""
+    """Run the serve process: the HTTP API, the dialplan fetches' listener and live call control."""
     settings = load_settings()
+    check_listeners(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for warning in startup_warnings(settings):
+        log.warning(warning)
     run_serve(serve_app(settings), settings)
 
 
@@ -85,10 +128,29 @@ def build_cli() -> typer.Typer:
     return cli
 
 
+def _sentences(text: str) -> str:
+    """A docstring as help shows it: its paragraphs as sentences (the source's line breaks and
+    reST quotes are the code's, not the reader's), nothing taken for rich markup."""
+    paragraphs = inspect.cleandoc(text).replace("`", "").split("\n\n")
+    return escape("\n\n".join(" ".join(paragraph.split()) for paragraph in paragraphs))
+
+
+def plain_help(command: Any) -> Any:
+    """Every command's and option's help as sentences, throughout the (click) command tree."""
+    if command.help:
+        command.help = _sentences(command.help)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = _sentences(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+    return command
+
+
 def run(argv: list[str] | None = None) -> int:
     """Run the command line; bad input and bad settings are one line on stderr and status 2."""
     try:
-        build_cli()(args=argv, prog_name="smartnumbers")
+        plain_help(typer.main.get_command(build_cli()))(args=argv, prog_name="smartnumbers")
     except (InputError, SettingsError) as exc:
         typer.echo(f"smartnumbers: {exc}", err=True)
         return 2

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from smartnumbers.db import Base, Money, UTCDateTime, utcnow
+from smartnumbers.money import PayfastFeeVat
 from smartnumbers.phone import CallerOrigin, PremiumCategory, RangeClass
 
 
@@ -70,15 +71,6 @@ class Language(enum.StrEnum):
 class PayoutOption(enum.StrEnum):
     STANDARD = "standard"  # at the latest 6 weeks after the period
     PAYFAST = "payfast"  # at the latest 5 Swiss business days after it, for a fee
-
-
-class PayfastFeeVat(enum.StrEnum):
-    """How the PayFast fee stands to VAT on a VAT-registered owner's credit note: the operator
-    decides it with their tax adviser (``SMARTNUMBERS_PAYFAST_FEE_VAT``); each statement keeps
-    the treatment it was issued with."""
-
-    REDUCES_SHARE = "reduces_share"  # the fee lowers the owner's share: VAT on (share - fee)
-    EXEMPT_FINANCING = "exempt_financing"  # a VAT-exempt financing fee: VAT on the share, fee after
 
 
 class AgeCheck(enum.StrEnum):

@@ -6,6 +6,7 @@ keeps six so that unrounded rating results survive a round trip unchanged.
 
 from __future__ import annotations
 
+import enum
 import re
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
@@ -95,3 +96,12 @@ def format_chf(value: Decimal) -> str:
     whole, _, fraction = decimal_text(value).partition(".")
     sign, digits = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
     return f"CHF {sign}{int(digits):,}.{fraction}".replace(",", "’")
+
+
+class PayfastFeeVat(enum.StrEnum):
+    """How the PayFast fee stands to VAT on a VAT-registered owner's credit note: the operator
+    decides it with their tax adviser (``SMARTNUMBERS_PAYFAST_FEE_VAT``); each statement keeps
+    the treatment it was issued with."""
+
+    REDUCES_SHARE = "reduces_share"  # the fee lowers the owner's share: VAT on (share - fee)
+    EXEMPT_FINANCING = "exempt_financing"  # a VAT-exempt financing fee: VAT on the share, fee after

@@ -45,7 +45,14 @@ from smartnumbers.models import (
     SmartNumber,
     TimeSlot,
 )
-from smartnumbers.phone import format_swiss, is_premium_or_shared_cost, parse_number, read_dialled
+from smartnumbers.phone import (
+    format_swiss,
+    is_premium_or_shared_cost,
+    parse_number,
+    parse_smart_number,
+    read_dialled,
+    service_range,
+)
 from smartnumbers.settings import Settings, load_settings
 from smartnumbers.validation import plain_text
 
@@ -372,6 +379,19 @@ def parse_plan(doc: Any, policy: DestinationPolicy) -> PlanSpec:
         except ValueError:
             raise InputError(f"holidays: {str(value)[:20]!r} is not a date (YYYY-MM-DD)") from None
     return PlanSpec(tuple(slots), action, announcement, fallback, canton, rule, tuple(sorted(set(extra))))
+
+
+def own_plan_document(doc: Any, e164: str) -> Any:
+    """A plan document for the number ``e164``: a plan as ``route show --json`` and the API print
+    it names its number, and is taken back as it is for that number; another number's plan
+    must lose that name first, so a file is not given to the wrong number by mistake."""
+    if not isinstance(doc, dict) or "number" not in doc:
+        return doc
+    named = parse_smart_number(doc["number"]) if isinstance(doc["number"], str) else None
+    if named != e164:
+        raise InputError(f"plan: it is the plan of {format_swiss(named) if named else 'another number'}, not of "
+                         f"{format_swiss(e164)}: remove its number to use it here")
+    return {key: value for key, value in doc.items() if key != "number"}
 
 
 def _destination_doc(d: DestinationSpec) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Settings from ``SMARTNUMBERS_*`` environment variables and an optional ``smartnumbers.toml``.
 
 A wrong setting stops start-up with one line that names the setting and what is wrong
-(``SettingsError``), never with a traceback.
+(``SettingsError``), never with a traceback. Passwords (the switches' HTTP password, each
+node's Event Socket password, the database URL's) are secret values: a repr, a log line or an
+error shows them masked, and only the code that sends one asks for its value.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -25,9 +27,10 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from smartnumbers.models import PayfastFeeVat
-
+from smartnumbers.money import PayfastFeeVat
 from smartnumbers.validation import address_lines, plain_text, swiss_uid
 
 DEFAULT_DATABASE_URL = "sqlite:///var/smartnumbers.db"
@@ -38,19 +41,50 @@ class SettingsError(Exception):
     """One line naming the setting at fault: start-up stops with it."""
 
 
+class DatabaseUrl(SecretStr):
+    """A database URL: shown with its password masked (``postgresql+psycopg://sn:***@db/sn``),
+    so the rest of it can still be named in a message."""
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the same URL, secret or as text: comparing shows nothing."""
+        return self.get_secret_value() == (other.get_secret_value() if isinstance(other, SecretStr) else other)
+
+    __hash__ = SecretStr.__hash__
+
+    def _display(self) -> str:
+        try:
+            return make_url(self.get_secret_value()).render_as_string(hide_password=True)
+        except ArgumentError:
+            return "**********"
+
+
+def _secret_length(value: SecretStr | None, least: int, most: int) -> SecretStr | None:
+    """Length bounds that name characters (pydantic's own speak of "items" for a secret)."""
+    if value is not None and not least <= len(value.get_secret_value()) <= most:
+        raise ValueError(f"expected {least} to {most} characters")
+    return value
+
+
 class FreeSwitchNode(BaseModel):
     """One FreeSWITCH the controller drives over its Event Socket."""
+
+    model_config = {"hide_input_in_errors": True}
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     host: str = Field(min_length=1, max_length=255)
     port: int = Field(default=8021, ge=1, le=65535)
-    password: str = Field(min_length=1, max_length=128)
+    password: SecretStr
+
+    @field_validator("password")
+    @classmethod
+    def _password(cls, value: SecretStr) -> SecretStr:
+        return _secret_length(value, 1, 128)
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SMARTNUMBERS_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="SMARTNUMBERS_", extra="forbid", hide_input_in_errors=True)
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: DatabaseUrl = DatabaseUrl(DEFAULT_DATABASE_URL)
     freeswitch_nodes: list[FreeSwitchNode] = []
     http: str = "127.0.0.1:8080"
     # mod_xml_curl's fetches have a listener of their own (a fetch holds the call in routing):
@@ -63,7 +97,7 @@ class Settings(BaseSettings):
     # FreeSWITCH's own HTTP posts (mod_xml_curl, mod_json_cdr): basic credentials and the
     # addresses they may come from.
     switch_http_user: str = Field(default="freeswitch", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    switch_http_password: str | None = Field(default=None, min_length=12, max_length=128)
+    switch_http_password: SecretStr | None = None
     switch_http_allow: list[str] = ["127.0.0.1/32", "::1/128"]
     # Rating and payouts: the PayFast fee in percent of a payout, how it stands to VAT on a
     # VAT-registered owner's credit note (decided with the operator's tax adviser), and the
@@ -98,10 +132,20 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _database_url(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
-            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+    def _database_url(cls, value: DatabaseUrl) -> DatabaseUrl:
+        expected = "expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"  # never the URL: it holds a password
+        if not value.get_secret_value().startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError(expected)
+        try:
+            make_url(value.get_secret_value())
+        except (ArgumentError, ValueError):
+            raise ValueError(expected) from None
         return value
+
+    @field_validator("switch_http_password")
+    @classmethod
+    def _switch_http_password(cls, value: SecretStr | None) -> SecretStr | None:
+        return _secret_length(value, 12, 128)
 
     @field_validator("freeswitch_nodes")
     @classmethod

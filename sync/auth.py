@@ -41,7 +41,7 @@ def switch_credentials_valid(settings: Settings, authorization: str) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return hmac.compare_digest(user.encode(), settings.switch_http_user.encode()) & hmac.compare_digest(
-        password.encode(), settings.switch_http_password.encode())
+        password.encode(), settings.switch_http_password.get_secret_value().encode())
 
 
 def _switch_allowed(request: web.Request) -> bool:

@@ -16,6 +16,7 @@ from controller.dialplan.publisher import DialplanPublisher, build_publisher, di
 from controller.freeswitch.client import EventSocketClient
 from smartnumbers.db import make_engine, session_factory, utcnow
 from smartnumbers.errors import InputError
+from smartnumbers.files import check_output_folder
 from smartnumbers.phone import parse_smart_number
 from smartnumbers.settings import load_settings
 
@@ -24,7 +25,7 @@ dialplan_cli = typer.Typer(help="The numbers' FreeSWITCH dialplans.", no_args_is
 
 def _publisher(switches=None) -> tuple[DialplanPublisher, object]:
     settings = load_settings()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, create=False)
     return build_publisher(settings, session_factory(engine), switches or {}), engine
 
 
@@ -48,6 +49,8 @@ def dialplan_render(
 ) -> None:
     """Render dialplans: one number's to standard output, or every number's into --out (laid out
     as deploy lays out a node's folder)."""
+    if out is not None:
+        check_output_folder(out, what="--out")
     publisher, engine = _publisher()
     try:
         e164s = [parse_smart_number(number)] if number else None
@@ -64,7 +67,10 @@ def dialplan_render(
             if "/" in name:  # the number's own file, not its context's
                 typer.echo(text, nl=False)
     else:
-        written, _ = DialplanFolder(out).write(files)
+        try:
+            written, _ = DialplanFolder(out).write(files)
+        except OSError as exc:
+            raise InputError(f"--out: {out} cannot be written ({exc.strerror}): give another folder") from None
         typer.echo(f"{written} dialplan file(s) written to {out}")
     if errors:
         raise typer.Exit(1)
@@ -76,6 +82,11 @@ def dialplan_deploy(
 ) -> None:
     """Write every number's file into each node's folder, then reloadxml on every node."""
     settings = load_settings()
+    if not settings.freeswitch_nodes:
+        raise InputError("dialplan deploy: nothing reached a switch: SMARTNUMBERS_FREESWITCH_NODES names no node")
+    if not any(node.name in settings.dialplan_folders for node in settings.freeswitch_nodes):
+        raise InputError("dialplan deploy: nothing reached a switch: no node has a folder in "
+                         "SMARTNUMBERS_DIALPLAN_FOLDERS (without one, a switch fetches its dialplans from serve)")
     switches = {n.name: EventSocketClient(n.host, n.port, n.password, node=n.name,
                                           subscription="event plain HEARTBEAT", resync=False, backoff_cap=1.0)
                 for n in settings.freeswitch_nodes}
@@ -109,6 +120,9 @@ def dialplan_deploy(
     typer.echo(f"{report.rendered} number(s) published, {len(report.withdrawn)} withdrawn, "
                f"{report.announcements_made} announcement(s) made")
     failed = [n for n, r in report.deploy.reloaded.items() if not r.startswith("+OK")]
+    if report.deploy.changed and len(failed) == len(report.deploy.reloaded):
+        typer.echo("smartnumbers: dialplan deploy: nothing reached a switch: the files are written, but no node "
+                   "reloaded them (reloadxml)", err=True)
     if report.errors or failed:
         raise typer.Exit(1)
 

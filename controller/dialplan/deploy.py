@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Protocol
 
 from controller.dialplan.render import BUCKET_DIGITS
+from smartnumbers.files import private_folder
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,9 @@ class DialplanFolder:
         """Write ``files`` (name -> content, None to remove); with ``complete`` every other
         number's file is removed too. Returns (written, removed); unchanged files are left."""
         known = self._inventory()
-        self.path.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path)
+        # a number group's folder is as open as the node's folder: the switch reads both
+        group_mode = self.path.stat().st_mode & 0o777
         written = removed = 0
         folder = str(self.path)
         made: set[str] = set()
@@ -138,7 +141,7 @@ class DialplanFolder:
                     pass
             directory, _, base = name.rpartition("/")
             if directory and directory not in made:
-                os.makedirs(os.path.join(folder, directory), exist_ok=True)
+                os.makedirs(os.path.join(folder, directory), mode=group_mode, exist_ok=True)
                 made.add(directory)
             temporary = os.path.join(folder, directory, f".{base}.tmp")
             _write_file(temporary, data)

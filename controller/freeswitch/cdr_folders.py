@@ -20,6 +20,7 @@ from pathlib import Path
 
 from controller.capture import ArrivedLeg, RefusedArrival, Stored, committing_store
 from controller.freeswitch.translate import RefusedLeg, cdr_document, leg_from_cdr, named_leg
+from smartnumbers.files import private_folder
 from smartnumbers.models import LegSource
 from smartnumbers.settings import Settings
 
@@ -109,7 +110,7 @@ def sweep_folder(
 
 
 def _move(paths: list[Path], target: Path) -> None:
-    target.mkdir(exist_ok=True)
+    private_folder(target)
     for path in paths:
         path.replace(target / path.name)
 

@@ -41,6 +41,8 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from pydantic import SecretStr
+
 from controller.calls import LiveLeg
 from controller.freeswitch import translate
 from controller.freeswitch.protocol import (
@@ -489,7 +491,7 @@ class EventSocketClient:
         self,
         host: str,
         port: int,
-        password: str,
+        password: str | SecretStr,
         *,
         node: str | None = None,
         encoding: str = "plain",
@@ -509,7 +511,7 @@ class EventSocketClient:
             raise ValueError(f"encoding must be one of {sorted(_ENCODINGS)}")
         self.host = host
         self.port = port
-        self._password = password
+        self._password = password if isinstance(password, SecretStr) else SecretStr(password)  # never shown
         self.node = node or f"{host}:{port}"
         self.encoding = encoding
         self.subscription = subscription or translate.subscription(encoding)
@@ -783,7 +785,7 @@ class EventSocketClient:
                 raise ConnectionLost(f"node {self.node}: closed before asking for the password"
                                      + (f" ({wire.disconnect_notice})" if wire.disconnect_notice else ""))
             self._wire = wire
-            reply = await self._command(f"auth {self._password}", None)
+            reply = await self._command(f"auth {self._password.get_secret_value()}", None)
             text = reply.header("Reply-Text") or ""
             if not text.startswith("+OK"):
                 raise AuthenticationFailed(f"node {self.node}: FreeSWITCH refused the password ({text.strip()})")

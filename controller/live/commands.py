@@ -270,7 +270,7 @@ def event_line(event: CallEvent | LiveLeg) -> dict[str, Any]:
 
 def events(node: NodeOption = None, follow_: Annotated[bool, typer.Option(
         "--follow", "-f", help="Keep printing events as they come, until Ctrl-C.")] = False) -> None:
-    """Neutral call events, one JSON object a line: first the legs alive now (``LiveLeg``),
+    """Neutral call events, one JSON object a line: first the legs alive now,
     then, with --follow, every event as it comes."""
     settings = load_settings()
 

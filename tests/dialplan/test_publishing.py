@@ -245,8 +245,13 @@ def test_cli_render_deploy_and_diff(db_url, platform, tmp_path, capsys, monkeypa
 
     diff = invoke(capsys, "dialplan", "diff")
     assert diff.code == 0 and diff.out.count("new") == 4 and "4 file(s) would change" in diff.out
-    deployed = invoke(capsys, "dialplan", "deploy")
-    assert deployed.code == 0 and "2 number(s) published" in deployed.out
+    refused = invoke(capsys, "dialplan", "deploy")  # a folder, but no node to reload it
+    assert refused.code == 2 and "nothing reached a switch" in refused.err
+    monkeypatch.setenv("SMARTNUMBERS_FREESWITCH_NODES",
+                       json.dumps([{"name": "fs1", "host": "127.0.0.1", "port": _free_port(), "password": "x"}]))
+    deployed = invoke(capsys, "dialplan", "deploy", "--wait", "0.2")  # the files, but the node is down
+    assert deployed.code == 1 and "2 number(s) published" in deployed.out
+    assert "nothing reached a switch: the files are written" in deployed.err
     assert "0 file(s) would change" in invoke(capsys, "dialplan", "diff").out
     assert invoke(capsys, "route", "set", "0800 555 666", "--slot", "mon-fri 08:00-12:00 +41446681800/20").code == 0
     diff = invoke(capsys, "dialplan", "diff", "--show")

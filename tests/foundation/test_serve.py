@@ -1,6 +1,7 @@
 """``smartnumbers serve``: the real process on a real port, health and the token-scoped API."""
 
 import base64
+import contextlib
 import json
 import os
 import socket
@@ -54,12 +55,13 @@ def dialplan_port() -> int:
     return free_port()
 
 
-@pytest.fixture
-def server(tenants, db_url, dialplan_port):
+@contextlib.contextmanager
+def running_serve(db_url: str, dialplan_port: int, **settings: str):
+    """``smartnumbers serve`` as a process of its own, until the block ends; its output is
+    ``process.output`` afterwards."""
     port = free_port()
     env = {**os.environ, "SMARTNUMBERS_DATABASE_URL": db_url, "SMARTNUMBERS_HTTP": f"127.0.0.1:{port}",
-           "SMARTNUMBERS_DIALPLAN_HTTP": f"127.0.0.1:{dialplan_port}",
-           "SMARTNUMBERS_SWITCH_HTTP_PASSWORD": SWITCH_PASSWORD}
+           "SMARTNUMBERS_DIALPLAN_HTTP": f"127.0.0.1:{dialplan_port}", **settings}
     process = subprocess.Popen([sys.executable, "-m", "smartnumbers", "serve"], cwd=REPO, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -72,9 +74,17 @@ def server(tenants, db_url, dialplan_port):
     else:
         process.kill()
         pytest.fail("serve did not start: " + process.stdout.read().decode())
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield base, process
+    finally:
+        process.terminate()
+        process.output = process.communicate(timeout=10)[0].decode()
+
+
+@pytest.fixture
+def server(tenants, db_url, dialplan_port):
+    with running_serve(db_url, dialplan_port, SMARTNUMBERS_SWITCH_HTTP_PASSWORD=SWITCH_PASSWORD) as (base, _):
+        yield base
 
 
 def test_health_needs_no_credential(server):
@@ -121,3 +131,36 @@ def test_dialplan_fetches_are_answered_on_their_own_port(server, dialplan_port):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(urllib.request.Request(url, form), timeout=5)
     assert refused.value.code == 401
+
+
+def test_a_plan_from_the_api_is_taken_back_by_route_set(server, tenants, capsys, tmp_path):
+    status, plan = get(server + "/api/v1/numbers/0900123456/plan", tenants["Acme AG"])
+    assert status == 200 and plan["number"] == "+41900123456"
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    assert invoke(capsys, "route", "set", "0900123456", "--file", str(plan_file)).code == 0
+    assert get(server + "/api/v1/numbers/0900123456/plan", tenants["Acme AG"]) == (200, plan)
+
+
+def test_serve_warns_at_start_of_what_will_fail(tenants, db_url, dialplan_port, capsys):
+    """No switch password: every post of the switches refused; no price list: no call rated. A
+    password in the database URL is never printed."""
+    from sqlalchemy.engine import make_url
+
+    secret = "database-secret-in-the-url"
+    url = make_url(db_url)
+    if url.get_backend_name() == "postgresql":  # trust authentication: any password connects
+        db_url = url.set(password=secret).render_as_string(hide_password=False)
+    with running_serve(db_url, dialplan_port) as (base, process):
+        pass
+    assert "WARNING smartnumbers: SMARTNUMBERS_SWITCH_HTTP_PASSWORD is not set" in process.output
+    assert "price list: no entry for freephone/fixed" in process.output
+    assert "smartnumbers pricelist set" in process.output
+    assert secret not in process.output
+    for range_class in ("freephone", "shared_cost", "premium"):
+        for origin in ("fixed", "mobile", "withheld", "abroad"):
+            assert invoke(capsys, "pricelist", "set", "--range", range_class, "--origin", origin,
+                          "--interconnection", "0.02").code == 0
+    with running_serve(db_url, dialplan_port, SMARTNUMBERS_SWITCH_HTTP_PASSWORD=SWITCH_PASSWORD) as (_, process):
+        pass
+    assert "WARNING" not in process.output, process.output
