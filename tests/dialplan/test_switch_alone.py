@@ -127,7 +127,8 @@ def test_the_limit_of_simultaneous_calls_holds_without_the_application(freeswitc
 def test_a_fetch_that_times_out_routes_the_call_by_the_files(freeswitch, session, db_url, tmp_path):
     """The dialplan listener accepts the switch's connection and never answers (a ``serve``
     starved of CPU): after the 2 s of xml_curl's timeout the switch routes by the deployed files,
-    where the number answers and its blacklist refuses."""
+    where the number answers, its blacklist refuses and an 0906 number's age check refuses a
+    caller who does not confirm, never answered."""
     sipp = Sipp(tmp_path)
     silent = socket.socket()
     try:
@@ -136,6 +137,8 @@ def test_a_fetch_that_times_out_routes_the_call_by_the_files(freeswitch, session
         number = numbers.add_number(session, OPERATOR, "0800 555 432", account)
         _route(session, number, f"sip:late@127.0.0.1:{agent}")
         blacklist.add_entry(session, OPERATOR, account, "076*", "test", number=number)
+        adult = numbers.add_number(session, OPERATOR, "0906 555 432", account)
+        _route(session, adult, f"sip:adult@127.0.0.1:{agent}")
         session.commit()
         assert asyncio.run(_publish(freeswitch, db_url)).errors == {}
         silent.bind(("127.0.0.1", freeswitch["dialplan"]))
@@ -148,6 +151,10 @@ def test_a_fetch_that_times_out_routes_the_call_by_the_files(freeswitch, session
         sipp.call("blocked", freeswitch["sip"], "0800555432", "0761234567")
         assert "SIP/2.0 603" in sipp.trace("blocked")
         assert sipp.trace("agent").count("INVITE sip:late@") == 1
+        sipp.call("minor", freeswitch["sip"], "0906555432", "41791234567", timeout=60)
+        refused = sipp.trace("minor")
+        assert "SIP/2.0 183" in refused and "SIP/2.0 603" in refused and "SIP/2.0 200" not in refused
+        assert "INVITE sip:adult@" not in sipp.trace("agent")
         log = freeswitch["log"].read_text(errors="replace")
         assert "Timeout was reached" in log
     finally:
