@@ -44,6 +44,8 @@ class SwitchLink(Protocol):
 
     async def stop(self) -> None: ...
 
+    def pending_events(self) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class NodeStatus:
@@ -59,6 +61,7 @@ class NodeStatus:
     events_dropped: int
     connects: int
     last_error: str | None
+    queue_depth: int = 0  # events received and not yet consumed
 
 
 def _utc(stamp: float | None) -> datetime | None:
@@ -116,6 +119,7 @@ class NodeRegistry:
                     events_dropped=metrics.events_dropped,
                     connects=metrics.connects,
                     last_error=link.last_error,
+                    queue_depth=link.pending_events(),
                 )
             )
         return statuses

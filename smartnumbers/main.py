@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Annotated
 
 import typer
 import uvloop
@@ -17,8 +18,10 @@ from controller.dialplan import commands as dialplan_commands
 from controller.live import commands as live_commands
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
+from smartnumbers import logs
 from smartnumbers.errors import InputError
 from smartnumbers.settings import Settings, SettingsError, load_settings
+from smartnumbers.version import installed_version
 from sync import xml_curl
 from sync.app import build_app
 from sync.live import live_control
@@ -46,8 +49,21 @@ def run_serve(app: web.Application, settings: Settings) -> None:
 def serve() -> None:
     """Run the serve process: the HTTP API and everything later parts hang on it."""
     settings = load_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     run_serve(serve_app(settings), settings)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"smartnumbers {installed_version()}")
+        raise typer.Exit()
+
+
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the release and exit")] = False,
+) -> None:
+    """Smart Numbers: Swiss service numbers on FreeSWITCH."""
 
 
 def build_cli() -> typer.Typer:
@@ -58,6 +74,7 @@ def build_cli() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+    cli.callback()(_options)
     cli.command("serve")(serve)
     domain_commands.register(cli)
     node_commands.register(cli)

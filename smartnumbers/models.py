@@ -639,7 +639,7 @@ class RatedCall(Base):
     payout: Mapped[Decimal] = mapped_column(Money)
     payfast_fee: Mapped[Decimal] = mapped_column(Money)
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statement.id", ondelete="RESTRICT"), index=True)
-    rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class RatingAdjustment(Base):

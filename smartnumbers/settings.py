@@ -13,7 +13,7 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     operator_name: str | None = None
     operator_address: list[str] = []
     operator_vat_number: str | None = None
+    # Operations: log lines as text or one JSON object a line; the bearer token Prometheus
+    # presents on GET /metrics (without one, /metrics is refused: no allow-list to keep in step
+    # with the scrapers' addresses, which containers and NAT change).
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: str | None = Field(default=None, min_length=16, max_length=128, pattern=r"^[\x21-\x7e]+$")
 
     @field_validator("database_url")
     @classmethod

@@ -33,6 +33,7 @@ from sync.api import json_error
 from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
 
 LIVE = web.AppKey("live", LiveControl)
+NODES = web.AppKey("nodes", NodeRegistry)
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
@@ -80,7 +81,7 @@ async def live_control(app: web.Application):
     live = LiveControl(controls={name: FreeSwitchCallControl(c) for name, c in registry.links.items()},
                        tariffs=database_tariffs(app[SESSIONS]), failures=database_failures(app[SESSIONS]),
                        voice=PriceVoice(sounds, settings.switch_sounds_folder or str(sounds.resolve())))
-    app[LIVE] = live
+    app[LIVE], app[NODES] = live, registry
     with committing_store(settings.database_url, settings.payfast_fee_percent, settings.zone) as store:
         capture = HangupCapture(store)
         await registry.start()

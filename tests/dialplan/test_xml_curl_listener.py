@@ -15,6 +15,7 @@ from aiohttp import web
 from controller.dialplan.table import DialplanTable
 from smartnumbers.settings import load_settings
 from sync import xml_curl
+from sync.metrics import METRICS, Metrics
 from sync.keys import SETTINGS
 
 PASSWORD = "switch-secret-123"
@@ -56,6 +57,7 @@ async def listener(request, monkeypatch):
     app = web.Application()
     app[SETTINGS] = load_settings(database_url="sqlite:///unused.db", switch_http_password=PASSWORD,
                                   switch_http_allow=allow, dialplan_http=f"127.0.0.1:{port}")
+    app[METRICS] = Metrics(app)  # the fetches' latency is measured
     table = app[xml_curl.DIALPLANS] = DialplanTable()
     table.put("+41900123456", EXTENSION)
     app.cleanup_ctx.append(xml_curl.listener)
