@@ -462,6 +462,8 @@ class SwitchNodeStatus(Base):
     sessions: Mapped[int | None] = mapped_column(Integer)
     last_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # what the switch's variables and serve's settings disagree on, one line each (null: not checked)
+    disagreements: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 # --- calls, rating, statements ------------------------------------------------------------------

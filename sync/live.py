@@ -10,6 +10,7 @@ exist or has ended. The serve process puts its ``LiveControl`` under ``LIVE``; w
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from controller.freeswitch import agreement
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
 from controller.capture import committing_store
 from controller.freeswitch.client import EventSocketClient
@@ -70,7 +72,9 @@ async def live_control(app: web.Application):
     """A cleanup context of the serve process: the node registry (one Event Socket connection
     per configured node), each node's events feeding hangup capture first and then live call
     control (which schedules the caps and takes the agents' codes), and the nodes' status
-    recorded for the NOC. Without nodes there is nothing to control and the routes answer 503."""
+    recorded for the NOC, with what each node's variables and the settings disagree on (one line
+    logged for each, at start and after every reconnect). Without nodes there is nothing to
+    control and the routes answer 503."""
     settings = app[SETTINGS]
     if not settings.freeswitch_nodes:
         yield
@@ -87,6 +91,8 @@ async def live_control(app: web.Application):
         await registry.start()
         tasks = [asyncio.create_task(capture.run()), asyncio.create_task(_record_node_status(app, registry))]
         tasks += [asyncio.create_task(follow(client, live, capture)) for client in registry.links.values()]
+        tasks += [asyncio.create_task(agreement.follow(client, settings, functools.partial(
+            registry.disagreements.__setitem__, name))) for name, client in registry.links.items()]
         yield
         await registry.stop()
         for task in tasks:
