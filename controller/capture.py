@@ -34,6 +34,7 @@ from controller.calls import HangupSide, HuntAttempt, LegDirection, LegRecord
 from rating.pipeline import RatingRun, RatingSetup, rate_calls
 from smartnumbers.db import make_engine, session_factory, utcnow
 from smartnumbers.errors import InputError
+from smartnumbers.logs import about_call
 from smartnumbers.models import CallRecord, CapturedLeg, LegSource, RejectedLeg, SmartNumber
 from smartnumbers.phone import Caller, CallerOrigin, parse_number
 
@@ -308,7 +309,8 @@ def rating_with(payfast_fee_percent: Decimal, zone: ZoneInfo) -> Callable[[Sessi
     def rate(session: Session, call_ids: list[str]) -> RatingRun:
         run = rate_calls(session, call_ids, RatingSetup.load(session, payfast_fee_percent, zone))
         for call_id, reason in run.unrated.items():
-            log.warning("call %s stored but not rated: %s", call_id, reason)
+            with about_call(call_id):
+                log.warning("call %s stored but not rated: %s", call_id, reason)
         return run
 
     return rate

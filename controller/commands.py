@@ -18,6 +18,7 @@ from smartnumbers.settings import load_settings
 
 def _probe(seconds: float) -> list[NodeStatus]:
     """Connect to every node in the settings for a moment and report what each one says."""
+    from controller.freeswitch.agreement import disagreements
     from controller.freeswitch.client import EventSocketClient, LinkState
 
     settings = load_settings()
@@ -38,6 +39,7 @@ def _probe(seconds: float) -> list[NodeStatus]:
                 if link.state is LinkState.UP:
                     try:
                         await link.refresh_sessions()
+                        registry.disagreements[name] = tuple(await disagreements(link, settings))
                     except Exception:  # noqa: BLE001 - the state column tells the story
                         pass
                     del pending[name]
@@ -68,7 +70,8 @@ def _recorded() -> list[NodeStatus]:
     return [
         NodeStatus(name=row.name, address=addresses.get(row.name, "?"), state=row.state, since=row.state_since,
                    session_count=row.sessions, last_event_at=row.last_event_at, events_received=0,
-                   events_dropped=0, connects=0, last_error=None)
+                   events_dropped=0, connects=0, last_error=None,
+                   disagreements=None if row.disagreements is None else tuple(row.disagreements))
         for row in rows
         if now - row.updated_at < FRESH_FOR and row.name in addresses
     ]
@@ -79,8 +82,9 @@ def nodes(
     seconds: Annotated[float, typer.Option(help="With --probe: how long to wait for each node, in seconds.")] = 3.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts, one object a node.")] = False,
 ) -> None:
-    """Each FreeSWITCH node: its state, since when, its session count and its last event, as
-    the serve process sees it (or, when serve is not running, as a probe finds it now)."""
+    """Each FreeSWITCH node: its state, since when, its session count, its last event and
+    whether its variables agree with the settings (each disagreement one line below), as the
+    serve process sees it (or, when serve is not running, as a probe finds it now)."""
     statuses = [] if probe else _recorded()
     if not statuses:
         if not probe:
@@ -93,17 +97,22 @@ def nodes(
                 "since": status.since.isoformat(), "sessions": status.session_count,
                 "last_event_at": status.last_event_at.isoformat() if status.last_event_at else None,
                 "error": status.last_error,
+                "disagreements": None if status.disagreements is None else list(status.disagreements),
             }))
         return
-    table = Table("node", "address", "state", "since (UTC)", "sessions", "last event (UTC)", "error")
+    table = Table("node", "address", "state", "since (UTC)", "sessions", "last event (UTC)", "agrees", "error")
     for status in statuses:
         table.add_row(
             status.name, status.address, status.state, status.since.strftime("%Y-%m-%d %H:%M:%S"),
             "-" if status.session_count is None else str(status.session_count),
             status.last_event_at.strftime("%Y-%m-%d %H:%M:%S") if status.last_event_at else "-",
+            "-" if status.disagreements is None else "no" if status.disagreements else "yes",
             status.last_error or "",
         )
     Console().print(table)
+    for status in statuses:
+        for line in status.disagreements or ():
+            typer.echo(line)
     if not statuses:
         typer.echo("no FreeSWITCH nodes in the settings (SMARTNUMBERS_FREESWITCH_NODES)")
 

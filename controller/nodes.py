@@ -44,6 +44,8 @@ class SwitchLink(Protocol):
 
     async def stop(self) -> None: ...
 
+    def pending_events(self) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class NodeStatus:
@@ -59,6 +61,9 @@ class NodeStatus:
     events_dropped: int
     connects: int
     last_error: str | None
+    queue_depth: int = 0  # events received and not yet consumed
+    # what the switch and this process's settings disagree on, one line each (None: not checked)
+    disagreements: tuple[str, ...] | None = None
 
 
 def _utc(stamp: float | None) -> datetime | None:
@@ -72,6 +77,7 @@ class NodeRegistry:
         self._nodes = {node.name: node for node in nodes}
         self.links: dict[str, SwitchLink] = {name: connect(node) for name, node in self._nodes.items()}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.disagreements: dict[str, tuple[str, ...]] = {}  # by node, from its last check
 
     def __len__(self) -> int:
         return len(self.links)
@@ -116,6 +122,8 @@ class NodeRegistry:
                     events_dropped=metrics.events_dropped,
                     connects=metrics.connects,
                     last_error=link.last_error,
+                    queue_depth=link.pending_events(),
+                    disagreements=self.disagreements.get(name),
                 )
             )
         return statuses
@@ -128,6 +136,7 @@ def record_status(session: Session, statuses: Iterable[NodeStatus]) -> None:
         session.merge(SwitchNodeStatus(
             name=status.name, state=status.state, state_since=status.since, sessions=status.session_count,
             last_event_at=status.last_event_at, updated_at=now,
+            disagreements=None if status.disagreements is None else list(status.disagreements),
         ))
 
 

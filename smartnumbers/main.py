@@ -8,7 +8,7 @@ import inspect
 import logging
 import socket
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 import uvloop
@@ -23,9 +23,11 @@ from controller.live import commands as live_commands
 from rating import commands as rating_commands
 from rating.operator_prices import missing_entries
 from smartnumbers import commands as domain_commands
+from smartnumbers import logs
 from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.settings import Settings, SettingsError, load_settings
+from smartnumbers.version import installed_version
 from sync import xml_curl
 from sync.app import build_app
 from sync.live import live_control
@@ -104,10 +106,23 @@ def serve() -> None:
     """Run the serve process: the HTTP API, the dialplan fetches' listener and live call control."""
     settings = load_settings()
     check_listeners(settings)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_format)
     for warning in startup_warnings(settings):
         log.warning(warning)
     run_serve(serve_app(settings), settings)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"smartnumbers {installed_version()}")
+        raise typer.Exit()
+
+
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the release and exit")] = False,
+) -> None:
+    """Smart Numbers: Swiss service numbers on FreeSWITCH."""
 
 
 def build_cli() -> typer.Typer:
@@ -118,6 +133,7 @@ def build_cli() -> typer.Typer:
         pretty_exceptions_enable=False,
         add_completion=False,
     )
+    cli.callback()(_options)
     cli.command("serve")(serve)
     domain_commands.register(cli)
     node_commands.register(cli)

@@ -454,6 +454,8 @@ class SwitchNodeStatus(Base):
     sessions: Mapped[int | None] = mapped_column(Integer)
     last_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # what the switch's variables and serve's settings disagree on, one line each (null: not checked)
+    disagreements: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 # --- calls, rating, statements ------------------------------------------------------------------
@@ -631,7 +633,7 @@ class RatedCall(Base):
     payout: Mapped[Decimal] = mapped_column(Money)
     payfast_fee: Mapped[Decimal] = mapped_column(Money)
     statement_id: Mapped[int | None] = mapped_column(ForeignKey("statement.id", ondelete="RESTRICT"), index=True)
-    rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class RatingAdjustment(Base):

@@ -15,11 +15,12 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -66,25 +67,44 @@ def _secret_length(value: SecretStr | None, least: int, most: int) -> SecretStr 
 
 
 class FreeSwitchNode(BaseModel):
-    """One FreeSWITCH the controller drives over its Event Socket."""
+    """One FreeSWITCH the controller drives over its Event Socket. Without ``port`` and
+    ``password``, those of ``SMARTNUMBERS_ESL_PORT`` and ``SMARTNUMBERS_ESL_PASSWORD``, the
+    variables the switch's ``freeswitch_conf/vars.xml`` reads."""
 
     model_config = {"hide_input_in_errors": True}
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     host: str = Field(min_length=1, max_length=255)
-    port: int = Field(default=8021, ge=1, le=65535)
-    password: SecretStr
+    port: int | None = Field(default=None, ge=1, le=65535)
+    password: SecretStr | None = None
 
     @field_validator("password")
     @classmethod
-    def _password(cls, value: SecretStr) -> SecretStr:
+    def _password(cls, value: SecretStr | None) -> SecretStr | None:
         return _secret_length(value, 1, 128)
+
+
+_URL = re.compile(r"https?://([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?")
+_FOLDER = r"^/[A-Za-z0-9_./-]{0,200}$"
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SMARTNUMBERS_", extra="forbid", hide_input_in_errors=True)
 
     database_url: DatabaseUrl = DatabaseUrl(DEFAULT_DATABASE_URL)
+    # What the switches and this process read alike (one environment file serves both; see
+    # docs/smartnumbers.env.example): the Event Socket's port and password (each node's unless
+    # it names its own), where the switches post CDRs and fetch dialplans (``http`` and
+    # ``dialplan_http`` listen there unless set), the dialplan include folder and the folder of
+    # CDRs not posted as the switches see them (every node's ``dialplan_folders`` and
+    # ``cdr_error_folders`` unless set: the same machine or the same mount path). ``serve``
+    # and ``smartnumbers nodes`` compare them with each switch's own.
+    esl_port: int = Field(default=8021, ge=1, le=65535)
+    esl_password: SecretStr | None = None
+    app_url: str | None = None
+    dialplan_url: str | None = None
+    fs_dialplan_dir: str | None = Field(default=None, pattern=_FOLDER)
+    fs_cdr_error_dir: str | None = Field(default=None, pattern=_FOLDER)
     freeswitch_nodes: list[FreeSwitchNode] = []
     http: str = "127.0.0.1:8080"
     # mod_xml_curl's fetches have a listener of their own (a fetch holds the call in routing):
@@ -129,6 +149,11 @@ class Settings(BaseSettings):
     operator_name: str | None = None
     operator_address: list[str] = []
     operator_vat_number: str | None = None
+    # Operations: log lines as text or one JSON object a line; the bearer token Prometheus
+    # presents on GET /metrics (without one, /metrics is refused: no allow-list to keep in step
+    # with the scrapers' addresses, which containers and NAT change).
+    log_format: Literal["text", "json"] = "text"
+    metrics_token: str | None = Field(default=None, min_length=16, max_length=128, pattern=r"^[\x21-\x7e]+$")
 
     @field_validator("database_url")
     @classmethod
@@ -147,13 +172,43 @@ class Settings(BaseSettings):
     def _switch_http_password(cls, value: SecretStr | None) -> SecretStr | None:
         return _secret_length(value, 12, 128)
 
+    @field_validator("esl_password")
+    @classmethod
+    def _esl_password(cls, value: SecretStr | None) -> SecretStr | None:
+        return _secret_length(value, 1, 128)
+
     @field_validator("freeswitch_nodes")
     @classmethod
-    def _unique_nodes(cls, nodes: list[FreeSwitchNode]) -> list[FreeSwitchNode]:
+    def _unique_nodes(cls, nodes: list[FreeSwitchNode], info: ValidationInfo) -> list[FreeSwitchNode]:
         names = [n.name for n in nodes]
         if len(set(names)) != len(names):
             raise ValueError("node names must be unique")
-        return nodes
+        password = info.data.get("esl_password")
+        if password is None and any(n.password is None for n in nodes):
+            raise ValueError("a node without a password needs SMARTNUMBERS_ESL_PASSWORD")
+        return [n.model_copy(update={"port": n.port or info.data.get("esl_port", 8021),
+                                     "password": n.password or password}) for n in nodes]
+
+    @field_validator("app_url", "dialplan_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and (not _URL.fullmatch(value) or not 0 < url_port(value) < 65536):
+            raise ValueError(f"expected http://HOST:PORT (no path), got {value[:80]!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _switch_side(self) -> Settings:
+        """The listeners and folders not set: derived from what the switches are told."""
+        given = self.model_fields_set
+        if self.app_url is not None and "http" not in given:
+            self.http = _listen_address(self.app_url)
+        if self.dialplan_url is not None and "dialplan_http" not in given:
+            self.dialplan_http = _listen_address(self.dialplan_url)
+        if self.fs_dialplan_dir is not None and "dialplan_folders" not in given:
+            self.dialplan_folders = {node.name: self.fs_dialplan_dir for node in self.freeswitch_nodes}
+        if self.fs_cdr_error_dir is not None and "cdr_error_folders" not in given:
+            self.cdr_error_folders = {node.name: self.fs_cdr_error_dir for node in self.freeswitch_nodes}
+        return self
 
     @field_validator("switch_http_allow")
     @classmethod
@@ -269,6 +324,23 @@ def load_settings(**overrides: Any) -> Settings:
         if field:
             raise SettingsError(f"SMARTNUMBERS_{field[1].upper()}: not valid JSON") from None
         raise SettingsError(f"settings: {str(exc).splitlines()[0]}") from None
+
+
+def url_port(url: str) -> int:
+    """The port of an ``http(s)://HOST[:PORT]`` URL (80 or 443 when it names none)."""
+    port = urlsplit(url).port
+    return port if port is not None else (443 if url.startswith("https:") else 80)
+
+
+def _listen_address(url: str) -> str:
+    """Where to listen for what the switches send to ``url``: its address when it names one,
+    every address when it names a host (a container's or a DNS name), on its port."""
+    host = urlsplit(url).hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"0.0.0.0:{url_port(url)}"
+    return f"[{address}]:{url_port(url)}" if address.version == 6 else f"{address}:{url_port(url)}"
 
 
 def _host_and_port(address: str) -> tuple[str, int]:

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from smartnumbers import accounts, numbers, routing, tariffs
@@ -41,13 +40,6 @@ def _visible(session: Session, account_id: int, text_number: str) -> SmartNumber
         if number.e164 == wanted:
             return number
     raise json_error(web.HTTPNotFound, "no such number")
-
-
-@routes.get("/health")
-async def health(request: web.Request) -> web.Response:
-    async with request.app[SESSIONS]() as session:
-        await session.execute(text("SELECT 1"))
-    return web.json_response({"status": "ok"})
 
 
 @routes.get("/api/v1/numbers")

@@ -1,8 +1,9 @@
-"""Authentication: every route but the health check needs a credential.
+"""Authentication: every route but the probes (``/health``, ``/ready``) needs a credential.
 
 Programs present an API token scoped to one account (``Authorization: Bearer sn_...``); the
 request then carries that account and acts for nobody else. FreeSWITCH's own posts (under
-``/freeswitch/``) use basic credentials from the settings and must come from an allowed address."""
+``/freeswitch/``) use basic credentials from the settings and must come from an allowed address.
+Prometheus presents the settings' metrics token on ``/metrics``, which is refused without one."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from smartnumbers.accounts import token_account_id
 from smartnumbers.settings import Settings
 from sync.keys import ACCOUNT_ID, ACTOR, SESSIONS, SETTINGS
 
-PUBLIC_PATHS = frozenset({"/health"})
+PUBLIC_PATHS = frozenset({"/health", "/ready"})
 SWITCH_PREFIX = "/freeswitch/"
+METRICS_PATH = "/metrics"
 
 
 def switch_address_allowed(settings: Settings, host: str) -> bool:
@@ -50,6 +52,15 @@ def _switch_allowed(request: web.Request) -> bool:
         settings, request.headers.get("Authorization", ""))
 
 
+def _metrics_allowed(request: web.Request) -> bool:
+    """The scraper presents the settings' metrics token (``Authorization: Bearer ...``)."""
+    token = request.app[SETTINGS].metrics_token
+    if token is None:
+        raise web.HTTPForbidden(text="metrics are off: set SMARTNUMBERS_METRICS_TOKEN")
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(secret.strip().encode(), token.encode())
+
+
 def _unauthorized(reason: str) -> web.HTTPUnauthorized:
     return web.HTTPUnauthorized(
         text=f'{{"error": "{reason}"}}', content_type="application/json",
@@ -66,6 +77,10 @@ async def require_token(request: web.Request, handler):
             raise web.HTTPUnauthorized(text="switch credentials or address refused",
                                        headers={"WWW-Authenticate": 'Basic realm="freeswitch"'})
         request[ACTOR] = "switch"
+        return await handler(request)
+    if request.path == METRICS_PATH:
+        if not _metrics_allowed(request):
+            raise _unauthorized("missing or wrong metrics token")
         return await handler(request)
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")

@@ -10,6 +10,7 @@ exist or has ended. The serve process puts its ``LiveControl`` under ``LIVE``; w
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.orm import Session
 
+from controller.freeswitch import agreement
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
 from controller.capture import committing_store
 from controller.freeswitch.client import EventSocketClient
@@ -33,6 +35,7 @@ from sync.api import json_error
 from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
 
 LIVE = web.AppKey("live", LiveControl)
+NODES = web.AppKey("nodes", NodeRegistry)
 log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
@@ -69,7 +72,9 @@ async def live_control(app: web.Application):
     """A cleanup context of the serve process: the node registry (one Event Socket connection
     per configured node), each node's events feeding hangup capture first and then live call
     control (which schedules the caps and takes the agents' codes), and the nodes' status
-    recorded for the NOC. Without nodes there is nothing to control and the routes answer 503."""
+    recorded for the NOC, with what each node's variables and the settings disagree on (one line
+    logged for each, at start and after every reconnect). Without nodes there is nothing to
+    control and the routes answer 503."""
     settings = app[SETTINGS]
     if not settings.freeswitch_nodes:
         yield
@@ -80,12 +85,14 @@ async def live_control(app: web.Application):
     live = LiveControl(controls={name: FreeSwitchCallControl(c) for name, c in registry.links.items()},
                        tariffs=database_tariffs(app[SESSIONS]), failures=database_failures(app[SESSIONS]),
                        voice=PriceVoice(sounds, settings.switch_sounds_folder or str(sounds.resolve())))
-    app[LIVE] = live
+    app[LIVE], app[NODES] = live, registry
     with committing_store(settings.database_url, settings.payfast_fee_percent, settings.zone) as store:
         capture = HangupCapture(store)
         await registry.start()
         tasks = [asyncio.create_task(capture.run()), asyncio.create_task(_record_node_status(app, registry))]
         tasks += [asyncio.create_task(follow(client, live, capture)) for client in registry.links.values()]
+        tasks += [asyncio.create_task(agreement.follow(client, settings, functools.partial(
+            registry.disagreements.__setitem__, name))) for name, client in registry.links.items()]
         yield
         await registry.stop()
         for task in tasks:

@@ -437,6 +437,8 @@ class FreeSwitchSimulator:
         self.broadcasts: list[tuple[str, str, str]] = []  # (leg, what is played, aleg/bleg/both of that leg)
         self._hangups: dict[str, list[_ScheduledHangup]] = {}  # by group (a channel uuid)
         self._task_ids = itertools.count(1)
+        # the switch's global variables (vars.xml's ``set``), as ``global_getvar`` reads them
+        self.global_variables: dict[str, str] = {}
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -935,6 +937,8 @@ class FreeSwitchSimulator:
             return "+OK hangup all channels with cause " + (args.strip() or "NORMAL_CLEARING") + "\n"
         if command == "msleep":  # its wait is the caller's (inline for api, delayed for bgapi)
             return "+OK"
+        if command == "global_getvar":  # an unset variable reads as nothing, like FreeSWITCH's
+            return self.global_variables.get(args.strip(), "")
         if command == "status":
             return f"UP 0 years, 0 days\n{len(self._legs)} session(s) - peak {len(self._legs)}\n"
         return f"-ERR {command} Command not found!\n"

@@ -23,6 +23,7 @@ Rating applies the cap to the charge in any case.
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import logging
 import math
@@ -35,7 +36,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from controller.calls import CallEvent, LegAnswered, LegHungUp, LiveLeg, ProductSignal
+from controller.calls import CallEvent, LegAnswered, LegCreated, LegHungUp, LiveLeg, ProductSignal
 from controller.live.book import NumberTariffs, number_tariffs
 from controller.live.control import CallControl, ControlFailed, Tone
 from controller.live.registry import LiveCall, LiveCalls
@@ -44,6 +45,7 @@ from controller.live.voice import AnnouncementUnavailable, PriceVoice
 from rating.engine import CallUsage, caller_charge, seconds_within_cap
 from rating.money import chf
 from rating.tariff import TariffSegment
+from smartnumbers.logs import CALL_ID, about_call
 from smartnumbers.models import ControlFailure
 from smartnumbers.phone import RangeClass
 
@@ -147,6 +149,10 @@ class LiveControl:
         self.failures = failures
         self.failed_controls = 0  # caps and tariff switches the switch did not take, since start
         self.failed: dict[str, tuple[str, ...]] = {}  # live calls' actions that were not applied
+        # for the metrics: calls begun since start, and how each one's setup ended ("answered",
+        # else the caller's hangup cause in lower case, e.g. "user_busy", "no_answer")
+        self.calls_started = 0
+        self.setup_outcomes: collections.Counter[str] = collections.Counter()
         self._books: dict[str, NumberTariffs] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task] = set()
@@ -157,21 +163,25 @@ class LiveControl:
         """Take one neutral event; acting on it runs in its own task, so a slow switch
         command never holds up the events behind it."""
         call = self.calls.apply(event)
+        if isinstance(event, LegCreated) and event.is_a_leg:
+            self.calls_started += 1
         if isinstance(event, LegHungUp) and event.is_a_leg:
+            self.setup_outcomes["answered" if event.answered_at is not None else event.cause.lower()] += 1
             self._books.pop(event.call_id, None)
             self._locks.pop(event.call_id, None)
             self.failed.pop(event.call_id, None)
             return
         if not self.automatic:
             if call is not None and isinstance(event, LegAnswered) and event.is_a_leg:
-                self._spawn(self._load(call))
+                self._spawn(self._load(call), call.call_id)
             return
         if call is not None and isinstance(event, LegAnswered) and event.is_a_leg:
-            self._spawn(self._after_answer(call.call_id))
+            self._spawn(self._after_answer(call.call_id), call.call_id)
         elif isinstance(event, ProductSignal) and event.kind == CODE_SIGNAL:
             match = _CODE.match(event.tags.get("digits", ""))
             code = int(match[1]) if match else 0
-            self._spawn(self._report(self.switch_tariff(event.call_id, code, agent_leg=event.leg_id)))
+            self._spawn(self._report(self.switch_tariff(event.call_id, code, agent_leg=event.leg_id)),
+                        event.call_id)
 
     async def on_resync(self, node: str, legs: list[LiveLeg]) -> None:
         """Rebuild a node's calls from what the switch holds (after a reconnect or a restart
@@ -184,7 +194,8 @@ class LiveControl:
                 if await self.controls[node].exists(call.call_id):
                     self.calls.restore(call)
             except ControlFailed as exc:
-                log.warning("call %s: not found again after resync (%s)", call.call_id, exc)
+                with about_call(call.call_id):
+                    log.warning("call %s: not found again after resync (%s)", call.call_id, exc)
         live = {c.call_id for c in self.calls}
         for call_id in [c for c in self._books if c not in live]:
             self._books.pop(call_id, None)
@@ -192,6 +203,7 @@ class LiveControl:
         window = asyncio.Semaphore(_RESYNC_WINDOW)
 
         async def one(call: LiveCall) -> None:
+            CALL_ID.set(call.call_id)  # this call's own task: its lines name it
             async with window:
                 if call.answered and call.answered_at is None:
                     log.warning("call %s: answer time unknown after resync: no cap", call.call_id)
@@ -235,6 +247,10 @@ class LiveControl:
     async def switch_tariff(self, call_id: str, code: int, *, agent_leg: str | None = None) -> SwitchResult:
         """Switch a live call to tariff ``code``: by an agent's code (tones answer it) or by
         a client (the result answers it). Codes for one call are taken one after the other."""
+        with about_call(call_id):
+            return await self._switch_in_turn(call_id, code, agent_leg)
+
+    async def _switch_in_turn(self, call_id: str, code: int, agent_leg: str | None) -> SwitchResult:
         lock = self._locks.setdefault(call_id, asyncio.Lock())
         async with lock:
             result = await self._switch(call_id, code, agent_leg)
@@ -251,10 +267,12 @@ class LiveControl:
 
     # -- inside ------------------------------------------------------------------------------
 
-    def _spawn(self, work: Awaitable[object]) -> None:
-        task = asyncio.ensure_future(work)
+    def _spawn(self, work: Awaitable[object], call_id: str) -> None:
+        """Run ``work`` in its own task, whose log lines (its failure's included) name the call."""
+        with about_call(call_id):
+            task = asyncio.ensure_future(work)
+            task.add_done_callback(self._done)
         self._tasks.add(task)
-        task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.discard(task)

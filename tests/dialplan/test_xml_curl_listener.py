@@ -16,6 +16,7 @@ from aiohttp import web
 from controller.dialplan.table import DialplanTable
 from smartnumbers.settings import Settings, load_settings
 from sync import xml_curl
+from sync.metrics import METRICS, Metrics
 from sync.keys import SETTINGS
 
 PASSWORD = "switch-secret-123"
@@ -59,6 +60,7 @@ async def listener(request, monkeypatch):
     app = web.Application()
     app[SETTINGS] = load_settings(database_url="sqlite:///unused.db", switch_http_password=PASSWORD,
                                   dialplan_http=f"127.0.0.1:{port}", **options)
+    app[METRICS] = Metrics(app)  # the fetches' latency is measured
     table = app[xml_curl.DIALPLANS] = DialplanTable()
     table.put("+41900123456", EXTENSION)
     app.cleanup_ctx.append(xml_curl.listener)
