@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     # presents on GET /metrics (without one, /metrics is refused: no allow-list to keep in step
     # with the scrapers' addresses, which containers and NAT change).
     log_format: Literal["text", "json"] = "text"
-    metrics_token: str | None = Field(default=None, min_length=16, max_length=128, pattern=r"^[\x21-\x7e]+$")
+    metrics_token: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -171,6 +171,13 @@ class Settings(BaseSettings):
     @classmethod
     def _switch_http_password(cls, value: SecretStr | None) -> SecretStr | None:
         return _secret_length(value, 12, 128)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[\x21-\x7e]{16,128}", value.get_secret_value()):
+            raise ValueError("expected 16 to 128 printable characters, no spaces")
+        return value
 
     @field_validator("esl_password")
     @classmethod

@@ -58,7 +58,7 @@ def _metrics_allowed(request: web.Request) -> bool:
     if token is None:
         raise web.HTTPForbidden(text="metrics are off: set SMARTNUMBERS_METRICS_TOKEN")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(secret.strip().encode(), token.encode())
+    return scheme.lower() == "bearer" and hmac.compare_digest(secret.strip().encode(), token.get_secret_value().encode())
 
 
 def _unauthorized(reason: str) -> web.HTTPUnauthorized:

@@ -53,11 +53,12 @@ def test_the_example_file_sets_every_variable_the_switch_reads_and_the_applicati
         monkeypatch.setenv(name, value)
     settings = load_settings()
     [node] = settings.freeswitch_nodes
-    assert (node.port, node.password) == (8021, environment["SMARTNUMBERS_ESL_PASSWORD"])
+    assert (node.port, node.password.get_secret_value()) == (8021, environment["SMARTNUMBERS_ESL_PASSWORD"])
     assert settings.http == "127.0.0.1:8080" and settings.dialplan_http == "127.0.0.1:8081"
     assert settings.dialplan_folders == {"fs1": "/etc/freeswitch/smartnumbers"}
     assert settings.cdr_error_folders == {"fs1": "/var/log/freeswitch/json_cdr_err"}
-    assert settings.switch_http_password == environment["SMARTNUMBERS_SWITCH_HTTP_PASSWORD"]
+    assert settings.switch_http_password.get_secret_value() == environment["SMARTNUMBERS_SWITCH_HTTP_PASSWORD"]
+    assert environment["SMARTNUMBERS_METRICS_TOKEN"] not in repr(settings)
 
 
 def test_what_is_set_on_its_own_wins_over_what_is_derived():
@@ -70,7 +71,7 @@ def test_what_is_set_on_its_own_wins_over_what_is_derived():
     assert settings.dialplan_http == "[::1]:9001"  # derived: the URL's address and port
     assert settings.dialplan_folders == {"a": "/mnt/a"}
     a, b = settings.freeswitch_nodes
-    assert (a.port, a.password, b.port, b.password) == (9021, "own", 8022, "from-the-file")
+    assert (a.port, a.password.get_secret_value(), b.port, b.password.get_secret_value()) == (9021, "own", 8022, "from-the-file")
     assert load_settings(app_url="http://app:9000").http == "0.0.0.0:9000"  # a host name: every address
 
 

@@ -79,7 +79,7 @@ def test_docker_compose_reads_it_and_both_sides_share_the_variables(monkeypatch)
         monkeypatch.setenv(name, value)
     settings = load_settings()
     [node] = settings.freeswitch_nodes
-    assert (node.name, node.host, node.port, node.password) == (switch["hostname"], "freeswitch", 8021, "esl-secret-123")
+    assert (node.name, node.host, node.port, node.password.get_secret_value()) == (switch["hostname"], "freeswitch", 8021, "esl-secret-123")
     assert settings.http == "0.0.0.0:8080" and settings.dialplan_http == "0.0.0.0:8081"
     assert settings.dialplan_folders == {"fs1": "/var/lib/smartnumbers/dialplans"}
     assert settings.cdr_error_folders == {"fs1": "/var/lib/smartnumbers/json_cdr_err"}
