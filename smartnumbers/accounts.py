@@ -11,9 +11,11 @@ from argon2 import PasswordHasher
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
-from smartnumbers.errors import InputError
-from smartnumbers.models import Account, ApiToken, NumberGrant, Role, SmartNumber, User
+from smartnumbers.errors import InputError, NotFound
+from smartnumbers.models import ActorKind, Account, ApiToken, NumberGrant, Role, SmartNumber, User
+from smartnumbers.phone import parse_smart_number
 from smartnumbers.validation import plain_text
 
 TOKEN_PREFIX = "sn_"
@@ -68,6 +70,28 @@ def visible_numbers(session: Session, account: Account) -> list[SmartNumber]:
     return list(session.scalars(query.order_by(SmartNumber.e164)))
 
 
+def visible_number(session: Session, account_id: int, text: str) -> SmartNumber:
+    """One number the account sees (``visible_numbers``), looked up by its digits; a number it
+    does not see is ``NotFound``, exactly like one that does not exist or is no smart number."""
+    try:
+        e164 = parse_smart_number(text)
+    except InputError:
+        raise NotFound(f"number: no number {text[:40]!r}") from None
+    number = session.scalar(select(SmartNumber).where(SmartNumber.e164 == e164))
+    if number is None or not sees(session, session.get(Account, account_id), number):
+        raise NotFound(f"number: no number {text[:40]!r}")
+    return number
+
+
+def sees(session: Session, account: Account, number: SmartNumber) -> bool:
+    """The account owns the number (itself or a sub-account) or was granted it."""
+    if number.account_id in subtree_ids(session, account):
+        return True
+    grant = select(NumberGrant.number_id).where(NumberGrant.account_id == account.id,
+                                                NumberGrant.number_id == number.id)
+    return session.scalar(grant) is not None
+
+
 def grant_number(session: Session, account: Account, number: SmartNumber) -> None:
     """Let a sub-account see one of its parent tree's numbers."""
     if number.account_id not in {a.id for a in ancestors(account)}:
@@ -84,10 +108,7 @@ def add_user(session: Session, account: Account, email: str, password: str, role
         raise InputError(f"email: {address[:60]!r} is not an email address")
     if len(password) < 12 or len(password) > 256:
         raise InputError("password: 12 to 256 characters")
-    try:
-        user_role = Role(role)
-    except ValueError:
-        raise InputError(f"role: {role[:20]!r} is not one of {', '.join(r.value for r in Role)}") from None
+    user_role = _role(role)
     if session.scalar(select(User.id).where(User.email == address.lower())) is not None:
         raise InputError(f"email: a user {address.lower()!r} exists already")
     user = User(account=account, email=address.lower(), password_hash=_password_hasher.hash(password), role=user_role)
@@ -115,10 +136,18 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def add_token(session: Session, account: Account, name: str) -> IssuedToken:
+def _role(text: str) -> Role:
+    try:
+        return Role(text)
+    except ValueError:
+        raise InputError(f"role: {str(text)[:20]!r} is not one of {', '.join(r.value for r in Role)}") from None
+
+
+def add_token(session: Session, account: Account, name: str, role: str = Role.ADMIN) -> IssuedToken:
     label = plain_text(name, what="token name", max_length=80)
+    token_role = _role(role)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(account=account, name=label, prefix=secret[:10], secret_sha256=_digest(secret))
+    token = ApiToken(account=account, name=label, prefix=secret[:10], secret_sha256=_digest(secret), role=token_role)
     session.add(token)
     session.flush()
     return IssuedToken(token, secret)
@@ -133,11 +162,20 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     return token
 
 
-def token_account_id(session: Session, secret: str) -> tuple[int, str] | None:
-    """The account and token name a presented secret belongs to, if it is valid and not revoked."""
+@dataclass(frozen=True, slots=True)
+class TokenHolder:
+    """Who presents a valid token: the account it acts for, as whom, with which role."""
+
+    account_id: int
+    actor: Actor
+    role: Role
+
+
+def token_holder(session: Session, secret: str) -> TokenHolder | None:
+    """The holder of a presented secret, if it is valid and not revoked."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.secret_sha256 == _digest(secret)))
     if token is None or token.revoked_at is not None:
         return None
-    return token.account_id, f"{token.id}:{token.name}"
+    return TokenHolder(token.account_id, Actor(ActorKind.TOKEN, f"{token.id}:{token.name}"), token.role)

@@ -144,7 +144,7 @@ user_cli = typer.Typer(help="Portal users.", no_args_is_help=True)
 def user_add(
     email: str,
     account: Annotated[str, typer.Option(help="The account the user belongs to.")],
-    role: Annotated[str, typer.Option(help="owner, admin, routing, finance or viewer")] = "viewer",
+    role: Annotated[str, typer.Option(help="operator, admin, routing, billing or read_only")] = "read_only",
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
     """Add a user; the password is asked for (or read from standard input), never a flag."""
@@ -162,11 +162,12 @@ token_cli = typer.Typer(help="API tokens, each scoped to one account.", no_args_
 def token_add(
     account: Annotated[str, typer.Option(help="The account the token acts for.")],
     name: Annotated[str, typer.Option(help="What the token is for.")],
+    role: Annotated[str, typer.Option(help="operator, admin, routing, billing or read_only")] = "admin",
 ) -> None:
-    """Issue a token; its secret is printed once and never stored."""
+    """Issue a token acting with a role; its secret is printed once and never stored."""
     with transaction() as session:
-        issued = accounts.add_token(session, accounts.find_account(session, account), name)
-        typer.echo(f"token {issued.token.id} for {account}: {issued.secret}")
+        issued = accounts.add_token(session, accounts.find_account(session, account), name, role)
+        typer.echo(f"token {issued.token.id} for {account} ({issued.token.role.value}): {issued.secret}")
 
 
 @token_cli.command("revoke")
@@ -183,13 +184,14 @@ def token_list(account: Annotated[str, typer.Option()], as_json: JsonFlag = Fals
     with transaction() as session:
         acc = accounts.find_account(session, account)
         rows = [
-            {"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
+            {"id": t.id, "name": t.name, "prefix": t.prefix, "role": t.role.value,
+             "created_at": t.created_at.isoformat(),
              "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
             for t in session.scalars(select(ApiToken).where(ApiToken.account_id == acc.id).order_by(ApiToken.id))
         ]
-    table = _table("id", "name", "prefix", "created", "revoked")
+    table = _table("id", "name", "prefix", "role", "created", "revoked")
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["prefix"] + "…", r["created_at"], r["revoked_at"] or "")
+        table.add_row(str(r["id"]), r["name"], r["prefix"] + "…", r["role"], r["created_at"], r["revoked_at"] or "")
     emit(rows, table, as_json)
 
 

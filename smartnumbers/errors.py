@@ -1,4 +1,5 @@
-"""The one error type for bad input: its message is shown to the person as it is."""
+"""The domain's errors: each says what went wrong, never how a transport answers it (the API's
+table in ``sync/problems.py`` gives the HTTP status; the CLI prints the message)."""
 
 
 class InputError(ValueError):
@@ -7,3 +8,17 @@ class InputError(ValueError):
     def __init__(self, message: str, *, rule: str | None = None):
         super().__init__(message)
         self.rule = rule
+
+
+class NotFound(LookupError):
+    """No such thing for this account: one that does not exist and one of another account's are
+    the same answer, so nobody learns what others have."""
+
+
+class NotPermitted(PermissionError):
+    """The actor's role does not allow the operation."""
+
+
+class Stale(ValueError):
+    """A change made against a version of a thing that is no longer the current one (someone
+    else changed it in between)."""

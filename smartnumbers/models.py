@@ -38,11 +38,13 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
 
 
 class Role(enum.StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    ROUTING = "routing"
-    FINANCE = "finance"
-    VIEWER = "viewer"
+    """What a user or an API token may do; each API operation names the roles it accepts."""
+
+    OPERATOR = "operator"  # the platform's staff
+    ADMIN = "admin"  # everything of the account: sub-accounts, users, tokens, numbers
+    ROUTING = "routing"  # plans, destination changes, blacklist, caller-ID
+    BILLING = "billing"  # statements, payout option
+    READ_ONLY = "read_only"
 
 
 class NumberStatus(enum.StrEnum):
@@ -168,6 +170,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(80))
     prefix: Mapped[str] = mapped_column(String(16))
     secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from aiohttp import web
@@ -29,10 +28,6 @@ routes = web.RouteTableDef()
 SWEEP_EVERY_S = 60.0
 
 
-def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
-
-
 @routes.post("/freeswitch/cdr")
 async def post_cdr(request: web.Request) -> web.Response:
     body = await request.read()
@@ -40,10 +35,10 @@ async def post_cdr(request: web.Request) -> web.Response:
         document, text = cdr_document(body, request.content_type)
         leg = leg_from_cdr(document)
     except NotACdr as exc:
-        raise _bad(f"not a json CDR: {exc}") from None
+        raise web.HTTPBadRequest(text=f"not a json CDR: {exc}") from None
     named = request.query.get("uuid")
     if named and named.removeprefix("a_") != leg.leg_id:
-        raise _bad(f"the URL names leg {named}, the CDR leg {leg.leg_id}")
+        raise web.HTTPBadRequest(text=f"the URL names leg {named}, the CDR leg {leg.leg_id}")
     settings = request.app[SETTINGS]
     rate = capture.rating_with(settings.payfast_fee_percent, settings.zone)
     arrival = capture.ArrivedLeg(leg, LegSource.POST, text)

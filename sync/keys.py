@@ -3,6 +3,8 @@
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from smartnumbers.audit import Actor
+from smartnumbers.models import Role
 from smartnumbers.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -11,4 +13,5 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker)
 
 # Set on each authenticated request by the authentication middleware.
 ACCOUNT_ID = web.RequestKey("account_id", int)
-ACTOR = web.RequestKey("actor", str)
+ACTOR = web.RequestKey("actor", Actor)
+ROLE = web.RequestKey("role", Role)

@@ -103,6 +103,7 @@ def test_tenants_are_kept_apart(server, tenants):
     assert get(server + "/api/v1/numbers/0900123456", tenants["Other GmbH"])[0] == 404
     assert get(server + "/api/v1/numbers/0900123456/plan", tenants["Other GmbH"])[0] == 404
     assert get(server + "/api/v1/numbers/%3Cscript%3E", tenants["Other GmbH"])[0] == 400
+    assert get(server + "/api/v1/numbers/0791234567", tenants["Other GmbH"])[0] == 404  # no smart number
 
 
 def test_a_revoked_token_stops_working_at_once(server, tenants, capsys):

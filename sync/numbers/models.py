@@ -1,0 +1,85 @@
+"""Wire models of numbers: a number with its options, current tariffs and plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from smartnumbers import routing
+from smartnumbers.models import (
+    AgeCheck,
+    CallerIdPolicy,
+    Language,
+    NumberStatus,
+    PayoutOption,
+    PremiumCategory,
+    RangeClass,
+    SmartNumber,
+    TariffVersion,
+)
+from smartnumbers.phone import format_swiss
+from sync.models import ApiModel, Instant, Money
+from sync.routing.models import PlanDocument
+
+
+class FeeOut(ApiModel):
+    amount: Money
+    at_s: int | None
+    every_s: int | None
+
+
+class TariffVersionOut(ApiModel):
+    """One version of a tariff code: what a caller pays, VAT included, from ``valid_from``."""
+
+    code: int
+    version: int
+    valid_from: Instant
+    price_per_minute: Money
+    price_per_call: Money
+    fees: list[FeeOut]
+    first_unit_s: int
+    next_unit_s: int
+
+    @classmethod
+    def of(cls, version: TariffVersion) -> TariffVersionOut:
+        return cls(code=version.tariff.code, version=version.version, valid_from=version.valid_from,
+                   price_per_minute=version.price_per_minute, price_per_call=version.price_per_call,
+                   fees=[FeeOut(amount=f.amount, at_s=f.at_s, every_s=f.every_s) for f in version.fees],
+                   first_unit_s=version.first_unit_s, next_unit_s=version.next_unit_s)
+
+
+class NumberOut(ApiModel):
+    number: str  # E.164
+    shown: str  # grouped the Swiss way
+    range_class: RangeClass
+    premium_category: PremiumCategory | None
+    account: str
+    status: NumberStatus
+    donor_operator: str | None
+    port_date: dt.date | None
+    caller_id_policy: CallerIdPolicy
+    caller_id_number: str | None
+    language: Language
+    max_concurrent_calls: int
+    call_cost_cap: Money | None
+    payout_option: PayoutOption
+    age_check: AgeCheck | None
+    tariffs: list[TariffVersionOut]  # the latest version of each code
+    plan: PlanDocument | None
+
+    @classmethod
+    def of(cls, number: SmartNumber) -> NumberOut:
+        return cls(
+            number=number.e164, shown=format_swiss(number.e164), range_class=number.range_class,
+            premium_category=number.premium_category, account=number.account.name, status=number.status,
+            donor_operator=number.donor_operator,
+            port_date=number.port_date,
+            caller_id_policy=number.caller_id_policy, caller_id_number=number.caller_id_number,
+            language=number.language, max_concurrent_calls=number.max_concurrent_calls,
+            call_cost_cap=number.call_cost_cap, payout_option=number.payout_option, age_check=number.age_check,
+            tariffs=[TariffVersionOut.of(t.versions[-1]) for t in number.tariffs if t.versions],
+            plan=PlanDocument.of(routing.spec_of(number.plan)) if number.plan else None,
+        )
+
+
+class NumberList(ApiModel):
+    numbers: list[NumberOut]

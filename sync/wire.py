@@ -1,0 +1,47 @@
+"""The three steps of a handler: ``parsed`` (the body into its model), ``reading`` / ``writing``
+(a service function on a session; ``writing`` in one transaction, committed when it returns)
+and ``reply`` (a model as JSON). A handler holds no SQL, no rule and no dict literal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from sync.keys import SESSIONS
+from sync.models import ApiModel
+from sync.problems import BodyRejected
+
+Model = TypeVar("Model", bound=ApiModel)
+Result = TypeVar("Result")
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+
+
+async def parsed(request: web.Request, model: type[Model]) -> Model:
+    """The body as ``model``; anything else (not JSON, not UTF-8, nested too deep, a wrong type,
+    a field the model lacks) is ``BodyRejected``, naming the first field at fault."""
+    if request.content_type not in JSON_TYPES:
+        raise web.HTTPUnsupportedMediaType(text=f"send the body as application/json, not {request.content_type[:60]}")
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        raise BodyRejected.of(exc) from None
+
+
+async def reading(request: web.Request, work: Callable[[Session], Result]) -> Result:
+    async with request.app[SESSIONS]() as session:
+        return await session.run_sync(work)
+
+
+async def writing(request: web.Request, work: Callable[[Session], Result]) -> Result:
+    """``work`` in one transaction: committed when it returns, rolled back when it raises."""
+    async with request.app[SESSIONS]() as session:
+        async with session.begin():
+            return await session.run_sync(work)
+
+
+def reply(body: ApiModel, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, body=body.model_dump_json(), content_type="application/json", headers=headers)
