@@ -472,8 +472,7 @@ def route_set(
     doc = plan_from_flags("set", file, slot, outside, fallback, announcement, canton, holiday_rule, holiday)
     with transaction() as session:
         n = numbers.find_number(session, number)
-        spec = routing.parse_plan(doc, routing.destination_policy(session, n))
-        routing.store_plan(session, Actor.cli_operator(), n, spec)
+        spec = routing.replace_plan(session, Actor.cli_operator(), n, doc)
         typer.echo(f"{format_swiss(n.e164)}: plan with {len(spec.slots)} slot(s) stored")
 
 
@@ -583,7 +582,7 @@ def route_show(
         if spec.holiday_canton or spec.extra_holidays:
             table.add_row("holidays", "", "", f"canton {spec.holiday_canton or '-'}, {spec.holiday_rule.value}, "
                           f"{len(spec.extra_holidays)} extra date(s)")
-        emit({"number": n.e164, **doc}, table, as_json)
+        emit(doc, table, as_json)  # the plan document route set --file reads back
         return
     instant = parse_local(at, settings.zone, what="--at")
     decision = routing.decide(spec, instant, settings.zone)

@@ -1,13 +1,23 @@
 """The domain's errors: each says what went wrong, never how a transport answers it (the API's
 table in ``sync/problems.py`` gives the HTTP status; the CLI prints the message)."""
 
+from __future__ import annotations
+
 
 class InputError(ValueError):
-    """Input that breaks a rule; ``rule`` names the rule where one applies (a cap, the fraud rule)."""
+    """Input that breaks a rule; ``rule`` names the rule where one applies (a cap, the fraud rule),
+    ``field`` the part of a document at fault (a JSON pointer: ``/slots/1/destinations/0``)."""
 
-    def __init__(self, message: str, *, rule: str | None = None):
+    def __init__(self, message: str, *, rule: str | None = None, field: str | None = None):
         super().__init__(message)
         self.rule = rule
+        self.field = field
+
+    def at(self, field: str) -> InputError:
+        """The error, placed at ``field`` unless a deeper part already placed it."""
+        if self.field is None:
+            self.field = field
+        return self
 
 
 class NotFound(LookupError):

@@ -46,7 +46,7 @@ class Problem(ApiModel):
     detail: str
     rule: str | None = None  # the rule an input broke (422), e.g. "fraud"
     outcome: str | None = None  # what a live call did instead (409, 422, 502)
-    errors: list[FieldError] | None = None  # the fields of a body at fault (400)
+    errors: list[FieldError] | None = None  # the fields of a body at fault (400, 422)
 
 
 class BodyRejected(Exception):
@@ -122,10 +122,15 @@ def response(problem: Problem, headers: dict[str, str] | None = None) -> web.Res
 def _of_domain(exc: Exception) -> Problem | None:
     if isinstance(exc, Refused):
         return document(OUTCOMES[exc.outcome], str(exc), outcome=exc.outcome.value)
+    if isinstance(exc, BodyRejected):
+        return document(KINDS[BodyRejected], str(exc), errors=exc.errors)
+    if isinstance(exc, InputError):
+        at = [FieldError(pointer=exc.field, reason=str(exc))] if exc.field else None
+        return document(KINDS[InputError], str(exc), rule=exc.rule, errors=at)
     for cls in type(exc).__mro__:
         kind = KINDS.get(cls)
         if kind is not None:
-            return document(kind, str(exc), rule=getattr(exc, "rule", None), errors=getattr(exc, "errors", None))
+            return document(kind, str(exc))
     return None
 
 

@@ -43,5 +43,14 @@ async def writing(request: web.Request, work: Callable[[Session], Result]) -> Re
             return await session.run_sync(work)
 
 
+def if_match(request: web.Request) -> str | None:
+    """The version an ``If-Match`` header names (``*``: any), or None without the header."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    first = header.split(",")[0].strip()
+    return first if first == "*" else first.removeprefix("W/").strip('"')
+
+
 def reply(body: ApiModel, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(status=status, body=body.model_dump_json(), content_type="application/json", headers=headers)

@@ -1,29 +1,46 @@
-"""Routing over the API: a number's plan document (read; replaced whole, guarded by its ETag)."""
+"""Routing over the API: a number's plan document, read and replaced whole.
+
+The plan's ETag is its version (``routing.plan_version``); a ``PUT`` with ``If-Match`` replaces
+only the plan that was read, so two people editing the same plan cannot overwrite each other
+(412). A stored plan reaches the switches as ``route set``'s does: the serve process publishes
+every audited change within a second."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from smartnumbers import accounts, routing
-from smartnumbers.errors import NotFound
-from sync.keys import ACCOUNT_ID
-from sync.openapi import EVERYONE, ApiRoutes
+from sync.keys import ACCOUNT_ID, ACTOR
+from sync.openapi import EVERYONE, ROUTING, ApiRoutes
 from sync.routing.models import PlanDocument
-from sync.wire import reading, reply
+from sync.wire import if_match, parsed, reading, reply, writing
 
 routes = ApiRoutes()
 
 
-@routes.get("/api/v1/numbers/{number}/plan", roles=EVERYONE, response=PlanDocument)
+def _plan_reply(spec: routing.PlanSpec) -> web.Response:
+    return reply(PlanDocument.of(spec), headers={"ETag": f'"{routing.plan_version(spec)}"'})
+
+
+@routes.get("/api/v1/numbers/{number}/plan", roles=EVERYONE, response=PlanDocument, headers_out=("ETag",))
 async def show_plan(request: web.Request) -> web.Response:
     """A number's plan document
-    The document ``smartnumbers route show --json`` prints and ``route set --file`` reads."""
+    The document ``smartnumbers route show --json`` prints and ``route set --file`` reads; its
+    ETag is the version to send back in ``If-Match`` when replacing it."""
     account_id, text = request[ACCOUNT_ID], request.match_info["number"]
+    return _plan_reply(await reading(request, lambda s: routing.current_plan(
+        accounts.visible_number(s, account_id, text))))
 
-    def load(session) -> PlanDocument:
-        number = accounts.visible_number(session, account_id, text)
-        if number.plan is None:
-            raise NotFound(f"plan: {number.e164} has no plan yet")
-        return PlanDocument.of(routing.spec_of(number.plan))
 
-    return reply(await reading(request, load))
+@routes.put("/api/v1/numbers/{number}/plan", roles=ROUTING, body=PlanDocument, response=PlanDocument,
+            errors=(412, 422), headers_in=("If-Match",), headers_out=("ETag",))
+async def replace_plan(request: web.Request) -> web.Response:
+    """Replace a number's plan
+    The whole plan document, checked as ``route set`` checks it (the fraud rule, overlaps, ...): a
+    refusal names the slot and destination at fault (``errors[].pointer``). With ``If-Match``
+    (the ETag read), a plan changed by someone else in between is not overwritten (412)."""
+    body = await parsed(request, PlanDocument)
+    account_id, actor, text = request[ACCOUNT_ID], request[ACTOR], request.match_info["number"]
+    expected = if_match(request)
+    return _plan_reply(await writing(request, lambda s: routing.replace_plan(
+        s, actor, accounts.visible_number(s, account_id, text), body.document(), expected_version=expected)))

@@ -41,7 +41,7 @@ class OutsideDoc(ApiModel):
 
 
 class HolidaysDoc(ApiModel):
-    canton: Annotated[str, Field(max_length=2, examples=["ZH"])] | None = None
+    canton: Annotated[str, Field(max_length=20, examples=["ZH"])] | None = None
     rule: HolidayRule = HolidayRule.CLOSED
     dates: Annotated[list[dt.date], Field(max_length=366)] = []
 

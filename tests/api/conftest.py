@@ -23,7 +23,7 @@ from sync.app import build_app
 
 OPERATOR = Actor(ActorKind.CLI, "noc")
 ACME_NUMBER, BERN_NUMBER, OTHER_NUMBER = "+41900123456", "+41800111222", "+41800999888"
-PLAN = {"slots": [{"days": "mon-fri", "start": "08:00", "end": "18:00",
+PLAN = {"slots": [{"days": "mon,tue,wed,thu,fri", "start": "08:00", "end": "18:00",
                    "destinations": [{"target": "+41446681800", "ring_timeout": 20}]}],
         "outside": {"action": "reject"}, "holidays": {"canton": None, "rule": "closed", "dates": []}}
 
