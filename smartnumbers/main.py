@@ -17,7 +17,7 @@ from controller.dialplan import commands as dialplan_commands
 from controller.live import commands as live_commands
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
-from smartnumbers.errors import InputError
+from smartnumbers.errors import InputError, NotFound, Stale
 from smartnumbers.settings import Settings, SettingsError, load_settings
 from sync import xml_curl
 from sync.app import build_app
@@ -72,7 +72,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run the command line; bad input and bad settings are one line on stderr and status 2."""
     try:
         build_cli()(args=argv, prog_name="smartnumbers")
-    except (InputError, SettingsError) as exc:
+    except (InputError, NotFound, Stale, SettingsError) as exc:
         typer.echo(f"smartnumbers: {exc}", err=True)
         return 2
     except DBAPIError as exc:  # an unreachable or unmigrated database: say so, no traceback

@@ -629,6 +629,9 @@ def _changed_spec(number: SmartNumber, kind: ChangeKind, payload: dict[str, Any]
     destinations = parse_destinations(payload.get("destinations"), policy, "destination")
     slot = payload.get("slot")
     if slot is None:
+        if current.outside_action is not OutsideAction.FALLBACK:
+            raise InputError(f"change: outside every slot the plan does {current.outside_action.value}; "
+                             "fallback destinations are used only with the action fallback")
         return PlanSpec(current.slots, current.outside_action, current.outside_announcement, destinations,
                         current.holiday_canton, current.holiday_rule, current.extra_holidays)
     if not 1 <= slot <= len(current.slots):
@@ -706,11 +709,11 @@ def scheduled_changes(session: Session, numbers: Iterable[SmartNumber] | None = 
 def cancel_change(session: Session, actor: Actor, change_id: int,
                   numbers: Iterable[SmartNumber] | None = None) -> PlanChange:
     """Cancel a pending change, audited. A change of a number not among ``numbers`` (when given)
-    is unknown, like one that does not exist. Its persisted job, if the serve process gave it one,
+    is ``NotFound``, like one that does not exist. Its persisted job, if the serve process gave it one,
     still runs at the moment and finds the change no longer pending."""
     change = session.get(ScheduledChange, change_id) if isinstance(change_id, int) else None
     if change is None or (numbers is not None and change.number_id not in {n.id for n in numbers}):
-        raise InputError(f"change {change_id}: no such change")
+        raise NotFound(f"change {change_id}: no such change")
     number = session.get(SmartNumber, change.number_id)
     if change.status is not ChangeStatus.PENDING:
         raise InputError(f"change {change_id}: it is {change.status.value}, only a pending change can be cancelled")

@@ -1,4 +1,5 @@
-"""Routing over the API: a number's plan document, read and replaced whole.
+"""Routing over the API: a number's plan document, read and replaced whole; changes of a slot's
+destinations now or at a date and time, listed and cancelled.
 
 The plan's ETag is its version (``routing.plan_version``); a ``PUT`` with ``If-Match`` replaces
 only the plan that was read, so two people editing the same plan cannot overwrite each other
@@ -10,9 +11,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from smartnumbers import accounts, routing
+from smartnumbers.models import Account, ChangeKind
 from sync.keys import ACCOUNT_ID, ACTOR
 from sync.openapi import EVERYONE, ROUTING, ApiRoutes
-from sync.routing.models import PlanDocument
+from sync.routing.models import ChangeIn, ChangeList, ChangeOut, PlanDocument
 from sync.wire import if_match, parsed, reading, reply, writing
 
 routes = ApiRoutes()
@@ -44,3 +46,34 @@ async def replace_plan(request: web.Request) -> web.Response:
     expected = if_match(request)
     return _plan_reply(await writing(request, lambda s: routing.replace_plan(
         s, actor, accounts.visible_number(s, account_id, text), body.document(), expected_version=expected)))
+
+
+@routes.post("/api/v1/numbers/{number}/changes", roles=ROUTING, body=ChangeIn, response=ChangeOut, status=201,
+             errors=(422,))
+async def change_destinations(request: web.Request) -> web.Response:
+    """Change a slot's destinations, now or at a date and time
+    Checked at once as a plan is (the fraud rule; a suspended number or a moment past is refused)
+    and, when dated, again when it is made. ``apply_at`` says when it takes effect."""
+    body = await parsed(request, ChangeIn)
+    account_id, actor, text = request[ACCOUNT_ID], request[ACTOR], request.match_info["number"]
+    change = await writing(request, lambda s: routing.schedule_change(
+        s, actor, accounts.visible_number(s, account_id, text), ChangeKind.DESTINATIONS, body.payload(), at=body.at))
+    return reply(ChangeOut.of(change), status=201)
+
+
+@routes.get("/api/v1/numbers/{number}/changes", roles=EVERYONE, response=ChangeList)
+async def list_changes(request: web.Request) -> web.Response:
+    """A number's changes, pending and past, by their moment"""
+    account_id, text = request[ACCOUNT_ID], request.match_info["number"]
+    changes = await reading(request, lambda s: routing.scheduled_changes(
+        s, [accounts.visible_number(s, account_id, text)]))
+    return reply(ChangeList(changes=[ChangeOut.of(c) for c in changes]))
+
+
+@routes.post("/api/v1/changes/{change_id}/cancel", roles=ROUTING, response=ChangeOut, errors=(422,))
+async def cancel_change(request: web.Request) -> web.Response:
+    """Cancel a pending change
+    Only a pending change can be cancelled; one made or cancelled already is refused (422)."""
+    account_id, actor, change_id = request[ACCOUNT_ID], request[ACTOR], int(request.match_info["change_id"])
+    return reply(ChangeOut.of(await writing(request, lambda s: routing.cancel_change(
+        s, actor, change_id, accounts.visible_numbers(s, s.get(Account, account_id))))))

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from pydantic import Field, model_serializer
 
 from smartnumbers import routing
-from smartnumbers.models import HolidayRule, OutsideAction
-from sync.models import ApiModel
+from smartnumbers.models import ChangeKind, ChangeStatus, HolidayRule, OutsideAction
+from sync.models import ApiModel, Instant
 
 Clock = Annotated[str, Field(pattern=r"^[0-9]{1,2}:[0-9]{2}$", examples=["08:00"])]
 
@@ -61,3 +61,49 @@ class PlanDocument(ApiModel):
     def document(self) -> dict[str, Any]:
         """The plan as ``routing.parse_plan`` reads it."""
         return self.model_dump(mode="json")
+
+
+class ChangeIn(ApiModel):
+    """New destinations for one slot of the plan (its position, 1-based) or, without ``slot``, for
+    the fallback; made at ``at`` (with its offset) or, without it, now."""
+
+    slot: Annotated[int, Field(ge=1, le=routing.MAX_SLOTS)] | None = None
+    destinations: Destinations
+    at: Instant | None = None
+
+    def payload(self) -> dict[str, Any]:
+        """The change as ``routing.schedule_change`` takes it."""
+        return {"slot": self.slot, "destinations": [d.model_dump(mode="json") for d in self.destinations]}
+
+
+class ChangeOut(ApiModel):
+    """A change of a number's plan and what became of it: ``apply_at`` is when it takes effect
+    (or took effect); ``status`` pending, applied, cancelled or failed (``error`` says why)."""
+
+    id: int
+    number: str
+    kind: ChangeKind
+    slot: int | None  # a destinations change: the slot's position, None for the fallback
+    destinations: list[DestinationDoc] | None  # a destinations change
+    plan: PlanDocument | None  # a whole plan's change
+    summary: str
+    apply_at: Instant
+    status: ChangeStatus
+    asked_by: str
+    asked_at: Instant
+    applied_at: Instant | None
+    error: str | None
+
+    @classmethod
+    def of(cls, change: routing.PlanChange) -> ChangeOut:
+        whole = change.kind is ChangeKind.PLAN
+        return cls.model_validate(dict(
+            id=change.id, number=change.number, kind=change.kind, slot=None if whole else change.change["slot"],
+            destinations=None if whole else change.change["destinations"],
+            plan=change.change["plan"] if whole else None, summary=change.summary(), apply_at=change.apply_at,
+            status=change.status, asked_by=change.asked_by, asked_at=change.asked_at, applied_at=change.applied_at,
+            error=change.error), strict=False)
+
+
+class ChangeList(ApiModel):
+    changes: list[ChangeOut]
