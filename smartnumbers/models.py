@@ -431,6 +431,8 @@ class BlacklistEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(120))
 
+    number: Mapped[SmartNumber | None] = relationship()
+
 
 class AuditEntry(Base):
     """Who changed what, when, with the values before and after."""

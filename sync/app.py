@@ -9,13 +9,15 @@ from smartnumbers.db import async_session_factory, make_async_engine
 from smartnumbers.settings import Settings
 from sync import dashboard, json_cdr, live, statements, xml_curl
 from sync.auth import HEALTH_PATH, require_token
+from sync.blacklist import api as blacklist_api
 from sync.keys import ENGINE, SESSIONS, SETTINGS
 from sync.numbers import api as numbers_api
 from sync.openapi import OPERATIONS, documentation_routes
 from sync.problems import problem_documents
 from sync.routing import api as routing_api
 
-API_ROUTES = (numbers_api.routes, routing_api.routes, live.routes, dashboard.routes, statements.routes)
+API_ROUTES = (numbers_api.routes, routing_api.routes, blacklist_api.routes, live.routes, dashboard.routes,
+              statements.routes)
 
 
 async def _database(app: web.Application):

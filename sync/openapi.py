@@ -68,7 +68,7 @@ class Operation:
     path: str
     handler: Handler
     roles: frozenset[Role]
-    response: type[ApiModel] | None  # None: ``media_type`` (a PDF) rather than a JSON model
+    response: type[ApiModel] | None  # None: ``media_type`` (a PDF) rather than a JSON model, or no body (204)
     body: type[ApiModel] | None = None
     status: int = 200
     media_type: str = "application/json"
@@ -142,11 +142,11 @@ def _operation(op: Operation, schemas: dict) -> dict[str, Any]:
     doc = inspect.getdoc(op.handler) or op.operation_id.replace("_", " ")
     summary, _, rest = doc.partition("\n")
     roles = sorted(r.value for r in op.roles)
+    success: dict[str, Any] = {"description": summary}
     if op.response is not None:
-        content = {op.media_type: {"schema": schemas[(op.response, "serialization")]}}
-    else:
-        content = {op.media_type: {"schema": {"type": "string", "format": "binary"}}}
-    success: dict[str, Any] = {"description": summary, "content": content}
+        success["content"] = {op.media_type: {"schema": schemas[(op.response, "serialization")]}}
+    elif op.status != 204:
+        success["content"] = {op.media_type: {"schema": {"type": "string", "format": "binary"}}}
     if op.headers_out:
         success["headers"] = {h: {"schema": {"type": "string"}} for h in op.headers_out}
     responses = {str(op.status): success}

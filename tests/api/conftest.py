@@ -70,6 +70,9 @@ def assert_described(document: dict[str, Any], method: str, template: str, statu
     """The answer is one the document describes: its status, media type and (JSON) shape."""
     responses = document["paths"][template][method.lower()]["responses"]
     assert str(status) in responses, f"{method} {template} answered {status}: not in the document ({body[:200]!r})"
+    if "content" not in responses[str(status)]:
+        assert body == b"", f"{method} {template} {status} answered a body the document does not describe"
+        return
     content = responses[str(status)]["content"]
     assert content_type in content, f"{method} {template} {status} answered {content_type}, the document says {list(content)}"
     if content_type.endswith("json"):
