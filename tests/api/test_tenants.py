@@ -1,0 +1,58 @@
+"""Tenant isolation, generated from the OpenAPI document: every operation that takes an id is
+called by another account with ids of Acme's (a number, a change, a blacklist entry) and a valid
+body; each answers 404 (or 503 where live call control is not running), never 403 and never with
+anything of Acme's in the body."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from smartnumbers.models import Role
+from sync.openapi import DOCUMENT_PATH
+from tests.api.conftest import ACME_NUMBER, BERN_NUMBER, PLAN, assert_described, bearer, operations
+
+ACME_TRACES = ("Acme", "900123456", "800111222", "446681800", "446681899", "791234567", "abusive")
+VALID_BODIES = {  # by the body's schema name
+    "PlanDocument": PLAN,
+    "ChangeIn": {"slot": 1, "destinations": [{"target": "+41446681899", "ring_timeout": 20}]},
+    "TariffSwitchIn": {"code": 1},
+}
+
+
+async def test_every_operation_with_an_id_refuses_another_accounts_ids(api, world):
+    acme = bearer(world.acme[Role.ADMIN])
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    change = await (await api.post(f"/api/v1/numbers/{BERN_NUMBER}/changes",
+                                   json={**VALID_BODIES["ChangeIn"], "at": at}, headers=acme)).json()
+    entry = await (await api.post("/api/v1/blacklist", json={"pattern": "+41791234567", "reason": "abusive"},
+                                  headers=acme)).json()
+    acme_ids = {"number": ACME_NUMBER, "change_id": str(change["id"]), "entry_id": str(entry["id"]),
+                "call_id": "acme-call", "month": None}
+    document = await (await api.get(DOCUMENT_PATH)).json()
+    checked = []
+    for method, template, operation in operations(document):
+        names = re.findall(r"{(\w+)}", template)
+        if not names or any(acme_ids[n] is None for n in names):
+            continue  # no id (a month is everybody's: each account gets its own statement)
+        path = re.sub(r"{(\w+)}", lambda m: acme_ids[m[1]], template)
+        body = {}
+        if "requestBody" in operation:
+            name = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+            body = {"json": VALID_BODIES[name]}
+        for template_path in (path, path.replace(ACME_NUMBER, BERN_NUMBER)):
+            reply = await api.request(method, template_path, headers=bearer(world.other), **body)
+            answer = await reply.read()
+            echoed = answer.replace(ACME_NUMBER.encode(), b"").replace(BERN_NUMBER.encode(), b"")  # the id it sent
+            expected = {404, 503} if "call_id" in names or template.startswith("/api/v1/calls") else {404}
+            assert reply.status in expected, f"{method} {template_path}: {reply.status} {answer[:200]!r}"
+            assert not any(trace.encode() in echoed for trace in ACME_TRACES), f"{method} {template_path}: {answer!r}"
+            assert_described(document, method, template, reply.status, reply.content_type, answer)
+        checked.append(operation["operationId"])
+    assert {"show_number", "show_plan", "replace_plan", "change_destinations", "list_changes", "cancel_change",
+            "remove_from_blacklist"} <= set(checked)
+    # and Acme's own are all still there, unchanged
+    assert await (await api.get(f"/api/v1/numbers/{ACME_NUMBER}/plan", headers=acme)).json() == PLAN
+    listed = await (await api.get(f"/api/v1/numbers/{BERN_NUMBER}/changes", headers=acme)).json()
+    assert [c["status"] for c in listed["changes"]] == ["pending"]
+    assert [e["id"] for e in (await (await api.get("/api/v1/blacklist", headers=acme)).json())["entries"]] == [entry["id"]]
