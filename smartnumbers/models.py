@@ -451,6 +451,22 @@ class AuditEntry(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
+class IdempotentRequest(Base):
+    """A creating request sent with an ``Idempotency-Key``, and its answer: the same key again
+    gets the same answer, and nothing is created twice."""
+
+    __tablename__ = "idempotent_request"
+    __table_args__ = (UniqueConstraint("account_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class SwitchNodeStatus(Base):
     """The last known state of each FreeSWITCH node, written by the serve process, read by the NOC."""
 

@@ -1,6 +1,6 @@
 """The three steps of a handler: ``parsed`` (the body into its model), ``reading`` / ``writing``
-(a service function on a session; ``writing`` in one transaction, committed when it returns)
-and ``reply`` (a model as JSON). A handler holds no SQL, no rule and no dict literal."""
+(a service function on a session; ``writing`` in one transaction, committed when it returns;
+``creating`` a ``writing`` that honours ``Idempotency-Key``) and ``reply`` (a model as JSON). A handler holds no SQL, no rule and no dict literal."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import TypeVar
 
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sync.keys import SESSIONS
+from smartnumbers import idempotency
+from sync.keys import ACCOUNT_ID, SESSIONS
 from sync.models import ApiModel
 from sync.problems import BodyRejected
 
@@ -41,6 +43,37 @@ async def writing(request: web.Request, work: Callable[[Session], Result]) -> Re
     async with request.app[SESSIONS]() as session:
         async with session.begin():
             return await session.run_sync(work)
+
+
+async def creating(request: web.Request, work: Callable[[Session], ApiModel]) -> web.Response:
+    """``writing`` for a request that creates something, answered 201. With an ``Idempotency-Key``
+    header the answer is kept with what was created; the same key again gets it back
+    (``Idempotent-Replayed: true``) and creates nothing. Of two requests racing with one key, the
+    second's insert of the key fails and rolls its creation back; it then gets the first's answer."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return reply(await writing(request, work), status=201)
+    account_id = request[ACCOUNT_ID]
+    key = idempotency.checked_key(key)
+    fingerprint = idempotency.fingerprint(request.method, request.path, await request.read())
+
+    def once(session: Session) -> tuple[idempotency.Answer, bool]:
+        earlier = idempotency.earlier_answer(session, account_id, key, fingerprint)
+        if earlier is not None:
+            return earlier, True
+        answer = idempotency.Answer(201, work(session).model_dump_json())
+        idempotency.remember(session, account_id, key, fingerprint, answer)
+        return answer, False
+
+    try:
+        answer, replayed = await writing(request, once)
+    except IntegrityError:
+        earlier = await reading(request, lambda s: idempotency.earlier_answer(s, account_id, key, fingerprint))
+        if earlier is None:  # another constraint: not a race on the key
+            raise
+        answer, replayed = earlier, True
+    return web.Response(status=answer.status, body=answer.body, content_type="application/json",
+                        headers={"Idempotent-Replayed": "true"} if replayed else None)
 
 
 def if_match(request: web.Request) -> str | None:

@@ -10,7 +10,7 @@ from smartnumbers.models import Account
 from sync.blacklist.models import BlacklistEntryOut, BlacklistIn, BlacklistList
 from sync.keys import ACCOUNT_ID, ACTOR
 from sync.openapi import EVERYONE, ROUTING, ApiRoutes
-from sync.wire import parsed, reading, reply, writing
+from sync.wire import creating, parsed, reading, reply, writing
 
 routes = ApiRoutes()
 
@@ -24,11 +24,11 @@ async def list_blacklist(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/blacklist", roles=ROUTING, body=BlacklistIn, response=BlacklistEntryOut, status=201,
-             errors=(404, 422))
+             errors=(404, 422), headers_in=("Idempotency-Key",))
 async def add_to_blacklist(request: web.Request) -> web.Response:
     """Refuse a caller or a prefix
     For every number of the account, or for one of its own numbers (``number``); until an instant
-    or for good."""
+    or for good. The same ``Idempotency-Key`` again gets the same answer and adds nothing."""
     body = await parsed(request, BlacklistIn)
     account_id, actor = request[ACCOUNT_ID], request[ACTOR]
 
@@ -38,7 +38,7 @@ async def add_to_blacklist(request: web.Request) -> web.Response:
                                     number=number, until=body.until)
         return BlacklistEntryOut.of(entry)
 
-    return reply(await writing(request, add), status=201)
+    return await creating(request, add)
 
 
 @routes.delete("/api/v1/blacklist/{entry_id}", roles=ROUTING, response=None, status=204)

@@ -15,7 +15,7 @@ from smartnumbers.models import Account, ChangeKind
 from sync.keys import ACCOUNT_ID, ACTOR
 from sync.openapi import EVERYONE, ROUTING, ApiRoutes
 from sync.routing.models import ChangeIn, ChangeList, ChangeOut, PlanDocument
-from sync.wire import if_match, parsed, reading, reply, writing
+from sync.wire import creating, if_match, parsed, reading, reply, writing
 
 routes = ApiRoutes()
 
@@ -49,16 +49,16 @@ async def replace_plan(request: web.Request) -> web.Response:
 
 
 @routes.post("/api/v1/numbers/{number}/changes", roles=ROUTING, body=ChangeIn, response=ChangeOut, status=201,
-             errors=(422,))
+             errors=(422,), headers_in=("Idempotency-Key",))
 async def change_destinations(request: web.Request) -> web.Response:
     """Change a slot's destinations, now or at a date and time
     Checked at once as a plan is (the fraud rule; a suspended number or a moment past is refused)
-    and, when dated, again when it is made. ``apply_at`` says when it takes effect."""
+    and, when dated, again when it is made. ``apply_at`` says when it takes effect. The same
+    ``Idempotency-Key`` again gets the same answer and makes no second change."""
     body = await parsed(request, ChangeIn)
     account_id, actor, text = request[ACCOUNT_ID], request[ACTOR], request.match_info["number"]
-    change = await writing(request, lambda s: routing.schedule_change(
-        s, actor, accounts.visible_number(s, account_id, text), ChangeKind.DESTINATIONS, body.payload(), at=body.at))
-    return reply(ChangeOut.of(change), status=201)
+    return await creating(request, lambda s: ChangeOut.of(routing.schedule_change(
+        s, actor, accounts.visible_number(s, account_id, text), ChangeKind.DESTINATIONS, body.payload(), at=body.at)))
 
 
 @routes.get("/api/v1/numbers/{number}/changes", roles=EVERYONE, response=ChangeList)

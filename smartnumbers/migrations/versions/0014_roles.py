@@ -1,7 +1,9 @@
-"""API tokens act with a role; users' roles are the API's five
+"""API tokens act with a role; users' roles are the API's five; idempotent creating requests
 
 A token issued before roles existed could do everything in its account: it becomes an account
-admin. Users' roles are renamed: owner -> admin, finance -> billing, viewer -> read_only.
+admin. Users' roles are renamed: owner -> admin, finance -> billing, viewer -> read_only. A
+creating request sent with an Idempotency-Key keeps its answer, so the same key twice creates
+one thing.
 
 Revision ID: 0014
 Revises: 0012
@@ -9,6 +11,8 @@ Create Date: 2026-12-05
 """
 from alembic import op
 import sqlalchemy as sa
+
+from smartnumbers.db import UTCDateTime
 
 
 revision = '0014'
@@ -29,9 +33,23 @@ def upgrade() -> None:
     user = sa.table('user_account', sa.column('role', sa.String))
     for old, new in _RENAMED.items():
         op.execute(user.update().where(user.c.role == old).values(role=new))
+    op.create_table(
+        'idempotent_request',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('account_id', sa.Integer(), nullable=False),
+        sa.Column('key', sa.String(length=200), nullable=False),
+        sa.Column('fingerprint', sa.String(length=64), nullable=False),
+        sa.Column('status', sa.Integer(), nullable=False),
+        sa.Column('answer', sa.Text(), nullable=False),
+        sa.Column('created_at', UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['account_id'], ['account.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id'),
+        sa.UniqueConstraint('account_id', 'key'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('idempotent_request')
     user = sa.table('user_account', sa.column('role', sa.String))
     for old, new in _RENAMED.items():
         op.execute(user.update().where(user.c.role == new).values(role=old))
