@@ -54,6 +54,7 @@ _ERRORS = {
     404: "No such resource (also another account's)",
     405: "Method not allowed",
     412: "If-Match names a version that is not the current one",
+    413: "The body is larger than 1 MiB",
     415: "The body is not application/json",
     422: "The input breaks a rule",
     409: "The call cannot do this now",
@@ -150,7 +151,7 @@ def _operation(op: Operation, schemas: dict) -> dict[str, Any]:
     if op.headers_out:
         success["headers"] = {h: {"schema": {"type": "string"}} for h in op.headers_out}
     responses = {str(op.status): success}
-    codes = {401, 403, 405} | set(op.errors) | ({400, 415} if op.body else set())
+    codes = {401, 403, 405} | set(op.errors) | ({400, 413, 415} if op.body else set())
     codes |= {404} if "{" in op.path else set()
     codes |= {400} if "{" in op.path else set()
     responses |= {str(code): _problem(_ERRORS[code]) for code in sorted(codes)}

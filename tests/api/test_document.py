@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from openapi_spec_validator import validate
+
 from smartnumbers.models import Role
 from sync.openapi import ASSETS_PATH, DOCS_PATH, DOCUMENT_PATH
 from tests.api.conftest import ACME_NUMBER, assert_described, bearer, operations
@@ -23,6 +25,7 @@ async def test_every_api_route_is_in_the_document_and_nothing_else(api):
     assert reply.status == 200
     document = await reply.json()
     assert document["openapi"] == "3.1.0"
+    validate(document)  # a valid OpenAPI 3.1 document, its schemas valid JSON Schema 2020-12
     described = {(method, path) for method, path, _ in operations(document)}
     routed = {(route.method, route.resource.canonical) for route in api.app.router.routes()
               if route.resource.canonical.startswith("/api/v1/") and route.method != "HEAD"

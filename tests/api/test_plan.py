@@ -83,6 +83,8 @@ async def test_malformed_bodies_are_400_with_the_field_and_change_nothing(api, w
         problem = await reply.json(content_type=None)
         assert reply.status == 400 and reply.content_type == "application/problem+json", (body[:40], problem)
         assert "\n" not in problem["detail"] and problem["errors"][0]["pointer"] == pointer, problem
+    too_large = await api.put(PLAN_PATH, data=b" " * (2 * 1024**2), headers={**token, "Content-Type": "application/json"})
+    assert too_large.status == 413 and too_large.content_type == "application/problem+json"
     as_text = await api.put(PLAN_PATH, data=json.dumps(PLAN), headers={**token, "Content-Type": "text/plain"})
     assert as_text.status == 415
     utf16 = await api.put(PLAN_PATH, data=json.dumps(PLAN).encode("utf-16"), headers={**token, "Content-Type": "application/json"})
