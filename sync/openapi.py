@@ -29,6 +29,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 EVERYONE = frozenset(Role)
 ROUTING = frozenset({Role.OPERATOR, Role.ADMIN, Role.ROUTING})
 BILLING_READ = frozenset({Role.OPERATOR, Role.ADMIN, Role.BILLING, Role.READ_ONLY})
+CHANGING = frozenset(Role) - {Role.READ_ONLY}
 
 DOCUMENT_PATH = "/api/v1/openapi.json"
 DOCS_PATH = "/api/v1/docs"
@@ -117,6 +118,9 @@ class ApiRoutes:
 
     def put(self, path: str, **declared) -> Callable[[Handler], Handler]:
         return self._add("PUT", path, **declared)
+
+    def patch(self, path: str, **declared) -> Callable[[Handler], Handler]:
+        return self._add("PATCH", path, **declared)
 
     def delete(self, path: str, **declared) -> Callable[[Handler], Handler]:
         return self._add("DELETE", path, **declared)

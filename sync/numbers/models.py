@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import Field
 
 from smartnumbers import routing
 from smartnumbers.models import (
@@ -79,6 +82,24 @@ class NumberOut(ApiModel):
             tariffs=[TariffVersionOut.of(t.versions[-1]) for t in number.tariffs if t.versions],
             plan=PlanDocument.of(routing.spec_of(number.plan)) if number.plan else None,
         )
+
+
+class NumberChangeIn(ApiModel):
+    """The options to change (only those given): caller-ID presentation (with ``caller_id_number``
+    for ``fixed``), announcement language, simultaneous-call limit, cost cap per call (090x; CHF,
+    VAT included, null: the legal CHF 400), payout option. Each role changes its part: routing
+    the caller-ID, billing the payout option, an admin everything."""
+
+    caller_id_policy: CallerIdPolicy | None = None
+    caller_id_number: Annotated[str, Field(max_length=20, examples=["0446681800"])] | None = None
+    language: Language | None = None
+    max_concurrent_calls: Annotated[int, Field(ge=1, le=10000)] | None = None
+    call_cost_cap: Annotated[str, Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$", examples=["25.00"])] | None = None
+    payout_option: PayoutOption | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The options given (an explicit null included), as ``numbers.change_options`` takes them."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
 
 
 class NumberList(ApiModel):

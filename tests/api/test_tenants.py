@@ -17,6 +17,7 @@ VALID_BODIES = {  # by the body's schema name
     "PlanDocument": PLAN,
     "ChangeIn": {"slot": 1, "destinations": [{"target": "+41446681899", "ring_timeout": 20}]},
     "TariffSwitchIn": {"code": 1},
+    "NumberChangeIn": {"language": "fr"},
 }
 
 
@@ -49,7 +50,7 @@ async def test_every_operation_with_an_id_refuses_another_accounts_ids(api, worl
             assert not any(trace.encode() in echoed for trace in ACME_TRACES), f"{method} {template_path}: {answer!r}"
             assert_described(document, method, template, reply.status, reply.content_type, answer)
         checked.append(operation["operationId"])
-    assert {"show_number", "show_plan", "replace_plan", "change_destinations", "list_changes", "cancel_change",
+    assert {"show_number", "change_number", "show_plan", "replace_plan", "change_destinations", "list_changes", "cancel_change",
             "remove_from_blacklist"} <= set(checked)
     # and Acme's own are all still there, unchanged
     assert await (await api.get(f"/api/v1/numbers/{ACME_NUMBER}/plan", headers=acme)).json() == PLAN
