@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
-from smartnumbers.errors import InputError, NotFound
+from smartnumbers.errors import InputError, NotFound, NotPermitted
 from smartnumbers.models import ActorKind, Account, ApiToken, NumberGrant, Role, SmartNumber, User
 from smartnumbers.phone import parse_smart_number
 from smartnumbers.validation import plain_text
@@ -153,13 +153,27 @@ def add_token(session: Session, account: Account, name: str, role: str = Role.AD
     return IssuedToken(token, secret)
 
 
-def revoke_token(session: Session, token_id: int) -> ApiToken:
+def revoke_token(session: Session, token_id: int, account_id: int | None = None) -> ApiToken:
+    """Revoke a token at once (revoking it again changes nothing). A token of another account
+    than ``account_id`` (when given) is ``NotFound``, like one that does not exist."""
     token = session.get(ApiToken, token_id)
-    if token is None:
-        raise InputError(f"token: no token with id {token_id}")
+    if token is None or (account_id is not None and token.account_id != account_id):
+        raise NotFound(f"token: no token with id {token_id}")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     return token
+
+
+def issue_token(session: Session, issuer: Role, account_id: int, name: str, role: str) -> IssuedToken:
+    """A token the holder of a token with role ``issuer`` makes for its own account: an operator
+    token only by an operator."""
+    if _role(role) is Role.OPERATOR and issuer is not Role.OPERATOR:
+        raise NotPermitted("only an operator may issue an operator token")
+    return add_token(session, session.get(Account, account_id), name, role)
+
+
+def account_tokens(session: Session, account_id: int) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.account_id == account_id).order_by(ApiToken.id)))
 
 
 @dataclass(frozen=True, slots=True)

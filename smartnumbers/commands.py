@@ -27,7 +27,7 @@ from smartnumbers.clock import format_local, parse_local
 from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.migrate import downgrade, upgrade
-from smartnumbers.models import Account, ApiToken, ChangeKind, ChangeStatus, NumberStatus, SmartNumber
+from smartnumbers.models import Account, ChangeKind, ChangeStatus, NumberStatus, SmartNumber
 from smartnumbers.money import format_chf, json_default, parse_chf
 from smartnumbers.phone import format_swiss
 from smartnumbers.settings import load_settings
@@ -187,7 +187,7 @@ def token_list(account: Annotated[str, typer.Option()], as_json: JsonFlag = Fals
             {"id": t.id, "name": t.name, "prefix": t.prefix, "role": t.role.value,
              "created_at": t.created_at.isoformat(),
              "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
-            for t in session.scalars(select(ApiToken).where(ApiToken.account_id == acc.id).order_by(ApiToken.id))
+            for t in accounts.account_tokens(session, acc.id)
         ]
     table = _table("id", "name", "prefix", "role", "created", "revoked")
     for r in rows:

@@ -46,6 +46,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
               "description": "a month, YYYY-MM (2000 to 2099)"},
     "change_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "a destination change's id"},
     "entry_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "a blacklist entry's id"},
+    "token_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "an API token's id"},
 }
 _PATTERNS = {name: re.compile(schema["pattern"]) for name, schema in PATH_PARAMETERS.items()}
 _ERRORS = {

@@ -28,8 +28,10 @@ async def test_every_operation_with_an_id_refuses_another_accounts_ids(api, worl
                                    json={**VALID_BODIES["ChangeIn"], "at": at}, headers=acme)).json()
     entry = await (await api.post("/api/v1/blacklist", json={"pattern": "+41791234567", "reason": "abusive"},
                                   headers=acme)).json()
+    tokens = (await (await api.get("/api/v1/tokens", headers=acme)).json())["tokens"]
+    token_id = next(t["id"] for t in tokens if t["name"] == "acme routing")
     acme_ids = {"number": ACME_NUMBER, "change_id": str(change["id"]), "entry_id": str(entry["id"]),
-                "call_id": "acme-call", "month": None}
+                "token_id": str(token_id), "call_id": "acme-call", "month": None}
     document = await (await api.get(DOCUMENT_PATH)).json()
     checked = []
     for method, template, operation in operations(document):
@@ -51,9 +53,10 @@ async def test_every_operation_with_an_id_refuses_another_accounts_ids(api, worl
             assert_described(document, method, template, reply.status, reply.content_type, answer)
         checked.append(operation["operationId"])
     assert {"show_number", "change_number", "show_plan", "replace_plan", "change_destinations", "list_changes", "cancel_change",
-            "remove_from_blacklist"} <= set(checked)
+            "remove_from_blacklist", "revoke_token"} <= set(checked)
     # and Acme's own are all still there, unchanged
     assert await (await api.get(f"/api/v1/numbers/{ACME_NUMBER}/plan", headers=acme)).json() == PLAN
     listed = await (await api.get(f"/api/v1/numbers/{BERN_NUMBER}/changes", headers=acme)).json()
     assert [c["status"] for c in listed["changes"]] == ["pending"]
     assert [e["id"] for e in (await (await api.get("/api/v1/blacklist", headers=acme)).json())["entries"]] == [entry["id"]]
+    assert (await api.get("/api/v1/numbers", headers=bearer(world.acme[Role.ROUTING]))).status == 200  # not revoked
