@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from rating.statements import BuiltStatement, statement_dict
+from rating.statements import AdjustmentLine, BuiltStatement, StatementLine
 from sync.models import ApiModel, Money
 
 
@@ -24,6 +24,10 @@ class StatementLineOut(ApiModel):
     owner_cost: Money
     payfast_fee: Money
 
+    @classmethod
+    def of(cls, line: StatementLine) -> StatementLineOut:
+        return cls(**{name: getattr(line, name) for name in cls.model_fields})
+
 
 class AdjustmentLineOut(ApiModel):
     call_id: str
@@ -31,6 +35,10 @@ class AdjustmentLineOut(ApiModel):
     payout: Money
     owner_cost: Money
     payfast_fee: Money
+
+    @classmethod
+    def of(cls, line: AdjustmentLine) -> AdjustmentLineOut:
+        return cls(**{name: getattr(line, name) for name in cls.model_fields})
 
 
 class StatementOut(ApiModel):
@@ -56,4 +64,11 @@ class StatementOut(ApiModel):
 
     @classmethod
     def of(cls, built: BuiltStatement) -> StatementOut:
-        return cls.model_validate(statement_dict(built), strict=False)
+        return cls(account=built.account.name, period=built.period, issued=built.issued,
+                   lines=[StatementLineOut.of(line) for line in built.lines],
+                   adjustments=[AdjustmentLineOut.of(a) for a in built.adjustments],
+                   payout=built.payout_total, payfast_fee=built.payfast_fee,
+                   payfast_fee_vat=built.payfast_fee_vat.value, payout_vat_base=built.payout_vat_base,
+                   payout_vat=built.payout_vat, owner_cost=built.owner_cost, owner_cost_vat=built.owner_cost_vat,
+                   payable=built.payable, payout_option=built.payout_option, standard_due=built.standard_due,
+                   payfast_due=built.payfast_due, due_on=built.due_on)
