@@ -15,10 +15,11 @@ from sync.numbers import api as numbers_api
 from sync.openapi import OPERATIONS, documentation_routes
 from sync.problems import problem_documents
 from sync.routing import api as routing_api
+from sync.tariffs import api as tariffs_api
 from sync.tokens import api as tokens_api
 
 API_ROUTES = (numbers_api.routes, routing_api.routes, blacklist_api.routes, live.routes, dashboard.routes,
-              statements.routes, tokens_api.routes)
+              statements.routes, tokens_api.routes, tariffs_api.routes)
 
 
 async def _database(app: web.Application):

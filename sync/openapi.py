@@ -46,6 +46,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
               "description": "a month, YYYY-MM (2000 to 2099)"},
     "change_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "a destination change's id"},
     "entry_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "a blacklist entry's id"},
+    "code": {"type": "string", "pattern": r"^([1-9]|[1-8][0-9]|90)$", "description": "a tariff code, 1 to 90"},
     "token_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "an API token's id"},
 }
 _PATTERNS = {name: re.compile(schema["pattern"]) for name, schema in PATH_PARAMETERS.items()}
@@ -92,7 +93,7 @@ class Operation:
                 if not _PATTERNS[name].fullmatch(value):
                     raise web.HTTPBadRequest(text=f"{name}: {value[:40]!r} is not {PATH_PARAMETERS[name]['description']}")
             if request[ROLE] not in roles:
-                raise NotPermitted(f"a {request[ROLE].value} token may not {self.method} {self.path}")
+                raise NotPermitted(f"the role {request[ROLE].value} may not {self.method} {self.path}")
             return await handler(request)
 
         guarded.__name__ = handler.__name__

@@ -17,37 +17,11 @@ from smartnumbers.models import (
     PremiumCategory,
     RangeClass,
     SmartNumber,
-    TariffVersion,
 )
 from smartnumbers.phone import format_swiss
-from sync.models import ApiModel, Instant, Money
+from sync.models import ApiModel, Money
 from sync.routing.models import PlanDocument
-
-
-class FeeOut(ApiModel):
-    amount: Money
-    at_s: int | None
-    every_s: int | None
-
-
-class TariffVersionOut(ApiModel):
-    """One version of a tariff code: what a caller pays, VAT included, from ``valid_from``."""
-
-    code: int
-    version: int
-    valid_from: Instant
-    price_per_minute: Money
-    price_per_call: Money
-    fees: list[FeeOut]
-    first_unit_s: int
-    next_unit_s: int
-
-    @classmethod
-    def of(cls, version: TariffVersion) -> TariffVersionOut:
-        return cls(code=version.tariff.code, version=version.version, valid_from=version.valid_from,
-                   price_per_minute=version.price_per_minute, price_per_call=version.price_per_call,
-                   fees=[FeeOut(amount=f.amount, at_s=f.at_s, every_s=f.every_s) for f in version.fees],
-                   first_unit_s=version.first_unit_s, next_unit_s=version.next_unit_s)
+from sync.tariffs.models import TariffVersionOut
 
 
 class NumberOut(ApiModel):

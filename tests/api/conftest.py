@@ -1,6 +1,7 @@
 """Two customers on a real database (both backends) and the application serving them on loopback.
 
-Acme AG has a sub-account (Acme Bern) and a token of every role; Other GmbH has one admin token.
+Acme AG has a sub-account (Acme Bern) and a token of every role; Other GmbH an admin and an
+operator token.
 Each has a number with a plan; Acme's 0900 has a tariff."""
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ PLAN = {"slots": [{"days": "mon,tue,wed,thu,fri", "start": "08:00", "end": "18:0
 class World:
     acme: dict[Role, str]  # a token of each role
     other: str  # Other GmbH's admin token
+    other_operator: str  # and its operator token
 
 
 @pytest.fixture
@@ -46,8 +48,9 @@ def world(session) -> World:
                        tariffs.TariffTerms(Decimal("2.50")), valid_from=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
     tokens = {role: accounts.add_token(session, acme, f"acme {role.value}", role).secret for role in Role}
     other_token = accounts.add_token(session, other, "other admin").secret
+    other_operator = accounts.add_token(session, other, "other operator", Role.OPERATOR).secret
     session.commit()
-    return World(tokens, other_token)
+    return World(tokens, other_token, other_operator)
 
 
 @pytest.fixture
