@@ -11,6 +11,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from smartnumbers import audit
 from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
 from smartnumbers.errors import InputError, NotFound, NotPermitted
@@ -33,14 +34,71 @@ def find_account(session: Session, name: str) -> Account:
 def add_account(
     session: Session, name: str, *, parent: str | None = None, allow_international: bool = False
 ) -> Account:
-    clean = plain_text(name, what="account name", max_length=120)
-    if session.scalar(select(Account.id).where(Account.name == clean)) is not None:
-        raise InputError(f"account name: {clean!r} exists already")
+    clean = _free_name(session, name)
     account = Account(name=clean, allow_international=allow_international)
     if parent is not None:
         account.parent = find_account(session, parent)
+        if account.parent.closed_at is not None:
+            raise InputError(f"account: {parent!r} is closed")
     session.add(account)
     session.flush()
+    return account
+
+
+def _free_name(session: Session, name: str) -> str:
+    clean = plain_text(name, what="account name", max_length=120)
+    if session.scalar(select(Account.id).where(Account.name == clean)) is not None:
+        raise InputError(f"account name: {clean!r} exists already")
+    return clean
+
+
+def account_below(session: Session, account_id: int, wanted_id: int, *, itself: bool = True) -> Account:
+    """An account of ``account_id``'s tree (itself too, unless ``itself`` is False); any other is
+    ``NotFound``, like one that does not exist."""
+    top = session.get(Account, account_id)
+    if wanted_id not in subtree_ids(session, top) or (not itself and wanted_id == account_id):
+        raise NotFound(f"account: no account {wanted_id}")
+    return session.get(Account, wanted_id)
+
+
+def _account_snapshot(account: Account) -> dict[str, object]:
+    return {"name": account.name, "parent": account.parent.name if account.parent else None,
+            "closed_at": account.closed_at.isoformat() if account.closed_at else None}
+
+
+def add_sub_account(session: Session, actor: Actor, parent_id: int, name: str) -> Account:
+    """A sub-account (a branch, a department) of the account, audited."""
+    parent = session.get(Account, parent_id)
+    account = add_account(session, name, parent=parent.name)
+    audit.record(session, actor, account_id=parent.id, entity="account", entity_id=account.id, action="create",
+                 before=None, after=_account_snapshot(account))
+    return account
+
+
+def rename_account(session: Session, actor: Actor, account: Account, name: str) -> Account:
+    before = _account_snapshot(account)
+    if plain_text(name, what="account name", max_length=120) != account.name:
+        account.name = _free_name(session, name)
+    session.flush()
+    audit.record(session, actor, account_id=account.id, entity="account", entity_id=account.id, action="rename",
+                 before=before, after=_account_snapshot(account))
+    return account
+
+
+def close_account(session: Session, actor: Actor, account: Account) -> Account:
+    """Close a sub-account that owns no number and has no open sub-account: it keeps its history
+    (statements, calls, audit trail); its tokens stop working at once."""
+    if account.closed_at is not None:
+        return account
+    if session.scalar(select(SmartNumber.id).where(SmartNumber.account_id == account.id).limit(1)) is not None:
+        raise InputError(f"account {account.name!r}: it owns numbers; move or remove them first")
+    if any(child.closed_at is None for child in account.children):
+        raise InputError(f"account {account.name!r}: close its sub-accounts first")
+    before = _account_snapshot(account)
+    account.closed_at = utcnow()
+    session.flush()
+    audit.record(session, actor, account_id=account.id, entity="account", entity_id=account.id, action="close",
+                 before=before, after=_account_snapshot(account))
     return account
 
 
@@ -190,6 +248,6 @@ def token_holder(session: Session, secret: str) -> TokenHolder | None:
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
     token = session.scalar(select(ApiToken).where(ApiToken.secret_sha256 == _digest(secret)))
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or token.account.closed_at is not None:
         return None
     return TokenHolder(token.account_id, Actor(ActorKind.TOKEN, f"{token.id}:{token.name}"), token.role)

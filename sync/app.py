@@ -8,6 +8,7 @@ from sqlalchemy import text
 from smartnumbers.db import async_session_factory, make_async_engine
 from smartnumbers.settings import Settings
 from sync import dashboard, json_cdr, live, statements, xml_curl
+from sync.accounts import api as accounts_api
 from sync.auth import HEALTH_PATH, require_token
 from sync.blacklist import api as blacklist_api
 from sync.keys import ENGINE, SESSIONS, SETTINGS
@@ -18,7 +19,7 @@ from sync.routing import api as routing_api
 from sync.tariffs import api as tariffs_api
 from sync.tokens import api as tokens_api
 
-API_ROUTES = (numbers_api.routes, routing_api.routes, blacklist_api.routes, live.routes, dashboard.routes,
+API_ROUTES = (accounts_api.routes, numbers_api.routes, routing_api.routes, blacklist_api.routes, live.routes, dashboard.routes,
               statements.routes, tokens_api.routes, tariffs_api.routes)
 
 

@@ -47,6 +47,7 @@ PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "change_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "a destination change's id"},
     "entry_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "a blacklist entry's id"},
     "code": {"type": "string", "pattern": r"^([1-9]|[1-8][0-9]|90)$", "description": "a tariff code, 1 to 90"},
+    "account_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "an account's id"},
     "token_id": {"type": "string", "pattern": r"^[1-9][0-9]{0,9}$", "description": "an API token's id"},
 }
 _PATTERNS = {name: re.compile(schema["pattern"]) for name, schema in PATH_PARAMETERS.items()}

@@ -13,7 +13,7 @@ from tests.api.conftest import ACME_NUMBER, assert_described, bearer, operations
 
 # one value of each path parameter, all of Acme's (or of nobody's, for ids nothing has yet)
 EXAMPLES = {"number": ACME_NUMBER, "call_id": "no-such-call", "month": "2026-11", "change_id": "1", "entry_id": "1",
-            "token_id": "999", "code": "7"}
+            "token_id": "999", "code": "7", "account_id": "999"}
 DOCUMENTATION = {DOCUMENT_PATH, DOCS_PATH}
 
 

@@ -12,13 +12,14 @@ from smartnumbers.models import Role
 from sync.openapi import DOCUMENT_PATH
 from tests.api.conftest import ACME_NUMBER, BERN_NUMBER, PLAN, assert_described, bearer, operations
 
-ACME_TRACES = ("Acme", "900123456", "800111222", "446681800", "446681899", "791234567", "abusive")
+ACME_TRACES = ("Acme", "Bern", "900123456", "800111222", "446681800", "446681899", "791234567", "abusive")
 VALID_BODIES = {  # by the body's schema name
     "PlanDocument": PLAN,
     "ChangeIn": {"slot": 1, "destinations": [{"target": "+41446681899", "ring_timeout": 20}]},
     "TariffSwitchIn": {"code": 1},
     "NumberChangeIn": {"language": "fr"},
     "TariffVersionIn": {"price_per_minute": "1.00"},
+    "AccountIn": {"name": "Taken Over"},
 }
 
 
@@ -31,7 +32,8 @@ async def test_every_operation_with_an_id_refuses_another_accounts_ids(api, worl
                                   headers=acme)).json()
     tokens = (await (await api.get("/api/v1/tokens", headers=acme)).json())["tokens"]
     token_id = next(t["id"] for t in tokens if t["name"] == "acme routing")
-    acme_ids = {"number": ACME_NUMBER, "change_id": str(change["id"]), "entry_id": str(entry["id"]),
+    bern = (await (await api.get("/api/v1/account", headers=acme)).json())["sub_accounts"][0]
+    acme_ids = {"account_id": str(bern["id"]), "number": ACME_NUMBER, "change_id": str(change["id"]), "entry_id": str(entry["id"]),
                 "token_id": str(token_id), "code": "1", "call_id": "acme-call", "month": None}
     document = await (await api.get(DOCUMENT_PATH)).json()
     checked = []
@@ -55,10 +57,13 @@ async def test_every_operation_with_an_id_refuses_another_accounts_ids(api, worl
             assert_described(document, method, template, reply.status, reply.content_type, answer)
         checked.append(operation["operationId"])
     assert {"show_number", "change_number", "show_plan", "replace_plan", "change_destinations", "list_changes", "cancel_change",
-            "remove_from_blacklist", "revoke_token", "add_tariff_version"} <= set(checked)
+            "remove_from_blacklist", "revoke_token", "add_tariff_version", "show_sub_account", "rename_account",
+            "close_sub_account"} <= set(checked)
     # and Acme's own are all still there, unchanged
     assert await (await api.get(f"/api/v1/numbers/{ACME_NUMBER}/plan", headers=acme)).json() == PLAN
     listed = await (await api.get(f"/api/v1/numbers/{BERN_NUMBER}/changes", headers=acme)).json()
     assert [c["status"] for c in listed["changes"]] == ["pending"]
     assert [e["id"] for e in (await (await api.get("/api/v1/blacklist", headers=acme)).json())["entries"]] == [entry["id"]]
     assert (await api.get("/api/v1/numbers", headers=bearer(world.acme[Role.ROUTING]))).status == 200  # not revoked
+    bern_now = await (await api.get(f"/api/v1/accounts/{bern['id']}", headers=acme)).json()
+    assert (bern_now["name"], bern_now["closed_at"]) == ("Acme Bern", None)

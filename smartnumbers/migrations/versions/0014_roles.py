@@ -1,9 +1,10 @@
-"""API tokens act with a role; users' roles are the API's five; idempotent creating requests
+"""API tokens act with a role; users' roles are the API's five; idempotent creating requests;
+closed accounts
 
 A token issued before roles existed could do everything in its account: it becomes an account
 admin. Users' roles are renamed: owner -> admin, finance -> billing, viewer -> read_only. A
 creating request sent with an Idempotency-Key keeps its answer, so the same key twice creates
-one thing.
+one thing. A closed (sub-)account keeps its history; its tokens no longer work.
 
 Revision ID: 0014
 Revises: 0012
@@ -33,6 +34,8 @@ def upgrade() -> None:
     user = sa.table('user_account', sa.column('role', sa.String))
     for old, new in _RENAMED.items():
         op.execute(user.update().where(user.c.role == old).values(role=new))
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('closed_at', UTCDateTime(timezone=True), nullable=True))
     op.create_table(
         'idempotent_request',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -50,6 +53,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('idempotent_request')
+    with op.batch_alter_table('account', schema=None) as batch_op:
+        batch_op.drop_column('closed_at')
     user = sa.table('user_account', sa.column('role', sa.String))
     for old, new in _RENAMED.items():
         op.execute(user.update().where(user.c.role == new).values(role=old))
