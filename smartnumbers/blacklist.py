@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from smartnumbers import audit
 from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
-from smartnumbers.errors import InputError
+from smartnumbers.errors import InputError, NotFound
 from smartnumbers.models import Account, BlacklistEntry, SmartNumber
 from smartnumbers.phone import parse_number
 from smartnumbers.validation import plain_text
@@ -76,7 +76,7 @@ def add_entry(
 def remove_entry(session: Session, actor: Actor, account: Account, entry_id: int) -> None:
     entry = session.get(BlacklistEntry, entry_id)
     if entry is None or entry.account_id != account.id:
-        raise InputError(f"blacklist: no entry {entry_id} in account {account.name!r}")
+        raise NotFound(f"blacklist: no entry {entry_id} in account {account.name!r}")
     audit.record(session, actor, account_id=account.id, entity="blacklist", entity_id=entry.id, action="delete",
                  before=snapshot(entry), after=None)
     session.delete(entry)

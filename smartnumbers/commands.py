@@ -27,7 +27,7 @@ from smartnumbers.clock import format_local, parse_local, parse_until
 from smartnumbers.db import make_engine, session_factory
 from smartnumbers.errors import InputError
 from smartnumbers.migrate import downgrade, upgrade
-from smartnumbers.models import Account, ApiToken, ChangeKind, ChangeStatus, NumberStatus, SmartNumber
+from smartnumbers.models import Account, ChangeKind, ChangeStatus, NumberStatus, SmartNumber
 from smartnumbers.money import format_chf, json_default, parse_chf
 from smartnumbers.phone import format_swiss
 from smartnumbers.settings import load_settings
@@ -178,7 +178,7 @@ user_cli = typer.Typer(help="Portal users.", no_args_is_help=True)
 def user_add(
     email: str,
     account: Annotated[str, typer.Option(help="The account the user belongs to.")],
-    role: Annotated[str, typer.Option(help="The role: owner, admin, routing, finance or viewer.")] = "viewer",
+    role: Annotated[str, typer.Option(help="The role: operator, admin, routing, billing or read_only.")] = "read_only",
     password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input.")] = False,
 ) -> None:
     """Add a user. The password is asked for at the terminal, or read from standard input with
@@ -202,11 +202,12 @@ token_cli = typer.Typer(help="API tokens, each scoped to one account.", no_args_
 def token_add(
     account: Annotated[str, typer.Option(help="The account the token acts for.")],
     name: Annotated[str, typer.Option(help="What the token is for.")],
+    role: Annotated[str, typer.Option(help="operator, admin, routing, billing or read_only")] = "admin",
 ) -> None:
-    """Issue a token; its secret is printed once and never stored."""
+    """Issue a token acting with a role; its secret is printed once and never stored."""
     with transaction() as session:
-        issued = accounts.add_token(session, accounts.find_account(session, account), name)
-        typer.echo(f"token {issued.token.id} for {account}: {issued.secret}")
+        issued = accounts.add_token(session, accounts.find_account(session, account), name, role)
+        typer.echo(f"token {issued.token.id} for {account} ({issued.token.role.value}): {issued.secret}")
 
 
 @token_cli.command("revoke")
@@ -223,13 +224,14 @@ def token_list(account: Annotated[str, typer.Option()], as_json: JsonFlag = Fals
     with transaction() as session:
         acc = accounts.find_account(session, account)
         rows = [
-            {"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at.isoformat(),
+            {"id": t.id, "name": t.name, "prefix": t.prefix, "role": t.role.value,
+             "created_at": t.created_at.isoformat(),
              "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
-            for t in session.scalars(select(ApiToken).where(ApiToken.account_id == acc.id).order_by(ApiToken.id))
+            for t in accounts.account_tokens(session, acc.id)
         ]
-    table = _table("id", "name", "prefix", "created", "revoked")
+    table = _table("id", "name", "prefix", "role", "created", "revoked")
     for r in rows:
-        table.add_row(str(r["id"]), r["name"], r["prefix"] + "…", r["created_at"], r["revoked_at"] or "")
+        table.add_row(str(r["id"]), r["name"], r["prefix"] + "…", r["role"], r["created_at"], r["revoked_at"] or "")
     emit(rows, table, as_json)
 
 
@@ -511,8 +513,7 @@ def route_set(
     doc = plan_from_flags("set", file, slot, outside, fallback, announcement, canton, holiday_rule, holiday)
     with transaction() as session:
         n = numbers.find_number(session, number)
-        spec = routing.parse_plan(routing.own_plan_document(doc, n.e164), routing.destination_policy(session, n))
-        routing.store_plan(session, Actor.cli_operator(), n, spec)
+        spec = routing.replace_plan(session, Actor.cli_operator(), n, routing.own_plan_document(doc, n.e164))
         typer.echo(f"{format_swiss(n.e164)}: plan with {len(spec.slots)} slot(s) stored")
 
 
@@ -624,7 +625,7 @@ def route_show(
         if spec.holiday_canton or spec.extra_holidays:
             table.add_row("holidays", "", "", f"canton {spec.holiday_canton or '-'}, {spec.holiday_rule.value}, "
                           f"{len(spec.extra_holidays)} extra date(s)")
-        emit({"number": n.e164, **doc}, table, as_json)
+        emit(doc, table, as_json)  # the plan document route set --file reads back, as the API prints it
         return
     instant = parse_local(at, settings.zone, what="--at")
     decision = routing.decide(spec, instant, settings.zone)

@@ -25,7 +25,7 @@ from rating.operator_prices import missing_entries
 from smartnumbers import commands as domain_commands
 from smartnumbers import logs
 from smartnumbers.db import make_engine, session_factory
-from smartnumbers.errors import InputError
+from smartnumbers.errors import InputError, NotFound, Stale
 from smartnumbers.settings import Settings, SettingsError, load_settings
 from smartnumbers.version import installed_version
 from sync import xml_curl
@@ -167,7 +167,7 @@ def run(argv: list[str] | None = None) -> int:
     """Run the command line; bad input and bad settings are one line on stderr and status 2."""
     try:
         plain_help(typer.main.get_command(build_cli()))(args=argv, prog_name="smartnumbers")
-    except (InputError, SettingsError) as exc:
+    except (InputError, NotFound, Stale, SettingsError) as exc:
         typer.echo(f"smartnumbers: {exc}", err=True)
         return 2
     except DBAPIError as exc:  # an unreachable or unmigrated database: say so, no traceback

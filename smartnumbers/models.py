@@ -39,11 +39,13 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
 
 
 class Role(enum.StrEnum):
-    OWNER = "owner"
-    ADMIN = "admin"
-    ROUTING = "routing"
-    FINANCE = "finance"
-    VIEWER = "viewer"
+    """What a user or an API token may do; each API operation names the roles it accepts."""
+
+    OPERATOR = "operator"  # the platform's staff
+    ADMIN = "admin"  # everything of the account: sub-accounts, users, tokens, numbers
+    ROUTING = "routing"  # plans, destination changes, blacklist, caller-ID
+    BILLING = "billing"  # statements, payout option
+    READ_ONLY = "read_only"
 
 
 class NumberStatus(enum.StrEnum):
@@ -135,6 +137,7 @@ class Account(Base):
     address: Mapped[str] = mapped_column(Text, default="", server_default="")
     vat_number: Mapped[str | None] = mapped_column(String(15))
     language: Mapped[Language] = mapped_column(_enum(Language, "language"), default=Language.DE, server_default="de")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # its tokens no longer work
 
     parent: Mapped[Account | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Account]] = relationship(back_populates="parent")
@@ -165,6 +168,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(80))
     prefix: Mapped[str] = mapped_column(String(16))
     secret_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -425,6 +429,8 @@ class BlacklistEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(120))
 
+    number: Mapped[SmartNumber | None] = relationship()
+
 
 class AuditEntry(Base):
     """Who changed what, when, with the values before and after."""
@@ -441,6 +447,22 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(20))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class IdempotentRequest(Base):
+    """A creating request sent with an ``Idempotency-Key``, and its answer: the same key again
+    gets the same answer, and nothing is created twice."""
+
+    __tablename__ = "idempotent_request"
+    __table_args__ = (UniqueConstraint("account_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of method, path and body
+    status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SwitchNodeStatus(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from smartnumbers import audit
 from smartnumbers.audit import Actor
-from smartnumbers.errors import InputError
+from smartnumbers.errors import InputError, NotPermitted
 from smartnumbers.models import (
     Account,
     AgeCheck,
@@ -21,9 +21,10 @@ from smartnumbers.models import (
     NumberStatus,
     PayoutOption,
     RangeClass,
+    Role,
     SmartNumber,
 )
-from smartnumbers.money import decimal_text, format_chf
+from smartnumbers.money import decimal_text, format_chf, parse_chf
 from smartnumbers.phone import PremiumCategory, format_swiss, parse_number, parse_smart_number, service_range
 from smartnumbers.validation import plain_text
 
@@ -147,6 +148,41 @@ def apply_options(
     number.caller_id_policy, number.caller_id_number = policy, fixed
     number.language, number.max_concurrent_calls = lang, max_concurrent_calls
     number.call_cost_cap, number.payout_option = call_cost_cap, payout
+
+
+OPTIONS = ("caller_id_policy", "caller_id_number", "language", "max_concurrent_calls", "call_cost_cap", "payout_option")
+# What each role may change of a number (the owner's side; porting and status are the operator's).
+OPTIONS_BY_ROLE = {
+    Role.OPERATOR: frozenset(OPTIONS),
+    Role.ADMIN: frozenset(OPTIONS),
+    Role.ROUTING: frozenset({"caller_id_policy", "caller_id_number"}),
+    Role.BILLING: frozenset({"payout_option"}),
+    Role.READ_ONLY: frozenset(),
+}
+
+
+def change_options(session: Session, actor: Actor, role: Role, number: SmartNumber, changes: dict[str, Any]
+                   ) -> SmartNumber:
+    """Change some of the number's options (``OPTIONS``; the others stay), as far as ``role``
+    allows, all checked together by ``apply_options``, audited with before and after. A caller-ID
+    policy other than fixed drops the fixed number unless one is given (then it is refused)."""
+    refused = sorted(set(changes) - OPTIONS_BY_ROLE[role])
+    if refused:
+        raise NotPermitted(f"a {role.value} may not change {', '.join(refused)}")
+    before = snapshot(number)
+    options = {"caller_id_policy": number.caller_id_policy.value, "caller_id_number": number.caller_id_number,
+               "language": number.language.value, "max_concurrent_calls": number.max_concurrent_calls,
+               "call_cost_cap": number.call_cost_cap, "payout_option": number.payout_option.value}
+    if "caller_id_policy" in changes and "caller_id_number" not in changes:
+        options["caller_id_number"] = None
+    options |= changes
+    if isinstance(options["call_cost_cap"], str):
+        options["call_cost_cap"] = parse_chf(options["call_cost_cap"], what="call cost cap")
+    apply_options(number, **options)
+    session.flush()
+    audit.record(session, actor, account_id=number.account_id, entity="number", entity_id=number.e164,
+                 action="options", before=before, after=snapshot(number))
+    return number
 
 
 def set_status(session: Session, actor: Actor, number: SmartNumber, status: NumberStatus) -> SmartNumber:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
+import hashlib
 import ipaddress
+import json
 import logging
 import re
 import socket
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Session
 from smartnumbers import audit
 from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
-from smartnumbers.errors import InputError
+from smartnumbers.errors import InputError, NotFound, Stale
 from smartnumbers.models import (
     ChangeKind,
     ChangeStatus,
@@ -302,16 +304,20 @@ def parse_destination(target: str, ring_timeout_s: int, policy: DestinationPolic
     return DestinationSpec(DestinationKind.PSTN, e164, ring_timeout_s)
 
 
-def parse_destinations(items: Any, policy: DestinationPolicy, what: str) -> tuple[DestinationSpec, ...]:
+def parse_destinations(items: Any, policy: DestinationPolicy, what: str,
+                       pointer: str = "/destinations") -> tuple[DestinationSpec, ...]:
     if not isinstance(items, list):
-        raise InputError(f"{what}: expected a list of destinations")
+        raise InputError(f"{what}: expected a list of destinations", field=pointer)
     if not 1 <= len(items) <= MAX_DESTINATIONS:
-        raise InputError(f"{what}: 1 to {MAX_DESTINATIONS} destinations, got {len(items)}")
+        raise InputError(f"{what}: 1 to {MAX_DESTINATIONS} destinations, got {len(items)}", field=pointer)
     out = []
     for i, item in enumerate(items, 1):
         if not isinstance(item, dict) or set(item) - {"target", "ring_timeout"}:
-            raise InputError(f"{what} #{i}: expected {{target, ring_timeout}}")
-        out.append(parse_destination(item.get("target"), item.get("ring_timeout", 20), policy, what=f"{what} #{i}"))
+            raise InputError(f"{what} #{i}: expected {{target, ring_timeout}}", field=f"{pointer}/{i - 1}")
+        try:
+            out.append(parse_destination(item.get("target"), item.get("ring_timeout", 20), policy, what=f"{what} #{i}"))
+        except InputError as exc:
+            raise exc.at(f"{pointer}/{i - 1}")
     return tuple(out)
 
 
@@ -332,19 +338,40 @@ def parse_plan(doc: Any, policy: DestinationPolicy) -> PlanSpec:
     raw_slots = doc.get("slots", [])
     if not isinstance(raw_slots, list) or len(raw_slots) > MAX_SLOTS:
         raise InputError(f"plan: slots must be a list of at most {MAX_SLOTS}")
-    slots = []
-    for i, raw in enumerate(raw_slots, 1):
+    slots = [_parse_slot(raw, i, policy) for i, raw in enumerate(raw_slots, 1)]
+    try:
+        check_overlaps(slots)
+    except InputError as exc:
+        raise exc.at("/slots")
+    try:
+        action, announcement, fallback = _parse_outside(doc.get("outside", {"action": "reject"}), policy)
+    except InputError as exc:
+        raise exc.at("/outside")
+    try:
+        canton, rule, extra = _parse_holidays(doc.get("holidays", {}))
+    except InputError as exc:
+        raise exc.at("/holidays")
+    return PlanSpec(tuple(slots), action, announcement, fallback, canton, rule, extra)
+
+
+def _parse_slot(raw: Any, i: int, policy: DestinationPolicy) -> SlotSpec:
+    """Slot number ``i`` (1-based) of a plan document; an error points at it."""
+    try:
         if not isinstance(raw, dict) or set(raw) - {"days", "start", "end", "destinations"}:
             raise InputError(f"slot #{i}: expected days, start, end and destinations")
         start = parse_clock(raw.get("start", ""), what=f"slot #{i} start", allow_24=False)
         end = parse_clock(raw.get("end", ""), what=f"slot #{i} end", allow_24=True) or MINUTES_PER_DAY
         if end == start:
             raise InputError(f"slot #{i}: start and end are the same time")
-        slots.append(SlotSpec(parse_weekdays(raw.get("days", "")), start, end,
-                              parse_destinations(raw.get("destinations"), policy, f"slot #{i} destination")))
-    check_overlaps(slots)
+        return SlotSpec(parse_weekdays(raw.get("days", "")), start, end,
+                        parse_destinations(raw.get("destinations"), policy, f"slot #{i} destination",
+                                           f"/slots/{i - 1}/destinations"))
+    except InputError as exc:
+        raise exc.at(f"/slots/{i - 1}")
 
-    outside = doc.get("outside", {"action": "reject"})
+
+def _parse_outside(outside: Any, policy: DestinationPolicy
+                   ) -> tuple[OutsideAction, str | None, tuple[DestinationSpec, ...]]:
     if not isinstance(outside, dict) or set(outside) - {"action", "destinations", "announcement"}:
         raise InputError("outside: expected action, destinations and announcement")
     try:
@@ -355,11 +382,14 @@ def parse_plan(doc: Any, policy: DestinationPolicy) -> PlanSpec:
     announcement = plain_text(outside.get("announcement"), what="outside announcement", max_length=500,
                               required=action is OutsideAction.ANNOUNCEMENT)
     if action is OutsideAction.FALLBACK:
-        fallback = parse_destinations(outside.get("destinations"), policy, "fallback destination")
+        fallback = parse_destinations(outside.get("destinations"), policy, "fallback destination",
+                                      "/outside/destinations")
     elif outside.get("destinations"):
         raise InputError("outside: fallback destinations are only used with the action fallback")
+    return action, announcement, fallback
 
-    hol = doc.get("holidays", {})
+
+def _parse_holidays(hol: Any) -> tuple[str | None, HolidayRule, tuple[dt.date, ...]]:
     if not isinstance(hol, dict) or set(hol) - {"canton", "rule", "dates"}:
         raise InputError("holidays: expected canton, rule and dates")
     canton = hol.get("canton")
@@ -378,7 +408,7 @@ def parse_plan(doc: Any, policy: DestinationPolicy) -> PlanSpec:
             extra.append(value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)))
         except ValueError:
             raise InputError(f"holidays: {str(value)[:20]!r} is not a date (YYYY-MM-DD)") from None
-    return PlanSpec(tuple(slots), action, announcement, fallback, canton, rule, tuple(sorted(set(extra))))
+    return canton, rule, tuple(sorted(set(extra)))
 
 
 def own_plan_document(doc: Any, e164: str) -> Any:
@@ -536,6 +566,35 @@ def store_plan(session: Session, actor: Actor, number: SmartNumber, spec: PlanSp
     return plan
 
 
+def current_plan(number: SmartNumber) -> PlanSpec:
+    """The number's plan; ``NotFound`` while it has none."""
+    if number.plan is None:
+        raise NotFound(f"plan: {format_swiss(number.e164)} has no plan yet")
+    return spec_of(number.plan)
+
+
+def plan_version(spec: PlanSpec) -> str:
+    """A short fingerprint of the plan's document: two readers of the same plan get the same one,
+    and any change of it gives another (the API's ETag)."""
+    text = json.dumps(plan_document(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def replace_plan(session: Session, actor: Actor, number: SmartNumber, document: Any, *,
+                 expected_version: str | None = None) -> PlanSpec:
+    """Replace the number's plan with the plan ``document``, checked against the rules as they
+    stand, audited. With ``expected_version`` (the version the writer read, ``*`` for any plan)
+    the plan must still be that one: ``Stale`` otherwise, so that two people editing the same
+    plan cannot silently overwrite each other."""
+    if expected_version is not None:
+        current = plan_version(spec_of(number.plan)) if number.plan is not None else None
+        if current is None or expected_version not in ("*", current):
+            raise Stale(f"plan: {format_swiss(number.e164)} was changed since; read it again")
+    spec = parse_plan(document, destination_policy(session, number))
+    store_plan(session, actor, number, spec)
+    return spec
+
+
 # --- scheduled changes ---------------------------------------------------------------------
 
 
@@ -590,6 +649,9 @@ def _changed_spec(number: SmartNumber, kind: ChangeKind, payload: dict[str, Any]
     destinations = parse_destinations(payload.get("destinations"), policy, "destination")
     slot = payload.get("slot")
     if slot is None:
+        if current.outside_action is not OutsideAction.FALLBACK:
+            raise InputError(f"change: outside every slot the plan does {current.outside_action.value}; "
+                             "fallback destinations are used only with the action fallback")
         return PlanSpec(current.slots, current.outside_action, current.outside_announcement, destinations,
                         current.holiday_canton, current.holiday_rule, current.extra_holidays)
     if not 1 <= slot <= len(current.slots):
@@ -667,11 +729,11 @@ def scheduled_changes(session: Session, numbers: Iterable[SmartNumber] | None = 
 def cancel_change(session: Session, actor: Actor, change_id: int,
                   numbers: Iterable[SmartNumber] | None = None) -> PlanChange:
     """Cancel a pending change, audited. A change of a number not among ``numbers`` (when given)
-    is unknown, like one that does not exist. Its persisted job, if the serve process gave it one,
+    is ``NotFound``, like one that does not exist. Its persisted job, if the serve process gave it one,
     still runs at the moment and finds the change no longer pending."""
     change = session.get(ScheduledChange, change_id) if isinstance(change_id, int) else None
     if change is None or (numbers is not None and change.number_id not in {n.id for n in numbers}):
-        raise InputError(f"change {change_id}: no such change")
+        raise NotFound(f"change {change_id}: no such change")
     number = session.get(SmartNumber, change.number_id)
     if change.status is not ChangeStatus.PENDING:
         raise InputError(f"change {change_id}: it is {change.status.value}, only a pending change can be cancelled")

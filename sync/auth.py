@@ -1,9 +1,11 @@
-"""Authentication: every route but the probes (``/health``, ``/ready``) needs a credential.
+"""Authentication: every route but the probes (``/health``, ``/ready``) and the API's
+documentation needs a credential.
 
 Programs present an API token scoped to one account (``Authorization: Bearer sn_...``); the
-request then carries that account and acts for nobody else. FreeSWITCH's own posts (under
-``/freeswitch/``) use basic credentials from the settings and must come from an allowed address.
-Prometheus presents the settings' metrics token on ``/metrics``, which is refused without one."""
+request then carries that account, the token as actor and its role, and acts for nobody else.
+FreeSWITCH's own posts (under ``/freeswitch/``) use basic credentials from the settings and must
+come from an allowed address. Prometheus presents the settings' metrics token on ``/metrics``,
+which is refused without one."""
 
 from __future__ import annotations
 
@@ -13,13 +15,17 @@ import ipaddress
 
 from aiohttp import web
 
-from smartnumbers.accounts import token_account_id
+from smartnumbers.accounts import token_holder
+from smartnumbers.audit import Actor
+from smartnumbers.models import ActorKind
 from smartnumbers.settings import Settings
-from sync.keys import ACCOUNT_ID, ACTOR, SESSIONS, SETTINGS
+from sync.keys import ACCOUNT_ID, ACTOR, ROLE, SESSIONS, SETTINGS
+from sync.openapi import is_public
+from sync.problems import SWITCH_PREFIX
 
-PUBLIC_PATHS = frozenset({"/health", "/ready"})
-SWITCH_PREFIX = "/freeswitch/"
+PROBE_PATHS = frozenset({"/health", "/ready"})
 METRICS_PATH = "/metrics"
+SWITCH_ACTOR = Actor(ActorKind.SYSTEM, "switch")
 
 
 def switch_address_allowed(settings: Settings, host: str) -> bool:
@@ -62,21 +68,18 @@ def _metrics_allowed(request: web.Request) -> bool:
 
 
 def _unauthorized(reason: str) -> web.HTTPUnauthorized:
-    return web.HTTPUnauthorized(
-        text=f'{{"error": "{reason}"}}', content_type="application/json",
-        headers={"WWW-Authenticate": 'Bearer realm="smartnumbers"'},
-    )
+    return web.HTTPUnauthorized(text=reason, headers={"WWW-Authenticate": 'Bearer realm="smartnumbers"'})
 
 
 @web.middleware
 async def require_token(request: web.Request, handler):
-    if request.path in PUBLIC_PATHS:
+    if request.path in PROBE_PATHS or is_public(request.path):
         return await handler(request)
     if request.path.startswith(SWITCH_PREFIX):
         if not _switch_allowed(request):
             raise web.HTTPUnauthorized(text="switch credentials or address refused",
                                        headers={"WWW-Authenticate": 'Basic realm="freeswitch"'})
-        request[ACTOR] = "switch"
+        request[ACTOR] = SWITCH_ACTOR
         return await handler(request)
     if request.path == METRICS_PATH:
         if not _metrics_allowed(request):
@@ -87,8 +90,8 @@ async def require_token(request: web.Request, handler):
     if scheme.lower() != "bearer" or not secret:
         raise _unauthorized("missing bearer token")
     async with request.app[SESSIONS]() as session:
-        found = await session.run_sync(lambda s: token_account_id(s, secret.strip()))
-    if found is None:
+        holder = await session.run_sync(lambda s: token_holder(s, secret.strip()))
+    if holder is None:
         raise _unauthorized("invalid or revoked token")
-    request[ACCOUNT_ID], request[ACTOR] = found[0], f"token:{found[1]}"
+    request[ACCOUNT_ID], request[ACTOR], request[ROLE] = holder.account_id, holder.actor, holder.role
     return await handler(request)

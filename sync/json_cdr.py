@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 
 from aiohttp import web
@@ -29,10 +28,6 @@ routes = web.RouteTableDef()
 SWEEP_EVERY_S = 60.0
 
 
-def _bad(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
-
-
 @routes.post("/freeswitch/cdr")
 async def post_cdr(request: web.Request) -> web.Response:
     body = await request.read()
@@ -43,10 +38,10 @@ async def post_cdr(request: web.Request) -> web.Response:
     except RefusedLeg as exc:
         await _record_refusal(request, capture.RefusedArrival(
             request.remote or "", LegSource.POST, str(exc), body, named_leg(body)))
-        raise _bad(f"json CDR refused: {exc}") from None
+        raise web.HTTPBadRequest(text=f"json CDR refused: {exc}") from None
     named = request.query.get("uuid")
     if named and named.removeprefix("a_") != leg.leg_id:
-        raise _bad(f"the URL names leg {shown(named)}, the CDR leg {leg.leg_id}")
+        raise web.HTTPBadRequest(text=f"the URL names leg {shown(named)}, the CDR leg {leg.leg_id}")
     rate = capture.rating_with(settings.payfast_fee_percent, settings.zone)
     arrival = capture.ArrivedLeg(leg, LegSource.POST, text)
 

@@ -4,6 +4,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from controller.dialplan.table import DialplanTable
+from smartnumbers.audit import Actor
+from smartnumbers.models import Role
 from smartnumbers.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -14,4 +16,5 @@ DIALPLANS = web.AppKey("dialplans", DialplanTable)
 
 # Set on each authenticated request by the authentication middleware.
 ACCOUNT_ID = web.RequestKey("account_id", int)
-ACTOR = web.RequestKey("actor", str)
+ACTOR = web.RequestKey("actor", Actor)
+ROLE = web.RequestKey("role", Role)

@@ -10,14 +10,14 @@ exist or has ended. The serve process puts its ``LiveControl`` under ``LIVE``; w
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
-import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 from aiohttp import web
-from sqlalchemy.orm import Session
+from pydantic import Field
 
 from controller.freeswitch import agreement
 from controller.freeswitch.call_control import FreeSwitchCallControl, follow
@@ -25,31 +25,86 @@ from controller.capture import committing_store
 from controller.freeswitch.client import EventSocketClient
 from controller.freeswitch.hangup_capture import HangupCapture
 from controller.live.registry import LiveCall
+from controller.live.segments import Segment
 from controller.live.service import LiveControl, Outcome, database_failures, database_tariffs
 from controller.live.voice import PriceVoice
 from controller.nodes import NodeRegistry, record_status
 from smartnumbers import accounts
-from smartnumbers.models import Account
-from smartnumbers.money import decimal_text
-from sync.api import json_error
+from smartnumbers.errors import NotFound
+from smartnumbers.models import Account, Role
 from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
+from sync.models import ApiModel, Instant, Money
+from sync.openapi import EVERYONE, ApiRoutes
+from sync.problems import Refused
+from sync.wire import parsed, reading, reply
 
 LIVE = web.AppKey("live", LiveControl)
 NODES = web.AppKey("nodes", NodeRegistry)
 log = logging.getLogger(__name__)
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
+CALLS = frozenset({Role.OPERATOR, Role.ADMIN, Role.ROUTING})
 
-_STATUS = {
-    Outcome.SWITCHED: 200,
-    Outcome.UNCHANGED: 200,
-    Outcome.NO_SUCH_CALL: 404,
-    Outcome.NO_SUCH_CODE: 422,
-    Outcome.NOT_ANSWERED: 409,
-    Outcome.ANNOUNCING: 409,
-    Outcome.OVER_CAP: 409,
-    Outcome.SWITCH_FAILED: 502,
-}
+
+class SegmentOut(ApiModel):
+    """A tariff code in force from ``start_s`` seconds of talk time, after a free announcement."""
+
+    code: int
+    start_s: int
+    announcement_s: int
+
+    @classmethod
+    def of(cls, segment: Segment) -> SegmentOut:
+        return cls(code=segment.code, start_s=segment.start_s, announcement_s=segment.announcement_s)
+
+
+class FailedAttemptOut(ApiModel):
+    destination: str
+    cause: str
+
+
+def _instant(epoch_s: int | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(epoch_s, dt.UTC) if epoch_s is not None else None
+
+
+class LiveCallOut(ApiModel):
+    call_id: str
+    number: str
+    caller: str | None  # E.164; None when withheld
+    caller_withheld: bool
+    started_at: Instant
+    answered_at: Instant | None
+    answered_by: str | None
+    failed_attempts: list[FailedAttemptOut]
+    tariff_code: int
+    segments: list[SegmentOut]
+    charge: Money | None
+    cost_cap_at: Instant | None
+
+    @classmethod
+    def of(cls, live: LiveControl, call: LiveCall) -> LiveCallOut:
+        return cls(call_id=call.call_id, number=call.number,
+                   caller=None if call.caller.withheld else call.caller.e164, caller_withheld=call.caller.withheld,
+                   started_at=call.created_at, answered_at=call.answered_at, answered_by=call.agent,
+                   failed_attempts=[FailedAttemptOut(destination=a.destination, cause=a.cause)
+                                    for a in call.failed_attempts],
+                   tariff_code=call.code, segments=[SegmentOut.of(s) for s in call.segments],
+                   charge=live.charge(call), cost_cap_at=_instant(call.cap_at))
+
+
+class LiveCallList(ApiModel):
+    calls: list[LiveCallOut]
+
+
+class TariffSwitchIn(ApiModel):
+    code: Annotated[int, Field(ge=1, le=90)]
+
+
+class TariffSwitchOut(ApiModel):
+    outcome: Outcome
+    code: int
+    segment: SegmentOut | None
+    cost_cap_at: Instant | None
 
 
 STATUS_EVERY_S = 5.0
@@ -105,37 +160,13 @@ async def live_control(app: web.Application):
 def _live(request: web.Request) -> LiveControl:
     live = request.app.get(LIVE)
     if live is None:
-        raise json_error(web.HTTPServiceUnavailable, "live call control is not running (no switch configured)")
+        raise web.HTTPServiceUnavailable(text="live call control is not running (no switch configured)")
     return live
 
 
 async def _visible_numbers(request: web.Request) -> set[str]:
     account_id = request[ACCOUNT_ID]
-
-    def load(session: Session) -> set[str]:
-        return {n.e164 for n in accounts.visible_numbers(session, session.get(Account, account_id))}
-
-    async with request.app[SESSIONS]() as session:
-        return await session.run_sync(load)
-
-
-def call_document(live: LiveControl, call: LiveCall) -> dict[str, Any]:
-    charge = live.charge(call)
-    return {
-        "call_id": call.call_id,
-        "number": call.number,
-        "caller": None if call.caller.withheld else call.caller.e164,
-        "caller_withheld": call.caller.withheld,
-        "started_at": call.created_at.isoformat(),
-        "answered_at": call.answered_at.isoformat() if call.answered_at else None,
-        "answered_by": call.agent,
-        "failed_attempts": [{"destination": a.destination, "cause": a.cause} for a in call.failed_attempts],
-        "tariff_code": call.code,
-        "segments": [{"code": s.code, "start_s": s.start_s, "announcement_s": s.announcement_s}
-                     for s in call.segments],
-        "charge": decimal_text(charge) if charge is not None else None,
-        "cost_cap_at": call.cap_at,
-    }
+    return await reading(request, lambda s: {n.e164 for n in accounts.visible_numbers(s, s.get(Account, account_id))})
 
 
 def _mine(call: LiveCall | None, numbers: set[str], live: LiveControl) -> bool:
@@ -145,33 +176,28 @@ def _mine(call: LiveCall | None, numbers: set[str], live: LiveControl) -> bool:
     return (book.e164 if book is not None else call.number) in numbers
 
 
-@routes.get("/api/v1/calls")
+@routes.get("/api/v1/calls", roles=EVERYONE, response=LiveCallList, errors=(503,))
 async def list_calls(request: web.Request) -> web.Response:
+    """The account's calls in progress"""
     live = _live(request)
     numbers = await _visible_numbers(request)
-    calls = [call_document(live, c) for c in live.calls if _mine(c, numbers, live)]
-    return web.json_response({"calls": calls})
+    return reply(LiveCallList(calls=[LiveCallOut.of(live, c) for c in live.calls if _mine(c, numbers, live)]))
 
 
-@routes.post("/api/v1/calls/{call_id}/tariff")
+@routes.post("/api/v1/calls/{call_id}/tariff", roles=CALLS, body=TariffSwitchIn, response=TariffSwitchOut,
+             errors=(409, 422, 502, 503))
 async def switch_tariff(request: web.Request) -> web.Response:
-    """Body ``{"code": 12}``: switch the call to tariff 12, announced to the caller first when
-    its price is above CHF 2."""
+    """Switch a call's tariff
+    The same switch as an agent's code: announced to the caller first when its price is above
+    CHF 2; the answer says where the new tariff starts and when the cost cap now ends the call."""
     live = _live(request)
     call_id = request.match_info["call_id"]
-    try:
-        body = await request.json()
-    except json.JSONDecodeError:
-        raise json_error(web.HTTPBadRequest, "expected a JSON body like {\"code\": 12}") from None
-    code = body.get("code") if isinstance(body, dict) else None
-    if not isinstance(code, int) or isinstance(code, bool) or not 1 <= code <= 90:
-        raise json_error(web.HTTPBadRequest, "code: a whole number from 1 to 90")
+    body = await parsed(request, TariffSwitchIn)
     if not _mine(live.calls.get(call_id), await _visible_numbers(request), live):
-        raise json_error(web.HTTPNotFound, "no such call")
-    result = await live.switch_tariff(call_id, code)
-    document: dict[str, Any] = {"outcome": result.outcome.value, "code": code}
-    if result.segment is not None:
-        document["segment"] = {"code": result.segment.code, "start_s": result.segment.start_s,
-                               "announcement_s": result.segment.announcement_s}
-    document["cost_cap_at"] = result.cap_at
-    return web.json_response(document, status=_STATUS[result.outcome])
+        raise NotFound(f"call: no call {call_id[:40]!r}")
+    result = await live.switch_tariff(call_id, body.code)
+    if not result.ok:
+        raise Refused(result.outcome)
+    return reply(TariffSwitchOut(outcome=result.outcome, code=body.code,
+                                 segment=SegmentOut.of(result.segment) if result.segment else None,
+                                 cost_cap_at=_instant(result.cap_at)))

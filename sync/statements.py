@@ -5,18 +5,18 @@ WeasyPrint takes a CPU for a while and the event loop must keep serving."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 from aiohttp import web
 
 from rating import statements
 from rating.statement_pdf import render
-from smartnumbers.errors import InputError
 from smartnumbers.models import Account
-from smartnumbers.money import json_default
-from sync.keys import ACCOUNT_ID, SESSIONS, SETTINGS
+from sync.billing.models import StatementOut
+from sync.keys import ACCOUNT_ID, SETTINGS
+from sync.openapi import BILLING_READ, ApiRoutes
+from sync.wire import reading, reply
 
-routes = web.RouteTableDef()
+routes = ApiRoutes()
 
 
 async def _build(request: web.Request, *, pdf: bool = False) -> tuple[statements.BuiltStatement, bytes | None]:
@@ -27,21 +27,19 @@ async def _build(request: web.Request, *, pdf: bool = False) -> tuple[statements
         built = statements.build_statement(session, session.get(Account, account_id).name, month, settings)
         return built, statements.issued_pdf(session, built) if pdf else None
 
-    async with request.app[SESSIONS]() as session:
-        try:
-            return await session.run_sync(build)
-        except InputError as exc:
-            raise web.HTTPBadRequest(text=json.dumps({"error": str(exc)}), content_type="application/json") from None
+    return await reading(request, build)
 
 
-@routes.get("/api/v1/statements/{month}")
+@routes.get("/api/v1/statements/{month}", roles=BILLING_READ, response=StatementOut)
 async def show_statement(request: web.Request) -> web.Response:
+    """The statement of a month"""
     built, _ = await _build(request)
-    return web.json_response(statements.statement_dict(built), dumps=lambda value: json.dumps(value, default=json_default))
+    return reply(StatementOut.of(built))
 
 
-@routes.get("/api/v1/statements/{month}/pdf")
+@routes.get("/api/v1/statements/{month}/pdf", roles=BILLING_READ, response=None, media_type="application/pdf")
 async def statement_pdf(request: web.Request) -> web.Response:
+    """The statement of a month as PDF: an issued one as it was issued"""
     built, pdf = await _build(request, pdf=True)
     if pdf is None:
         pdf = await asyncio.get_running_loop().run_in_executor(None, render, built)

@@ -165,9 +165,12 @@ def test_porting_in_needs_donor_and_date(session):
 
 def test_tokens_are_scoped_hashed_and_revocable(session):
     account = accounts.add_account(session, "Token AG")
-    issued = accounts.add_token(session, account, "crm sync")
+    issued = accounts.add_token(session, account, "crm sync", "billing")
     assert issued.secret.startswith("sn_") and issued.secret not in issued.token.secret_sha256
-    assert accounts.token_account_id(session, issued.secret)[0] == account.id
+    holder = accounts.token_holder(session, issued.secret)
+    assert (holder.account_id, holder.role, str(holder.actor)) == (account.id, "billing", f"token:{issued.token.id}:crm sync")
+    with pytest.raises(InputError, match="role"):
+        accounts.add_token(session, account, "crm sync", "root")
     accounts.revoke_token(session, issued.token.id)
-    assert accounts.token_account_id(session, issued.secret) is None
-    assert accounts.token_account_id(session, "sn_" + "x" * 43) is None
+    assert accounts.token_holder(session, issued.secret) is None
+    assert accounts.token_holder(session, "sn_" + "x" * 43) is None

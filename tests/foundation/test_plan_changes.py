@@ -14,7 +14,7 @@ from sqlalchemy import select
 from smartnumbers import accounts, numbers, routing
 from smartnumbers.audit import Actor
 from smartnumbers.db import utcnow
-from smartnumbers.errors import InputError
+from smartnumbers.errors import InputError, NotFound
 from smartnumbers.models import ActorKind, AuditEntry, ChangeKind, ChangeStatus, NumberStatus
 from tests.foundation.cli import invoke, row_counts
 
@@ -132,9 +132,10 @@ def test_cancel_a_pending_change_only(session, number, db_url):
     other = numbers.add_number(session, OPERATOR, "0800 555 666", number.account)
     session.commit()
     before = row_counts(db_url)
-    for change_id, within, message in ((made.id, None, "it is applied"), (999, None, "no such change"),
-                                       (pending.id, [other], "no such change")):
-        with pytest.raises(InputError, match=message):
+    for change_id, within, error, message in ((made.id, None, InputError, "it is applied"),
+                                              (999, None, NotFound, "no such change"),
+                                              (pending.id, [other], NotFound, "no such change")):
+        with pytest.raises(error, match=message):
             routing.cancel_change(session, OPERATOR, change_id, within)
         session.rollback()
     assert row_counts(db_url) == before

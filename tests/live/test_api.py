@@ -97,3 +97,25 @@ async def test_serve_runs_live_control_on_the_configured_nodes(db_url, numbers_i
             assert [c["call_id"] for c in listed["calls"]] == [a_leg]
     finally:
         await switch.stop()
+
+
+async def test_live_answers_are_those_the_document_describes(api, rig, tokens, numbers_in_db):
+    from tests.api.conftest import assert_described
+
+    document = await (await api.get("/api/v1/openapi.json")).json()
+    a_leg = await rig.answered_call(NUMBER, numbers_in_db["owner"])
+    rig.clock.talk(rig.live.calls.get(a_leg).answered_at, 40.2)
+    switch = "/api/v1/calls/{call_id}/tariff"
+    asked = [("GET", "/api/v1/calls", "/api/v1/calls", None, 200),
+             ("POST", switch, switch.format(call_id=a_leg), {"code": 12}, 200),
+             ("POST", switch, switch.format(call_id=a_leg), {"code": 55}, 422),
+             ("POST", switch, switch.format(call_id=a_leg), {"code": "12"}, 400),
+             ("POST", switch, switch.format(call_id="gone"), {"code": 12}, 404),
+             ("GET", "/api/v1/calls", "/api/v1/calls", None, 200)]
+    for method, template, path, body, status in asked:
+        reply = await api.request(method, path, json=body, headers=bearer(tokens["owner"]))
+        answer = await reply.read()
+        assert reply.status == status, answer
+        assert_described(document, method, template, reply.status, reply.content_type, answer)
+    listed = await (await api.get("/api/v1/calls", headers=bearer(tokens["owner"]))).json()
+    assert listed["calls"][0]["started_at"][-6:] in ("+01:00", "+02:00")

@@ -5,7 +5,7 @@ few seconds: without the index that is a scan of every rated call. ``serve`` com
 switch's variables with its settings and keeps the disagreements for ``smartnumbers nodes``.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-05
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0017'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
