@@ -124,7 +124,7 @@ async def test_a_bad_post_is_answered_400_and_recorded_and_the_good_ones_stored(
         for _ in range(3):  # FreeSWITCH retries a refused post: recorded once
             answer = await client.post("/freeswitch/cdr", data=bad, headers=auth)
             assert answer.status == 400
-            assert reason in (await answer.json())["error"]
+            assert reason in await answer.text()  # a switch route answers plain text
         for path in paths[2:]:
             assert (await client.post("/freeswitch/cdr", data=path.read_bytes(), headers=auth)).status == 200
     assert counts(session) == (4, 1, 1)
