@@ -127,7 +127,7 @@ class AriClient:
         self.state = LinkState.DOWN
         self.state_since = time.time()
         self.last_error: str | None = None
-        self._auth = aiohttp.BasicAuth(user, password)
+        self._authorization = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._base = f"http://{host}:{port}/ari"
         self._session: aiohttp.ClientSession | None = None
         self._socket: aiohttp.ClientWebSocketResponse | None = None
@@ -244,7 +244,7 @@ class AriClient:
 
     def _require_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(auth=self._auth, raise_for_status=False)
+            self._session = aiohttp.ClientSession(headers=self._authorization)
         return self._session
 
     async def _connect(self) -> aiohttp.ClientWebSocketResponse:
