@@ -281,13 +281,13 @@ class AriClient:
         finally:
             self._up.clear()
             self._socket = None
+            resynced = resync is None or (resync.done() and not resync.cancelled() and resync.exception() is None and resync.result())
             if resync is not None and not resync.done():
                 resync.cancel()
             if not socket.closed:
                 await socket.close()
             self.metrics.disconnects += 1
-        resynced = resync is None or (not resync.cancelled() and resync.exception() is None and resync.result())
-        return bool(resynced) and time.monotonic() - since >= self.healthy_after
+        return resynced and time.monotonic() - since >= self.healthy_after
 
     async def _read(self, socket: aiohttp.ClientWebSocketResponse) -> None:
         queue = self._queue
