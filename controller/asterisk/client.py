@@ -234,12 +234,6 @@ class AriClient:
             await self._session.close()
             self._session = None
 
-    def drop_connection(self) -> None:
-        """Cut the WebSocket now (as a network failure would); ``run()`` reconnects."""
-        socket = self._socket
-        if socket is not None:
-            asyncio.get_running_loop().create_task(socket.close())
-
     # -- internals -------------------------------------------------------------------------------
 
     def _require_session(self) -> aiohttp.ClientSession:

@@ -41,7 +41,6 @@ _CAUSES = {"normal": (16, "Normal Clearing"), "busy": (17, "User busy"), "conges
            "no_answer": (19, "User alerting, no answer"), "unallocated": (1, "Unallocated (unassigned) number")}
 # Channel variables ``ari.conf``'s ``channelvars`` would put in every snapshot: the product's.
 _SNAPSHOT_PREFIX = "smart_"
-_ANSWERING = {"Ring", "Ringing", "Down", "Up"}
 
 
 def _stamp(at: datetime) -> str:
@@ -89,6 +88,7 @@ class AsteriskSimulator:
         self.missed = 0  # events for an application without a socket
         self.refuse_sockets = 0  # close this many sockets right after the upgrade
         self._sequence = itertools.count(1)
+        self._sending: set[asyncio.Task] = set()  # frames on their way, referenced until sent
         self._runner: web.AppRunner | None = None
         self._caller = _template("iax2_real_network_calls", "StasisStart", "channel")
         self._callee = _template("iax2_real_network_calls", "Dial", "peer")
@@ -296,7 +296,12 @@ class AsteriskSimulator:
         if socket is None or socket.closed:
             self.missed += 1
             return
-        asyncio.get_running_loop().create_task(socket.send_str(self._frame(fields, application)))
+        self._spawn(socket.send_str(self._frame(fields, application)))
+
+    def _spawn(self, work) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     def hang_up(self, leg: str, cause: int = 16, *, soft: bool = False) -> bool:
         """End a live channel as Asterisk reports it: ChannelHangupRequest (a soft one carries
@@ -386,7 +391,7 @@ class AsteriskSimulator:
             if kind == "StasisStart":
                 self.in_application.setdefault(application, set()).add(leg)
         peer = event.get("peer")
-        if kind == "Dial" and isinstance(peer, dict) and peer["state"] in _ANSWERING:
+        if kind == "Dial" and isinstance(peer, dict):  # a leg being dialled exists before its StasisStart
             self.channels.setdefault(peer["id"], peer)
         bridge = event.get("bridge")
         if isinstance(bridge, dict):
@@ -407,7 +412,7 @@ class AsteriskSimulator:
     def drop_connections(self) -> None:
         """Cut every events WebSocket (as a network failure would); calls go on."""
         for socket in list(self.sockets.values()):
-            asyncio.get_running_loop().create_task(socket.close())
+            self._spawn(socket.close())
 
     @property
     def live_calls(self) -> int:
