@@ -409,6 +409,10 @@ class AsteriskSimulator:
         for raw in itertools.islice(itertools.cycle(frames), count):
             await socket.send_str(raw)
 
+    async def send_text(self, text: str, *, application: str = "smartnumbers") -> None:
+        """Send any text frame as it is (a fault: what no Asterisk sends)."""
+        await self.sockets[application].send_str(text)
+
     def drop_connections(self) -> None:
         """Cut every events WebSocket (as a network failure would); calls go on."""
         for socket in list(self.sockets.values()):

@@ -145,6 +145,17 @@ async def test_a_full_queue_drops_the_newest_events_and_counts_them(sim, running
     assert client.connected  # dropping never stops the reading
 
 
+async def test_a_frame_that_is_no_event_is_counted_and_skipped(sim, running):
+    client = running(resync=False)
+    await client.wait_up(5)
+    for garbage in ("{not json", "[1, 2]", '{"no": "type"}'):
+        await sim.send_text(garbage)
+    await sim.replay("dtmf_loopback")
+    assert (await client.next_event(5))["type"] == json.loads(scripts.load()["scenarios"]["dtmf_loopback"][0][1])["type"]
+    await _until(lambda: client.metrics.events_received == 26)
+    assert client.metrics.bad_frames == 3 and client.connected
+
+
 async def test_a_wrong_password_is_refused_without_retrying(sim):
     client = AriClient("127.0.0.1", sim.port, "asterisk", "wrong", backoff_first=0.01)
     try:
