@@ -87,6 +87,7 @@ class AsteriskSimulator:
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.missed = 0  # events for an application without a socket
         self.refuse_sockets = 0  # close this many sockets right after the upgrade
+        self.fail_requests = 0  # answer this many REST requests 500, as an overloaded Asterisk may
         self._sequence = itertools.count(1)
         self._sending: set[asyncio.Task] = set()  # frames on their way, referenced until sent
         self._runner: web.AppRunner | None = None
@@ -129,6 +130,9 @@ class AsteriskSimulator:
         path = request.match_info["path"]
         if path == "events" and request.method == "GET":
             return await self._events(request)
+        if self.fail_requests > 0:
+            self.fail_requests -= 1
+            return web.Response(status=500)
         body = await request.read()
         status, answer = self.rest(request.method, path, dict(request.query), orjson.loads(body) if body else None)
         return self._reply(status, answer)

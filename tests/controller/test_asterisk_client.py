@@ -133,6 +133,16 @@ async def test_a_link_that_never_became_healthy_keeps_its_backoff(sim, running):
     assert client.metrics.failures_in_row == 3
 
 
+async def test_a_failed_resync_drops_the_link_and_tries_again(sim, running):
+    sim.hold_calls(1)
+    sim.fail_requests = 1  # the first listing fails
+    client = running()
+    resync = await client.next_event(5)
+    assert isinstance(resync, Resync) and len(resync.legs) == 2
+    # the failed link was not healthy, so the retry after it kept counting
+    assert client.metrics.connects == 2 and client.metrics.resyncs == 1 and client.metrics.failures_in_row == 1
+
+
 async def test_a_full_queue_drops_the_newest_events_and_counts_them(sim, running):
     client = running(queue_size=10, resync=False)
     await client.wait_up(5)
