@@ -182,7 +182,8 @@ class AriClient:
             raise RequestTimeout(f"node {self.node}: no answer to {method} {path} in time") from None
         answer = translate.parse_body(data)
         if status == 401:
-            raise AuthenticationFailed(f"node {self.node}: Asterisk refused the ARI user ({translate.error_text(status, answer)})")
+            raise AuthenticationFailed(
+                f"node {self.node}: Asterisk refused the ARI user ({translate.error_text(status, answer)})")
         if status >= 400:
             raise RequestFailed(method, path, status, translate.error_text(status, answer))
         return answer
@@ -275,7 +276,8 @@ class AriClient:
         finally:
             self._up.clear()
             self._socket = None
-            resynced = resync is None or (resync.done() and not resync.cancelled() and resync.exception() is None and resync.result())
+            resynced = resync is None or (resync.done() and not resync.cancelled()
+                                          and resync.exception() is None and resync.result())
             if resync is not None and not resync.done():
                 resync.cancel()
             if not socket.closed:

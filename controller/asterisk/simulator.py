@@ -359,8 +359,8 @@ class AsteriskSimulator:
             for kind, old in _ids(orjson.loads(raw)):
                 if old not in fresh:
                     fresh[old] = self._channel_id() if kind == "channel" else str(uuid.uuid4())
-        names = re.compile(r'(?<![\w.-])(' + "|".join(map(re.escape, sorted(fresh, key=len, reverse=True))) + r')(?![\w.-])') \
-            if fresh else None
+        alternatives = "|".join(map(re.escape, sorted(fresh, key=len, reverse=True)))
+        names = re.compile(r"(?<![\w.-])(" + alternatives + r")(?![\w.-])") if fresh else None
         base = datetime.fromisoformat(_STAMP.search(frames[0][1]).group())  # type: ignore[union-attr]
         now = datetime.now(UTC)
 
