@@ -22,7 +22,7 @@ class LinkState(enum.StrEnum):
     CONNECTING = "connecting"
     UP = "up"
     DOWN = "down"
-    REFUSED = "refused"  # wrong password
+    REFUSED = "refused"  # wrong password, or the switch turned this address away
     REPLACED = "replaced"  # another client took the Stasis application over (ARI)
     STOPPED = "stopped"
 
