@@ -1,6 +1,6 @@
 """Calls and legs in the switch-neutral form the controller core, rating and the portal use.
 
-A switch adapter (``controller/freeswitch/translate.py``, later Asterisk) turns whatever its
+A switch adapter (``controller/freeswitch/translate.py``, ``controller/asterisk/translate.py``) turns whatever its
 switch says into these types; nothing past the adapter knows a switch's own names.
 A *call* is what the caller made: one inbound A-leg plus every outbound B-leg the hunt tried.
 ``call_id`` is the A-leg's id on every leg of the call.
@@ -21,6 +21,7 @@ __all__ = [
     "LegCreated",
     "LegAnswered",
     "LegsBridged",
+    "DialEnded",
     "LegsUnbridged",
     "LegHungUp",
     "DigitPressed",
@@ -30,6 +31,7 @@ __all__ = [
     "LegRecord",
     "RoutingRequest",
     "LiveLeg",
+    "Resync",
 ]
 
 
@@ -108,7 +110,16 @@ class DigitPressed(CallEvent):
     """One DTMF digit on a leg; grouping digits into codes (``*12``) is the core's job."""
 
     digit: str
-    via: str  # "media" (RFC 2833 in RTP) or "signalling" (SIP INFO)
+    via: str  # "media" (RFC 2833 in RTP), "signalling" (SIP INFO) or "unknown" (the switch does not say)
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnded(CallEvent):
+    """A leg the switch dialled out ended without an answer, for ``cause`` (the same names as
+    ``LegHungUp.cause``). Asterisk says how a dial ended only here for some channels (a Local
+    channel's own end reports no cause), so a hunt moves on from this event."""
+
+    cause: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +202,12 @@ class LiveLeg:
     # answer event, and the cost cap counts from this moment.
     answered_at: datetime | None = None
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """A node's live legs as read back after a (re)connect; queued after the events received
+    before it, so a consumer reconciles in order."""
+
+    node: str
+    legs: list[LiveLeg] = field(default_factory=list)

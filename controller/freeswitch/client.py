@@ -32,18 +32,17 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import enum
 import logging
 import random
 import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from controller.calls import LiveLeg
+from controller.calls import LiveLeg, Resync
 from controller.freeswitch import translate
 from controller.freeswitch.protocol import (
     Event,
@@ -55,6 +54,7 @@ from controller.freeswitch.protocol import (
     ProtocolError,
     XmlEvent,
 )
+from controller.links import EventQueue, LinkState
 
 log = logging.getLogger(__name__)
 
@@ -108,14 +108,6 @@ class CommandFailed(EventSocketError):
     """FreeSWITCH answered a command with ``-ERR``."""
 
 
-class LinkState(enum.StrEnum):
-    CONNECTING = "connecting"
-    UP = "up"
-    DOWN = "down"
-    REFUSED = "refused"  # wrong password, or the switch's ACL turned this address away
-    STOPPED = "stopped"
-
-
 @dataclass(slots=True)
 class LinkMetrics:
     """Counters an operator (and ``smartnumbers nodes``) reads to see the link's health."""
@@ -133,15 +125,6 @@ class LinkMetrics:
     last_event_at: float | None = None  # time.time()
     last_heartbeat_at: float | None = None
     session_count: int | None = None  # from HEARTBEAT's Session-Count
-
-
-@dataclass(frozen=True, slots=True)
-class Resync:
-    """The switch's live legs as read back after a (re)connect; queued after the events
-    received before it, so a consumer reconciles in order."""
-
-    node: str
-    legs: list[LiveLeg] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,81 +146,6 @@ class LogLine:
 
         return cls(number("Log-Level"), frame.body.decode("utf-8", "replace"), frame.header("Log-File") or "",
                    frame.header("Log-Func") or "", number("Log-Line"), frame.header("User-Data") or "")
-
-
-class EventQueue:
-    """A bounded FIFO between the socket and the consumers, cheaper than ``asyncio.Queue``
-    (no task accounting) because every event of the switch passes through it."""
-
-    __slots__ = ("_items", "_waiter", "limit")
-
-    def __init__(self, limit: int) -> None:
-        self._items: collections.deque[Event | Resync] = collections.deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self.limit = limit
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def offer(self, item: Event | Resync) -> bool:
-        """Queue an item unless full; False means it was dropped."""
-        if len(self._items) >= self.limit:
-            return False
-        self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-        return True
-
-    def force(self, item: Event | Resync) -> None:
-        """Queue an item even beyond the limit (one resync snapshot, never events)."""
-        self._items.append(item)
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    def get_nowait(self) -> Event | Resync:
-        return self._items.popleft()
-
-    def wake(self) -> None:
-        """Tell a waiting consumer that items were appended directly."""
-        waiter = self._waiter
-        if waiter is not None and self._items:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def wait(self) -> None:
-        """Until something is queued."""
-        while not self._items:
-            if self._waiter is None or self._waiter.done():
-                self._waiter = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._waiter)
-
-    async def get(self) -> Event | Resync:
-        items = self._items
-        while not items:
-            if self._waiter is None or self._waiter.done():
-                self._waiter = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._waiter)
-        return items.popleft()
-
-    async def get_batch(self, limit: int = 4096) -> list[Event | Resync]:
-        """Everything queued (at least one item), up to ``limit``: one await for many events."""
-        items = self._items
-        while not items:
-            if self._waiter is None or self._waiter.done():
-                self._waiter = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._waiter)
-        if len(items) <= limit:
-            batch = list(items)
-            items.clear()
-            return batch
-        return [items.popleft() for _ in range(limit)]
 
 
 _ENCODINGS = {"plain": PlainEvent, "json": JsonEvent, "xml": XmlEvent}

@@ -1,4 +1,4 @@
-"""Where the real FreeSWITCH captures live: ``shared/freeswitch`` beside the repo checkout."""
+"""Where the real switch captures live: ``shared/freeswitch`` and ``shared/asterisk`` beside the repo checkout."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 CAPTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "freeswitch"
+ASTERISK_CAPTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "asterisk"
 
 
 def captures_or_skip() -> Path:
@@ -18,3 +19,10 @@ def captures_or_skip() -> Path:
 @pytest.fixture(scope="session")
 def captures() -> Path:
     return captures_or_skip()
+
+
+@pytest.fixture(scope="session")
+def asterisk_captures() -> Path:
+    if not (ASTERISK_CAPTURES / "samples").is_dir():
+        pytest.skip(f"real Asterisk captures not found at {ASTERISK_CAPTURES.resolve()} (shared/asterisk beside the repo)")
+    return ASTERISK_CAPTURES.resolve()
