@@ -3,6 +3,7 @@ registers, and wires the ``serve`` process. The only module that imports every p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
@@ -15,12 +16,16 @@ from controller import cdr_commands
 from controller import commands as node_commands
 from controller.dialplan import commands as dialplan_commands
 from controller.live import commands as live_commands
+from notify import commands as mail_commands
+from notify.delivery import MailDelivery
+from notify.relay import MailRelay
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
 from smartnumbers.errors import InputError
 from smartnumbers.settings import Settings, SettingsError, load_settings
 from sync import xml_curl
 from sync.app import build_app
+from sync.keys import SESSIONS, SETTINGS
 from sync.live import live_control
 
 log = logging.getLogger("smartnumbers")
@@ -33,7 +38,23 @@ def serve_app(settings: Settings) -> web.Application:
     app = build_app(settings)
     app.cleanup_ctx.append(live_control)
     app.cleanup_ctx.append(xml_curl.listener)
+    app.cleanup_ctx.append(mail_delivery)
     return app
+
+
+async def mail_delivery(app: web.Application):
+    """The outbox's delivery, on the serve process's loop; without a relay in the settings the
+    mails wait in the outbox."""
+    settings = app[SETTINGS]
+    if not settings.mail_server or not settings.mail_sender:
+        log.info("mail: no relay configured (SMARTNUMBERS_MAIL_SERVER, SMARTNUMBERS_MAIL_SENDER); mails wait")
+        yield
+        return
+    delivery = MailDelivery(MailRelay(settings), app[SESSIONS], settings.mail_sender)
+    task = asyncio.create_task(delivery.run(), name="mail-delivery")
+    yield
+    delivery.stop()
+    await task
 
 
 def run_serve(app: web.Application, settings: Settings) -> None:
@@ -65,6 +86,7 @@ def build_cli() -> typer.Typer:
     rating_commands.register(cli)
     live_commands.register(cli)
     dialplan_commands.register(cli)
+    mail_commands.register(cli)
     return cli
 
 

@@ -697,3 +697,33 @@ class CallerMonth(Base):
 
 Index("ix_caller_month_account_period_revenue", CallerMonth.account_id, CallerMonth.period, CallerMonth.payout.desc(),
       CallerMonth.calls.desc(), CallerMonth.caller_e164, CallerMonth.number_id)
+
+
+class MailStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # handed to the relay; ``next_attempt_at`` is the end of the claim
+    SENT = "sent"  # the relay answered 250
+    FAILED = "failed"  # given up: ``last_error`` says why
+
+
+class OutboxMail(Base):
+    """A mail to send, written in the transaction of what caused it and sent later by the
+    delivery in ``serve``. The message is kept as rendered (its Message-ID included), so every
+    attempt hands the relay the same bytes; ``occasion`` names what it is about
+    (``statement:12:user:3``) and is unique, so a job that runs twice enqueues it once."""
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (Index("ix_outbox_mail_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occasion: Mapped[str | None] = mapped_column(String(120), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    message: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    status: Mapped[MailStatus] = mapped_column(_enum(MailStatus, "mail_status"), default=MailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
