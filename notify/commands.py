@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated, Optional
 
 import typer
 from rich.table import Table
 
-from notify import outbox
+from notify import outbox, statement_mails, subscriptions
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
 from smartnumbers.clock import format_local
@@ -85,6 +86,50 @@ async def _send_one(settings: Settings, mail_id: int):
     finally:
         await relay.quit()
         await engine.dispose()
+
+
+@mail_cli.command("subscribe")
+def mail_subscribe(
+    user: str,
+    topic: Annotated[str, typer.Argument(help="statement: the month's statement, once issued")],
+    attach_pdf: Annotated[bool, typer.Option("--attach-pdf", help="Attach the statement's PDF.")] = False,
+    language: Annotated[Optional[str], typer.Option(help="The language of the user's mails: de, fr, it or en.")] = None,
+) -> None:
+    """Mail USER about TOPIC (again: change whether the PDF comes along)."""
+    with transaction() as session:
+        done = subscriptions.subscribe(session, user, topic, attach_pdf=attach_pdf, language=language)
+    typer.echo(f"{done.email} subscribed to {done.topic.value} mails in {done.language.value}"
+               f"{' with the PDF' if done.attach_pdf else ''}")
+
+
+@mail_cli.command("unsubscribe")
+def mail_unsubscribe(user: str, topic: str) -> None:
+    """Stop mailing USER about TOPIC."""
+    with transaction() as session:
+        subscriptions.unsubscribe(session, user, topic)
+    typer.echo(f"{user} unsubscribed from {topic} mails")
+
+
+@mail_cli.command("subscriptions")
+def mail_subscriptions(user: Annotated[Optional[str], typer.Argument()] = None, as_json: JsonFlag = False) -> None:
+    """Who is mailed about what (one USER's only, if given)."""
+    with transaction() as session:
+        found = subscriptions.subscriptions(session, user)
+    table = Table("user", "topic", "PDF", "language")
+    for sub in found:
+        table.add_row(sub.email, sub.topic.value, "yes" if sub.attach_pdf else "", sub.language.value)
+    emit([{"user": s.email, "topic": s.topic.value, "attach_pdf": s.attach_pdf, "language": s.language.value}
+          for s in found], table, as_json)
+
+
+@mail_cli.command("notify")
+def mail_notify() -> None:
+    """Write the mails that are due now into the outbox (what serve's daily job does); serve
+    sends them."""
+    settings = relay_settings()
+    with transaction() as session:
+        written = statement_mails.enqueue_statement_mails(session, settings, utcnow())
+    typer.echo(f"{written} statement mails written to the outbox")
 
 
 def register(cli: typer.Typer) -> None:

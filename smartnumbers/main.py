@@ -10,6 +10,7 @@ import sys
 import typer
 import uvloop
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.exc import DBAPIError
 
 from controller import cdr_commands
@@ -19,8 +20,10 @@ from controller.live import commands as live_commands
 from notify import commands as mail_commands
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
+from notify.statement_mails import enqueue_statement_mails
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
+from smartnumbers.db import utcnow
 from smartnumbers.errors import InputError
 from smartnumbers.settings import Settings, SettingsError, load_settings
 from sync import xml_curl
@@ -43,16 +46,29 @@ def serve_app(settings: Settings) -> web.Application:
 
 
 async def mail_delivery(app: web.Application):
-    """The outbox's delivery, on the serve process's loop; without a relay in the settings the
-    mails wait in the outbox."""
+    """The outbox's delivery, and the daily job that writes the mails due (statements), on the
+    serve process's loop. Without a relay in the settings neither runs: mails wait in the outbox."""
     settings = app[SETTINGS]
     if not settings.mail_server or not settings.mail_sender:
         log.info("mail: no relay configured (SMARTNUMBERS_MAIL_SERVER, SMARTNUMBERS_MAIL_SENDER); mails wait")
         yield
         return
-    delivery = MailDelivery(MailRelay(settings), app[SESSIONS], settings.mail_sender)
+    sessions = app[SESSIONS]
+
+    async def write_due_mails() -> None:
+        async with sessions() as session, session.begin():
+            written = await session.run_sync(enqueue_statement_mails, settings, utcnow())
+        log.info("mail: %d statement mails written", written)
+
+    # One coarse job, in memory: a run missed while serve was down is made up by the run at start.
+    scheduler = AsyncIOScheduler(timezone=settings.zone, job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler.add_job(write_due_mails, "cron", hour=7, minute=0, id="mail-statements")
+    scheduler.add_job(write_due_mails, id="mail-statements-at-start")
+    scheduler.start()
+    delivery = MailDelivery(MailRelay(settings), sessions, settings.mail_sender)
     task = asyncio.create_task(delivery.run(), name="mail-delivery")
     yield
+    scheduler.shutdown(wait=False)
     delivery.stop()
     await task
 

@@ -159,6 +159,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language of the mails they receive; none: their account's.
+    language: Mapped[Language | None] = mapped_column(_enum(Language, "language"))
 
     account: Mapped[Account] = relationship()
 
@@ -727,3 +729,20 @@ class OutboxMail(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailTopic(enum.StrEnum):
+    """What a user can ask to be mailed."""
+
+    STATEMENT = "statement"  # the month's statement is issued (its PDF attached if asked)
+
+
+class MailSubscription(Base):
+    """One user's wish to receive one kind of mail."""
+
+    __tablename__ = "mail_subscription"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[MailTopic] = mapped_column(_enum(MailTopic, "mail_topic"), primary_key=True)
+    attach_pdf: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     mail_password: SecretStr | None = Field(default=None, min_length=1, max_length=256, validate_default=True)
     mail_sender: str | None = None
     mail_ca_file: str | None = None
+    # Where people reach serve's API and portal (``https://numbers.example.ch``): mails link there.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[A-Za-z0-9.:\[\]-]{1,253}(/[A-Za-z0-9._~/-]*)?$")
 
     @field_validator("database_url")
     @classmethod

@@ -54,3 +54,25 @@ def test_bad_input_is_one_line_and_writes_nothing(db_url, relay, monkeypatch, ca
     use_relay(monkeypatch, relay, MAIL_PORT=str(free_port()), MAIL_SENDER="not an address")
     assert invoke(capsys, "mail", "test", "noc@acme.example").err.startswith("smartnumbers: SMARTNUMBERS_MAIL_SENDER: ")
     assert row_counts(db_url) == before and relay.handler.received == []
+
+
+def test_subscriptions_at_the_command_line(db_url, monkeypatch, capsys):
+    assert invoke(capsys, "account", "add", "Acme AG", "--language", "it").code == 0
+    for email, role in (("anna@acme.example", "finance"), ("rolf@acme.example", "routing")):
+        assert invoke(capsys, "user", "add", email, "--account", "Acme AG", "--role", role,
+                      stdin="a-long-password-1\na-long-password-1\n", monkeypatch=monkeypatch).code == 0
+    done = invoke(capsys, "mail", "subscribe", "anna@acme.example", "statement", "--attach-pdf")
+    assert done.code == 0 and done.out.strip() == "anna@acme.example subscribed to statement mails in it with the PDF"
+    before = row_counts(db_url)
+    for argv, message in (
+            (("subscribe", "rolf@acme.example", "statement"), "routing: statement mails go to admin, finance, owner only"),
+            (("subscribe", "anna@acme.example", "gossip"), "topic: 'gossip' is not one of statement"),
+            (("subscribe", "anna@acme.example", "statement", "--language", "rm"), "language: 'rm' is not one of"),
+            (("unsubscribe", "rolf@acme.example", "statement"), "rolf@acme.example is not subscribed to statement")):
+        refused = invoke(capsys, "mail", *argv)
+        assert refused.code == 2 and message in refused.err and len(refused.err.splitlines()) == 1
+    assert row_counts(db_url) == before
+    assert invoke(capsys, "mail", "subscriptions", "--json").json() == [
+        {"user": "anna@acme.example", "topic": "statement", "attach_pdf": True, "language": "it"}]
+    assert invoke(capsys, "mail", "unsubscribe", "anna@acme.example", "statement").code == 0
+    assert invoke(capsys, "mail", "subscriptions", "--json").json() == []
