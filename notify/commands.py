@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from notify import outbox, statement_mails, subscriptions
+from notify import due, outbox, subscriptions
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
 from smartnumbers.clock import format_local
@@ -91,7 +91,8 @@ async def _send_one(settings: Settings, mail_id: int):
 @mail_cli.command("subscribe")
 def mail_subscribe(
     user: str,
-    topic: Annotated[str, typer.Argument(help="statement: the month's statement, once issued")],
+    topic: Annotated[str, typer.Argument(
+        help="statement (the month's statement, once issued), daily_digest, weekly_digest or monthly_digest")],
     attach_pdf: Annotated[bool, typer.Option("--attach-pdf", help="Attach the statement's PDF.")] = False,
     language: Annotated[Optional[str], typer.Option(help="The language of the user's mails: de, fr, it or en.")] = None,
 ) -> None:
@@ -128,8 +129,8 @@ def mail_notify() -> None:
     sends them."""
     settings = relay_settings()
     with transaction() as session:
-        written = statement_mails.enqueue_statement_mails(session, settings, utcnow())
-    typer.echo(f"{written} statement mails written to the outbox")
+        written = due.write_due_mails(session, settings, utcnow())
+    typer.echo(f"{written.statements} statement mails and {written.digests} digests written to the outbox")
 
 
 def register(cli: typer.Typer) -> None:

@@ -1,5 +1,6 @@
 """What each user asked to be mailed, and in which language. Statements are money: only those
-who may see the account's money (owner, admin, finance) may have them mailed."""
+who may see the account's money (owner, admin, finance) may have them mailed; digests show
+what the dashboard shows, to every role."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from smartnumbers.validation import mail_address
 
 ALLOWED_ROLES = {
     MailTopic.STATEMENT: {Role.OWNER, Role.ADMIN, Role.FINANCE},
+    MailTopic.DAILY_DIGEST: set(Role),
+    MailTopic.WEEKLY_DIGEST: set(Role),
+    MailTopic.MONTHLY_DIGEST: set(Role),
 }
 
 

@@ -20,7 +20,7 @@ from controller.live import commands as live_commands
 from notify import commands as mail_commands
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
-from notify.statement_mails import enqueue_statement_mails
+from notify.due import RUN_AT, write_due_mails
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
 from smartnumbers.db import utcnow
@@ -46,8 +46,8 @@ def serve_app(settings: Settings) -> web.Application:
 
 
 async def mail_delivery(app: web.Application):
-    """The outbox's delivery, and the daily job that writes the mails due (statements), on the
-    serve process's loop. Without a relay in the settings neither runs: mails wait in the outbox."""
+    """The outbox's delivery, and the daily job that writes the mails due (statements, digests),
+    on the serve process's loop. Without a relay in the settings neither runs: mails wait."""
     settings = app[SETTINGS]
     if not settings.mail_server or not settings.mail_sender:
         log.info("mail: no relay configured (SMARTNUMBERS_MAIL_SERVER, SMARTNUMBERS_MAIL_SENDER); mails wait")
@@ -55,15 +55,15 @@ async def mail_delivery(app: web.Application):
         return
     sessions = app[SESSIONS]
 
-    async def write_due_mails() -> None:
+    async def write_due() -> None:
         async with sessions() as session, session.begin():
-            written = await session.run_sync(enqueue_statement_mails, settings, utcnow())
-        log.info("mail: %d statement mails written", written)
+            written = await session.run_sync(write_due_mails, settings, utcnow())
+        log.info("mail: %d statement mails and %d digests written", written.statements, written.digests)
 
     # One coarse job, in memory: a run missed while serve was down is made up by the run at start.
     scheduler = AsyncIOScheduler(timezone=settings.zone, job_defaults={"coalesce": True, "max_instances": 1})
-    scheduler.add_job(write_due_mails, "cron", hour=7, minute=0, id="mail-statements")
-    scheduler.add_job(write_due_mails, id="mail-statements-at-start")
+    scheduler.add_job(write_due, "cron", hour=RUN_AT.hour, minute=RUN_AT.minute, id="mail-due")
+    scheduler.add_job(write_due, id="mail-due-at-start")
     scheduler.start()
     delivery = MailDelivery(MailRelay(settings), sessions, settings.mail_sender)
     task = asyncio.create_task(delivery.run(), name="mail-delivery")

@@ -735,6 +735,9 @@ class MailTopic(enum.StrEnum):
     """What a user can ask to be mailed."""
 
     STATEMENT = "statement"  # the month's statement is issued (its PDF attached if asked)
+    DAILY_DIGEST = "daily_digest"  # yesterday's calls and revenue, per number
+    WEEKLY_DIGEST = "weekly_digest"  # last week's (Monday to Sunday)
+    MONTHLY_DIGEST = "monthly_digest"  # last month's
 
 
 class MailSubscription(Base):
