@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from notify import due, outbox, subscriptions
+from notify import alerts, due, outbox, subscriptions
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
 from smartnumbers.clock import format_local
@@ -133,5 +133,50 @@ def mail_notify() -> None:
     typer.echo(f"{written.statements} statement mails and {written.digests} digests written to the outbox")
 
 
+alert_cli = typer.Typer(help="Alerts: a number's calls or revenue above or below a threshold.", no_args_is_help=True)
+
+
+@alert_cli.command("add")
+def alert_add(
+    user: str,
+    number: str,
+    metric: Annotated[str, typer.Argument(help="calls or revenue")],
+    direction: Annotated[str, typer.Argument(help="above or below")],
+    threshold: Annotated[str, typer.Argument(help="a number of calls, or CHF (the owner's share excl. VAT)")],
+    per: Annotated[str, typer.Option("--per", help="hour or day (Zurich)")] = "hour",
+) -> None:
+    """Mail USER once when NUMBER's calls or revenue cross THRESHOLD, and once when it is over."""
+    with transaction() as session:
+        alert = alerts.add_alert(session, user, number, metric, direction, threshold, per)
+    typer.echo(f"alert {alert.id}: {alert.email} is told when {alert.number} has {alert.metric.value} "
+               f"{alert.direction.value} {alert.threshold_text} per {alert.window.value}")
+
+
+@alert_cli.command("list")
+def alert_list(user: Annotated[Optional[str], typer.Argument()] = None, as_json: JsonFlag = False) -> None:
+    """The alerts (one USER's only, if given), and since when each is breached."""
+    settings = load_settings()
+    with transaction() as session:
+        found = alerts.alerts(session, user)
+    table = Table("id", "user", "number", "alert", "breached since")
+    for a in found:
+        table.add_row(str(a.id), a.email, a.number,
+                      f"{a.metric.value} {a.direction.value} {a.threshold_text} per {a.window.value}",
+                      format_local(a.breached_since, settings.zone) if a.breached_since else "")
+    emit([{"id": a.id, "user": a.email, "number": a.number, "metric": a.metric.value, "direction": a.direction.value,
+           "threshold": a.threshold, "per": a.window.value,
+           "breached_since": a.breached_since.isoformat() if a.breached_since else None} for a in found],
+         table, as_json)
+
+
+@alert_cli.command("remove")
+def alert_remove(alert_id: int) -> None:
+    """Remove an alert."""
+    with transaction() as session:
+        alerts.remove_alert(session, alert_id)
+    typer.echo(f"alert {alert_id} removed")
+
+
 def register(cli: typer.Typer) -> None:
+    mail_cli.add_typer(alert_cli, name="alert")
     cli.add_typer(mail_cli, name="mail")

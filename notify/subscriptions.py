@@ -29,7 +29,7 @@ class Subscription:
     language: Language
 
 
-def _user(session: Session, email: str) -> User:
+def find_user(session: Session, email: str) -> User:
     address = mail_address(email, what="user")
     user = session.scalar(select(User).where(User.email == address.lower()))
     if user is None:
@@ -53,7 +53,7 @@ def subscribe(session: Session, email: str, topic: str, *, attach_pdf: bool = Fa
               language: str | None = None) -> Subscription:
     """Subscribe a user to a topic (again: change whether the PDF comes along), optionally
     setting the language of their mails."""
-    user, chosen = _user(session, email), _topic(topic)
+    user, chosen = find_user(session, email), _topic(topic)
     if user.role not in ALLOWED_ROLES[chosen]:
         raise InputError(f"{user.email} is {user.role.value}: {chosen.value} mails go to "
                          f"{', '.join(sorted(r.value for r in ALLOWED_ROLES[chosen]))} only")
@@ -72,7 +72,7 @@ def subscribe(session: Session, email: str, topic: str, *, attach_pdf: bool = Fa
 
 
 def unsubscribe(session: Session, email: str, topic: str) -> None:
-    user, chosen = _user(session, email), _topic(topic)
+    user, chosen = find_user(session, email), _topic(topic)
     row = session.get(MailSubscription, (user.id, chosen))
     if row is None:
         raise InputError(f"{user.email} is not subscribed to {chosen.value}")
@@ -83,6 +83,6 @@ def unsubscribe(session: Session, email: str, topic: str) -> None:
 def subscriptions(session: Session, email: str | None = None) -> list[Subscription]:
     query = select(MailSubscription, User).join(User, User.id == MailSubscription.user_id)
     if email is not None:
-        query = query.where(User.id == _user(session, email).id)
+        query = query.where(User.id == find_user(session, email).id)
     return [Subscription(user.email, row.topic, row.attach_pdf, mail_language(user))
             for row, user in session.execute(query.order_by(User.email, MailSubscription.topic))]

@@ -20,6 +20,7 @@ from controller.live import commands as live_commands
 from notify import commands as mail_commands
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
+from notify.alerts import ALERT_CHECK_MINUTES, check_alerts
 from notify.due import RUN_AT, write_due_mails
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
@@ -46,8 +47,9 @@ def serve_app(settings: Settings) -> web.Application:
 
 
 async def mail_delivery(app: web.Application):
-    """The outbox's delivery, and the daily job that writes the mails due (statements, digests),
-    on the serve process's loop. Without a relay in the settings neither runs: mails wait."""
+    """The outbox's delivery, the daily job that writes the mails due (statements, digests) and
+    the alerts' check, on the serve process's loop. Without a relay in the settings none runs:
+    mails wait in the outbox."""
     settings = app[SETTINGS]
     if not settings.mail_server or not settings.mail_sender:
         log.info("mail: no relay configured (SMARTNUMBERS_MAIL_SERVER, SMARTNUMBERS_MAIL_SENDER); mails wait")
@@ -60,10 +62,17 @@ async def mail_delivery(app: web.Application):
             written = await session.run_sync(write_due_mails, settings, utcnow())
         log.info("mail: %d statement mails and %d digests written", written.statements, written.digests)
 
-    # One coarse job, in memory: a run missed while serve was down is made up by the run at start.
+    async def check() -> None:
+        async with sessions() as session, session.begin():
+            written = await session.run_sync(check_alerts, settings, utcnow())
+        if written:
+            log.info("mail: %d alerts fired or cleared", written)
+
+    # Two coarse jobs, in memory: a daily run missed while serve was down is made up at start.
     scheduler = AsyncIOScheduler(timezone=settings.zone, job_defaults={"coalesce": True, "max_instances": 1})
     scheduler.add_job(write_due, "cron", hour=RUN_AT.hour, minute=RUN_AT.minute, id="mail-due")
     scheduler.add_job(write_due, id="mail-due-at-start")
+    scheduler.add_job(check, "interval", minutes=ALERT_CHECK_MINUTES, id="mail-alerts")
     scheduler.start()
     delivery = MailDelivery(MailRelay(settings), sessions, settings.mail_sender)
     task = asyncio.create_task(delivery.run(), name="mail-delivery")

@@ -749,3 +749,36 @@ class MailSubscription(Base):
     topic: Mapped[MailTopic] = mapped_column(_enum(MailTopic, "mail_topic"), primary_key=True)
     attach_pdf: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertMetric(enum.StrEnum):
+    CALLS = "calls"
+    REVENUE = "revenue"  # the owner's share excl. VAT, as the dashboard counts it
+
+
+class AlertDirection(enum.StrEnum):
+    ABOVE = "above"
+    BELOW = "below"
+
+
+class AlertWindow(enum.StrEnum):
+    HOUR = "hour"
+    DAY = "day"  # a Zurich day
+
+
+class AlertRule(Base):
+    """A user's alert on one number: its calls or revenue above or below a threshold in an hour
+    or a day. ``breached_since`` is set while the condition holds: a breach is mailed once when
+    it starts and once when it ends."""
+
+    __tablename__ = "alert_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), index=True)
+    metric: Mapped[AlertMetric] = mapped_column(_enum(AlertMetric, "alert_metric"))
+    direction: Mapped[AlertDirection] = mapped_column(_enum(AlertDirection, "alert_direction"))
+    threshold: Mapped[Decimal] = mapped_column(Money)  # calls: a whole number
+    window: Mapped[AlertWindow] = mapped_column(_enum(AlertWindow, "alert_window"))
+    breached_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,5 +1,5 @@
 """mail: the outbox (every mail written with what caused it, sent by the delivery in serve),
-users' subscriptions and the language of their mails
+users' subscriptions, their alerts and the language of their mails
 
 Revision ID: 0015
 Revises: 0012
@@ -49,6 +49,28 @@ def upgrade() -> None:
                                 name=op.f('fk_mail_subscription_user_id_user_account'), ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('user_id', 'topic', name=op.f('pk_mail_subscription')),
     )
+    op.create_table(
+        'alert_rule',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('user_id', sa.Integer(), nullable=False),
+        sa.Column('number_id', sa.Integer(), nullable=False),
+        sa.Column('metric', sa.Enum('calls', 'revenue', name='alert_metric', native_enum=False, length=32),
+                  nullable=False),
+        sa.Column('direction', sa.Enum('above', 'below', name='alert_direction', native_enum=False, length=32),
+                  nullable=False),
+        sa.Column('threshold', smartnumbers.db.Money(), nullable=False),
+        sa.Column('window', sa.Enum('hour', 'day', name='alert_window', native_enum=False, length=32),
+                  nullable=False),
+        sa.Column('breached_since', smartnumbers.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column('created_at', smartnumbers.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['number_id'], ['smart_number.id'],
+                                name=op.f('fk_alert_rule_number_id_smart_number'), ondelete='CASCADE'),
+        sa.ForeignKeyConstraint(['user_id'], ['user_account.id'],
+                                name=op.f('fk_alert_rule_user_id_user_account'), ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_rule')),
+    )
+    op.create_index(op.f('ix_alert_rule_number_id'), 'alert_rule', ['number_id'])
+    op.create_index(op.f('ix_alert_rule_user_id'), 'alert_rule', ['user_id'])
     with op.batch_alter_table('user_account', schema=None) as batch_op:
         batch_op.add_column(sa.Column('language', sa.Enum('de', 'fr', 'it', 'en', name='language',
                                                           native_enum=False, length=32), nullable=True))
@@ -57,6 +79,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('user_account', schema=None) as batch_op:
         batch_op.drop_column('language')
+    op.drop_table('alert_rule')
     op.drop_table('mail_subscription')
     op.drop_index('ix_outbox_mail_status_next_attempt_at', table_name='outbox_mail')
     op.drop_table('outbox_mail')

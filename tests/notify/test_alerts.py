@@ -1,0 +1,107 @@
+"""Alerts fire once per breach, not once per call, and clear when the condition ends; a user
+sets them only on numbers their account sees."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+import pytest
+from sqlalchemy import select
+
+from notify import alerts
+from notify.alerts import check_alerts
+from smartnumbers import accounts, numbers
+from smartnumbers.models import AlertRule, OutboxMail
+from smartnumbers.settings import load_settings
+from tests.calls.calls import a_leg, store
+from tests.calls.conftest import OPERATOR, local, shop  # noqa: F401 (fixture)
+from tests.foundation.cli import invoke, row_counts
+from tests.notify.conftest import SENDER
+
+PASSWORD = "a-long-password-1"
+
+
+@pytest.fixture
+def anna(session, shop, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("SMARTNUMBERS_MAIL_SENDER", SENDER)
+    account, _, _ = shop
+    accounts.add_user(session, account, "anna@hotline.example", PASSWORD, "owner")
+    session.commit()
+    return account
+
+
+def sent(session) -> list[tuple[str, str]]:
+    """Subject and plain text of the mails in the outbox, in order."""
+    out = []
+    for mail in session.scalars(select(OutboxMail).order_by(OutboxMail.id)):
+        message = email.message_from_bytes(mail.message, policy=email.policy.default)
+        out.append((mail.subject, message.get_body(("plain",)).get_content().replace("\r\n", "\n")))
+    return out
+
+
+def test_calls_above_a_threshold_in_an_hour_fire_once_and_clear(session, anna):
+    settings = load_settings()
+    alerts.add_alert(session, "anna@hotline.example", "0900 123 456", "calls", "above", "2", "hour")
+    store(session, *(a_leg("0900123456", local(f"2026-12-02 14:0{m}"), 30) for m in (0, 1)))
+    assert check_alerts(session, settings, local("2026-12-02 14:05")) == 0  # 2 is not above 2
+
+    store(session, a_leg("0900123456", local("2026-12-02 14:06"), 30))
+    assert check_alerts(session, settings, local("2026-12-02 14:10")) == 1  # the third call crosses it
+    store(session, *(a_leg("0900123456", local(f"2026-12-02 14:2{m}"), 30) for m in (0, 1)))
+    assert check_alerts(session, settings, local("2026-12-02 14:25")) == 0  # the same breach: no new mail
+    assert check_alerts(session, settings, local("2026-12-02 15:10")) == 0  # last whole hour still above
+    assert session.scalar(select(AlertRule.breached_since)) == local("2026-12-02 14:00")
+    assert check_alerts(session, settings, local("2026-12-02 16:05")) == 1  # neither hour above: cleared
+    assert check_alerts(session, settings, local("2026-12-02 16:10")) == 0
+    assert session.scalar(select(AlertRule.breached_since)) is None
+
+    [(fired, fired_text), (cleared, cleared_text)] = sent(session)
+    assert fired == "Alarm 0900 123 456: Anrufe über 2 pro Stunde"
+    assert "Gemessen 02.12.2026 14:00–15:00: 3." in fired_text
+    assert cleared == "Entwarnung 0900 123 456: Anrufe über 2 pro Stunde"
+    assert "Die Bedingung ist nicht mehr erfüllt (02.12.2026 15:00–16:00: 0)." in cleared_text
+
+    store(session, *(a_leg("0900123456", local(f"2026-12-02 17:0{m}"), 30) for m in range(3)))
+    assert check_alerts(session, settings, local("2026-12-02 17:05")) == 1  # a new breach: a new alert
+    assert len(sent(session)) == 3
+
+
+def test_revenue_below_a_threshold_in_a_day_is_judged_on_whole_zurich_days(session, anna):
+    settings = load_settings()
+    alert = alerts.add_alert(session, "anna@hotline.example", "0900123456", "revenue", "below", "1.00", "day")
+    assert alert.threshold_text == "CHF 1.00"
+    assert check_alerts(session, settings, local("2026-12-03 00:05")) == 1  # no revenue on 2 December
+    store(session, a_leg("0900123456", local("2026-12-03 10:00"), 300))  # CHF 2.50 a minute
+    assert check_alerts(session, settings, local("2026-12-03 12:00")) == 0  # a day not over is not judged
+    assert check_alerts(session, settings, local("2026-12-04 00:05")) == 1  # 3 December was above: cleared
+    [(fired, fired_text), (cleared, _)] = sent(session)
+    assert fired == "Alarm 0900 123 456: Ertrag unter CHF 1.00 pro Tag"
+    assert "Gemessen 02.12.2026: CHF 0.00." in fired_text
+    assert cleared == "Entwarnung 0900 123 456: Ertrag unter CHF 1.00 pro Tag"
+
+
+def test_alerts_at_the_command_line_only_on_numbers_one_sees(db_url, session, anna, capsys):
+    other = accounts.add_account(session, "Other GmbH")
+    numbers.add_number(session, OPERATOR, "0800 999 888", other)
+    session.commit()
+    added = invoke(capsys, "mail", "alert", "add", "anna@hotline.example", "0900 123 456", "revenue", "above",
+                   "1234.5", "--per", "day")
+    assert added.code == 0, added.err
+    assert added.out.strip() == ("alert 1: anna@hotline.example is told when 0900 123 456 has revenue above "
+                                 "CHF 1’234.50 per day")
+    before = row_counts(db_url)
+    for argv, message in (
+            (("0800 999 888", "calls", "above", "5"), "number: anna@hotline.example sees no number 0800 999 888"),
+            (("0800 111 222", "calls", "above", "5"), "number: anna@hotline.example sees no number 0800 111 222"),
+            (("0900 123 456", "calls", "above", "2.5"), "threshold: '2.5' is not a number of calls"),
+            (("0900 123 456", "minutes", "above", "5"), "metric: 'minutes' is not one of calls, revenue"),
+            (("0900 123 456", "calls", "around", "5"), "direction: 'around' is not one of above, below")):
+        refused = invoke(capsys, "mail", "alert", "add", "anna@hotline.example", *argv)
+        assert refused.code == 2 and message in refused.err and len(refused.err.splitlines()) == 1
+    assert row_counts(db_url) == before
+    assert invoke(capsys, "mail", "alert", "list", "--json").json() == [
+        {"id": 1, "user": "anna@hotline.example", "number": "0900 123 456", "metric": "revenue",
+         "direction": "above", "threshold": "1234.50", "per": "day", "breached_since": None}]
+    assert invoke(capsys, "mail", "alert", "remove", "1").code == 0
+    assert invoke(capsys, "mail", "alert", "list", "--json").json() == []
