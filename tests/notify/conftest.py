@@ -92,7 +92,8 @@ class RelayHandler:
         login = session.auth_data.decode() if session.authenticated else None
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
-                                          secure=session.ssl is not None, login=login))
+                                          secure=server.transport.get_extra_info("ssl_object") is not None,
+                                          login=login))
         return "250 2.0.0 queued"
 
     def message_ids(self) -> Counter:
@@ -118,17 +119,33 @@ class Relay:
         return load_settings(**{**values, **overrides})
 
 
-@pytest.fixture
-def relay(certificate):
-    """The SMTP server: STARTTLS required before anything else, then AUTH required."""
+def _server_context(certificate) -> ssl.SSLContext:
     cert, key = certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    handler = RelayHandler()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                            authenticator=_authenticator, auth_require_tls=True, auth_required=True,
+    return context
+
+
+@pytest.fixture
+def relay(certificate):
+    """The SMTP server: STARTTLS required before anything else, then AUTH required."""
+    handler, port = RelayHandler(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, tls_context=_server_context(certificate),
+                            require_starttls=True, authenticator=_authenticator, auth_require_tls=True,
+                            auth_required=True, server_hostname="relay.test")
+    controller.start()
+    yield Relay(handler, port, certificate[0])
+    controller.stop()
+
+
+@pytest.fixture
+def tls_relay(certificate):
+    """The same server speaking TLS from the first byte (port 465 style), AUTH required (aiosmtpd
+    does not count implicit TLS as TLS for its own AUTH rule, so that rule is off here)."""
+    handler, port = RelayHandler(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, ssl_context=_server_context(certificate),
+                            authenticator=_authenticator, auth_require_tls=False, auth_required=True,
                             server_hostname="relay.test")
     controller.start()
-    yield Relay(handler, port, cert)
+    yield Relay(handler, port, certificate[0])
     controller.stop()

@@ -97,6 +97,25 @@ async def test_mails_go_out_over_starttls_with_login_each_once(db_url, relay, de
     assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == "<p>HTML 0 – Zürich</p>\n"
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # it is TLS, from the first byte
+async def test_mails_go_out_over_implicit_tls_with_login(db_url, tls_relay, deliveries):
+    ids = enqueue(db_url, 2)
+    delivery = deliveries(tls_relay.settings(mail_security="tls"), Clock())
+    assert [(a.status, a.reason) for a in await delivery.send_due()] == [(MailStatus.SENT, None)] * 2
+    assert all(r.secure and r.login == USER for r in tls_relay.handler.received)
+    assert_each_sent_once(db_url, tls_relay)
+    assert all(mails(db_url)[i].status is MailStatus.SENT for i in ids)
+
+
+async def test_a_relay_whose_certificate_is_not_trusted_keeps_the_mail_waiting(db_url, relay, deliveries):
+    [mail_id] = enqueue(db_url, 1)
+    delivery = deliveries(relay.settings(mail_ca_file=None), Clock())  # the system's authorities only
+    [attempt] = await delivery.send_due()
+    assert attempt.status is MailStatus.PENDING and attempt.relay_down
+    assert "CERTIFICATE_VERIFY_FAILED" in mails(db_url)[mail_id].last_error
+    assert relay.handler.received == []
+
+
 async def test_implicit_tls_is_refused_by_a_starttls_port_and_the_mail_waits(db_url, relay, deliveries):
     """A relay that does not speak the configured security is the relay's state: the mail waits."""
     [mail_id] = enqueue(db_url, 1)

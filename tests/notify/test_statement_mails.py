@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from notify import letters, outbox, subscriptions
+from notify import letters, subscriptions
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
 from notify.statement_mails import enqueue_statement_mails, last_month
