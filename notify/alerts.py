@@ -20,9 +20,21 @@ from sqlalchemy.orm import Session
 from notify import letters, outbox
 from notify.subscriptions import find_user, mail_language
 from rating.aggregates import by_numbers
-from smartnumbers.accounts import visible_numbers
+from smartnumbers.accounts import subtree_ids, visible_numbers
 from smartnumbers.errors import InputError
-from smartnumbers.models import AlertDirection, AlertMetric, AlertRule, AlertWindow, SmartNumber, User
+from smartnumbers.models import (
+    Account,
+    AlertDirection,
+    AlertMetric,
+    AlertRule,
+    AlertWindow,
+    BlacklistEntry,
+    MailSubscription,
+    MailTopic,
+    OutboxMail,
+    SmartNumber,
+    User,
+)
 from smartnumbers.money import parse_chf
 from smartnumbers.phone import format_swiss, parse_smart_number
 from smartnumbers.settings import Settings
@@ -159,6 +171,40 @@ def check_alerts(session: Session, settings: Settings, now: dt.datetime) -> int:
             written += 1
     session.flush()
     return written
+
+
+def expired_blacklist_entries(session: Session, settings: Settings, now: dt.datetime) -> int:
+    """Tell each ``blacklist_expired`` subscriber about the entries of their account (and its
+    sub-accounts) that ran out since they subscribed, once per entry; mails written."""
+    written = 0
+    for subscription, user in session.execute(
+            select(MailSubscription, User).join(User, User.id == MailSubscription.user_id)
+            .where(MailSubscription.topic == MailTopic.BLACKLIST_EXPIRED).order_by(User.id)):
+        entries = session.execute(
+            select(BlacklistEntry, SmartNumber.e164).outerjoin(SmartNumber, SmartNumber.id == BlacklistEntry.number_id)
+            .where(BlacklistEntry.account_id.in_(subtree_ids(session, user.account)),
+                   BlacklistEntry.until <= now, BlacklistEntry.until > subscription.created_at)
+            .order_by(BlacklistEntry.until, BlacklistEntry.id))
+        for entry, e164 in entries:
+            occasion = f"blacklist_expired:{entry.id}:user:{user.id}"
+            if session.scalar(select(OutboxMail.id).where(OutboxMail.occasion == occasion)):
+                continue
+            letter = letters.write(
+                "blacklist_expired", mail_language(user),
+                pattern=f"{entry.pattern}*" if entry.is_prefix else format_swiss(entry.pattern),
+                number=format_swiss(e164) if e164 else None, account=session.get(Account, entry.account_id).name,
+                until=_local_time(entry.until, settings),
+                reason=entry.reason)
+            outbox.enqueue(session, sender=settings.mail_sender, recipient=user.email, letter=letter, now=now,
+                           occasion=occasion)
+            written += 1
+    return written
+
+
+def _local_time(instant: dt.datetime, settings: Settings) -> str:
+    """``24.12.2026 18:00``, Zurich time."""
+    local = instant.astimezone(settings.zone)
+    return f"{letters.swiss_date(local.date())} {local:%H:%M}"
 
 
 def _amount(rule: AlertRule, value: Decimal) -> str:

@@ -18,6 +18,7 @@ ALLOWED_ROLES = {
     MailTopic.DAILY_DIGEST: set(Role),
     MailTopic.WEEKLY_DIGEST: set(Role),
     MailTopic.MONTHLY_DIGEST: set(Role),
+    MailTopic.BLACKLIST_EXPIRED: set(Role),
 }
 
 

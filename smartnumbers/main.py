@@ -20,7 +20,7 @@ from controller.live import commands as live_commands
 from notify import commands as mail_commands
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
-from notify.alerts import ALERT_CHECK_MINUTES, check_alerts
+from notify.alerts import ALERT_CHECK_MINUTES, check_alerts, expired_blacklist_entries
 from notify.due import RUN_AT, write_due_mails
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
@@ -64,9 +64,11 @@ async def mail_delivery(app: web.Application):
 
     async def check() -> None:
         async with sessions() as session, session.begin():
-            written = await session.run_sync(check_alerts, settings, utcnow())
+            now = utcnow()
+            written = await session.run_sync(check_alerts, settings, now)
+            written += await session.run_sync(expired_blacklist_entries, settings, now)
         if written:
-            log.info("mail: %d alerts fired or cleared", written)
+            log.info("mail: %d alerts written", written)
 
     # Two coarse jobs, in memory: a daily run missed while serve was down is made up at start.
     scheduler = AsyncIOScheduler(timezone=settings.zone, job_defaults={"coalesce": True, "max_instances": 1})

@@ -738,6 +738,7 @@ class MailTopic(enum.StrEnum):
     DAILY_DIGEST = "daily_digest"  # yesterday's calls and revenue, per number
     WEEKLY_DIGEST = "weekly_digest"  # last week's (Monday to Sunday)
     MONTHLY_DIGEST = "monthly_digest"  # last month's
+    BLACKLIST_EXPIRED = "blacklist_expired"  # a blacklist entry of the account ran out
 
 
 class MailSubscription(Base):

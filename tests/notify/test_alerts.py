@@ -3,15 +3,17 @@ sets them only on numbers their account sees."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
 import email.policy
 
 import pytest
 from sqlalchemy import select
 
-from notify import alerts
-from notify.alerts import check_alerts
-from smartnumbers import accounts, numbers
+from notify import alerts, subscriptions
+from notify.alerts import check_alerts, expired_blacklist_entries
+from smartnumbers import accounts, blacklist, numbers
+from smartnumbers.db import utcnow
 from smartnumbers.models import AlertRule, OutboxMail
 from smartnumbers.settings import load_settings
 from tests.calls.calls import a_leg, store
@@ -105,3 +107,32 @@ def test_alerts_at_the_command_line_only_on_numbers_one_sees(db_url, session, an
          "direction": "above", "threshold": "1234.50", "per": "day", "breached_since": None}]
     assert invoke(capsys, "mail", "alert", "remove", "1").code == 0
     assert invoke(capsys, "mail", "alert", "list", "--json").json() == []
+
+
+def test_an_expired_blacklist_entry_is_told_once_to_subscribers_of_its_account(session, anna):
+    settings = load_settings()
+    account = anna
+    other = accounts.add_account(session, "Other GmbH")
+    accounts.add_user(session, other, "olga@other.example", PASSWORD, "owner")
+    subscriptions.subscribe(session, "anna@hotline.example", "blacklist_expired", language="fr")
+    subscriptions.subscribe(session, "olga@other.example", "blacklist_expired")
+    premium = numbers.find_number(session, "0900123456")
+    soon = utcnow().replace(microsecond=0) + dt.timedelta(hours=1)
+    blacklist.add_entry(session, OPERATOR, account, "0791234567", "Spam", number=premium, until=soon)
+    blacklist.add_entry(session, OPERATOR, account, "078*", "Wave", until=soon + dt.timedelta(hours=1))
+    blacklist.add_entry(session, OPERATOR, account, "0761234567", "For good")  # never expires
+    old = blacklist.add_entry(session, OPERATOR, account, "0771234567", "Old", until=soon)
+    old.until = utcnow() - dt.timedelta(days=1)  # ran out before anyone subscribed: not told
+    session.commit()
+
+    assert expired_blacklist_entries(session, settings, soon - dt.timedelta(minutes=1)) == 0
+    assert expired_blacklist_entries(session, settings, soon) == 1
+    assert expired_blacklist_entries(session, settings, soon + dt.timedelta(hours=3)) == 1  # the prefix
+    assert expired_blacklist_entries(session, settings, soon + dt.timedelta(hours=4)) == 0  # once each
+    mails = sent(session)
+    local = soon.astimezone(settings.zone)
+    assert [subject for subject, _ in mails] == ["Blocage échu : 079 123 45 67", "Blocage échu : +4178*"]
+    assert (f"Le blocage de 079 123 45 67 pour le 0900 123 456 a pris fin le {local:%d.%m.%Y %H:%M}."
+            in mails[0][1]) and "Motif du blocage : Spam" in mails[0][1]
+    assert "pour tous les numéros de Hotline AG" in mails[1][1]
+    assert {m.recipient for m in session.scalars(select(OutboxMail))} == {"anna@hotline.example"}  # tenants apart
