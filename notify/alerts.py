@@ -28,9 +28,11 @@ from smartnumbers.models import (
     AlertMetric,
     AlertRule,
     AlertWindow,
+    AuditEntry,
     BlacklistEntry,
     MailSubscription,
     MailTopic,
+    NumberStatus,
     OutboxMail,
     SmartNumber,
     User,
@@ -40,6 +42,7 @@ from smartnumbers.phone import format_swiss, parse_smart_number
 from smartnumbers.settings import Settings
 
 MAX_CALLS = 1_000_000
+SUSPENDED = f"status:{NumberStatus.SUSPENDED.value}"  # the audit trail's action (smartnumbers.numbers)
 ALERT_CHECK_MINUTES = 5
 
 
@@ -195,6 +198,33 @@ def expired_blacklist_entries(session: Session, settings: Settings, now: dt.date
                 number=format_swiss(e164) if e164 else None, account=session.get(Account, entry.account_id).name,
                 until=_local_time(entry.until, settings),
                 reason=entry.reason)
+            outbox.enqueue(session, sender=settings.mail_sender, recipient=user.email, letter=letter, now=now,
+                           occasion=occasion)
+            written += 1
+    return written
+
+
+def suspended_numbers(session: Session, settings: Settings, now: dt.datetime) -> int:
+    """Tell each ``number_suspended`` subscriber of every number their account sees that is
+    suspended now, once per suspension (the audit trail's latest, made after they subscribed);
+    a suspension lifted before the next check goes untold. Mails written."""
+    written = 0
+    for subscription, user in session.execute(
+            select(MailSubscription, User).join(User, User.id == MailSubscription.user_id)
+            .where(MailSubscription.topic == MailTopic.NUMBER_SUSPENDED).order_by(User.id)):
+        for number in visible_numbers(session, user.account):
+            if number.status is not NumberStatus.SUSPENDED:
+                continue
+            suspension = session.scalar(
+                select(AuditEntry).where(AuditEntry.entity == "number", AuditEntry.entity_id == number.e164,
+                                         AuditEntry.action == SUSPENDED).order_by(AuditEntry.id.desc()).limit(1))
+            if suspension is None or not subscription.created_at < suspension.at <= now:
+                continue
+            occasion = f"number_suspended:{suspension.id}:user:{user.id}"
+            if session.scalar(select(OutboxMail.id).where(OutboxMail.occasion == occasion)):
+                continue
+            letter = letters.write("number_suspended", mail_language(user), number=format_swiss(number.e164),
+                                   at=_local_time(suspension.at, settings))
             outbox.enqueue(session, sender=settings.mail_sender, recipient=user.email, letter=letter, now=now,
                            occasion=occasion)
             written += 1

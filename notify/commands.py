@@ -92,8 +92,8 @@ async def _send_one(settings: Settings, mail_id: int):
 def mail_subscribe(
     user: str,
     topic: Annotated[str, typer.Argument(
-        help="statement (the month's statement, once issued), daily_digest, weekly_digest, monthly_digest "
-             "or blacklist_expired")],
+        help="statement (the month's statement, once issued), daily_digest, weekly_digest, monthly_digest, "
+             "blacklist_expired or number_suspended")],
     attach_pdf: Annotated[bool, typer.Option("--attach-pdf", help="Attach the statement's PDF.")] = False,
     language: Annotated[Optional[str], typer.Option(help="The language of the user's mails: de, fr, it or en.")] = None,
 ) -> None:

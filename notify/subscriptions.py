@@ -19,6 +19,7 @@ ALLOWED_ROLES = {
     MailTopic.WEEKLY_DIGEST: set(Role),
     MailTopic.MONTHLY_DIGEST: set(Role),
     MailTopic.BLACKLIST_EXPIRED: set(Role),
+    MailTopic.NUMBER_SUSPENDED: set(Role),
 }
 
 

@@ -20,7 +20,7 @@ from controller.live import commands as live_commands
 from notify import commands as mail_commands
 from notify.delivery import MailDelivery
 from notify.relay import MailRelay
-from notify.alerts import ALERT_CHECK_MINUTES, check_alerts, expired_blacklist_entries
+from notify.alerts import ALERT_CHECK_MINUTES, check_alerts, expired_blacklist_entries, suspended_numbers
 from notify.due import RUN_AT, write_due_mails
 from rating import commands as rating_commands
 from smartnumbers import commands as domain_commands
@@ -67,6 +67,7 @@ async def mail_delivery(app: web.Application):
             now = utcnow()
             written = await session.run_sync(check_alerts, settings, now)
             written += await session.run_sync(expired_blacklist_entries, settings, now)
+            written += await session.run_sync(suspended_numbers, settings, now)
         if written:
             log.info("mail: %d alerts written", written)
 

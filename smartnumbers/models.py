@@ -739,6 +739,7 @@ class MailTopic(enum.StrEnum):
     WEEKLY_DIGEST = "weekly_digest"  # last week's (Monday to Sunday)
     MONTHLY_DIGEST = "monthly_digest"  # last month's
     BLACKLIST_EXPIRED = "blacklist_expired"  # a blacklist entry of the account ran out
+    NUMBER_SUSPENDED = "number_suspended"  # a number the account sees was suspended
 
 
 class MailSubscription(Base):

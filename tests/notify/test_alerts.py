@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select
 
 from notify import alerts, subscriptions
-from notify.alerts import check_alerts, expired_blacklist_entries
+from notify.alerts import check_alerts, expired_blacklist_entries, suspended_numbers
 from smartnumbers import accounts, blacklist, numbers
 from smartnumbers.db import utcnow
-from smartnumbers.models import AlertRule, OutboxMail
+from smartnumbers.models import AlertRule, NumberStatus, OutboxMail
 from smartnumbers.settings import load_settings
 from tests.calls.calls import a_leg, store
 from tests.calls.conftest import OPERATOR, local, shop  # noqa: F401 (fixture)
@@ -136,3 +136,30 @@ def test_an_expired_blacklist_entry_is_told_once_to_subscribers_of_its_account(s
             in mails[0][1]) and "Motif du blocage : Spam" in mails[0][1]
     assert "pour tous les numéros de Hotline AG" in mails[1][1]
     assert {m.recipient for m in session.scalars(select(OutboxMail))} == {"anna@hotline.example"}  # tenants apart
+
+
+def test_a_suspension_is_told_once_to_subscribers_who_see_the_number(session, anna):
+    settings = load_settings()
+    account = anna
+    branch = accounts.add_account(session, "Hotline Bern", parent="Hotline AG")
+    other = accounts.add_account(session, "Other GmbH")
+    accounts.add_user(session, branch, "bea@hotline.example", PASSWORD, "viewer")
+    accounts.add_user(session, other, "olga@other.example", PASSWORD, "owner")
+    for email_ in ("anna@hotline.example", "bea@hotline.example", "olga@other.example"):
+        subscriptions.subscribe(session, email_, "number_suspended")
+    subscriptions.subscribe(session, "bea@hotline.example", "number_suspended", language="en")
+    premium = numbers.find_number(session, "0900123456")
+    numbers.set_status(session, OPERATOR, premium, NumberStatus.SUSPENDED)
+    session.commit()
+    now = utcnow() + dt.timedelta(minutes=1)
+
+    assert suspended_numbers(session, settings, now) == 1  # Anna's account owns it; Bern and Other do not see it
+    assert suspended_numbers(session, settings, now) == 0  # once per suspension
+    numbers.set_status(session, OPERATOR, premium, NumberStatus.ACTIVE)
+    accounts.grant_number(session, accounts.find_account(session, "Hotline Bern"), premium)
+    numbers.set_status(session, OPERATOR, premium, NumberStatus.SUSPENDED)
+    session.commit()
+    assert suspended_numbers(session, settings, utcnow() + dt.timedelta(minutes=1)) == 2  # a new one; Bern sees it now
+    mails = [(m.recipient, m.subject) for m in session.scalars(select(OutboxMail).order_by(OutboxMail.id))]
+    assert mails == [("anna@hotline.example", "Nummer gesperrt: 0900 123 456")] * 2 + [
+        ("bea@hotline.example", "Number suspended: 0900 123 456")]

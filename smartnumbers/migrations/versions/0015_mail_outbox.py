@@ -42,7 +42,7 @@ def upgrade() -> None:
         'mail_subscription',
         sa.Column('user_id', sa.Integer(), nullable=False),
         sa.Column('topic', sa.Enum('statement', 'daily_digest', 'weekly_digest', 'monthly_digest', 'blacklist_expired',
-                                   name='mail_topic',
+                                   'number_suspended', name='mail_topic',
                                    native_enum=False, length=32), nullable=False),
         sa.Column('attach_pdf', sa.Boolean(), nullable=False),
         sa.Column('created_at', smartnumbers.db.UTCDateTime(timezone=True), nullable=False),
