@@ -1,5 +1,5 @@
-"""Alerts: a user asks to be told when a number's calls or revenue go above or below a
-threshold in an hour or a (Zurich) day. An alert fires once per breach, not once per call, and
+"""Alerts: a user asks to be told when a number's calls, revenue or failed hunts (calls on which
+every destination tried failed) go above or below a threshold in an hour or a (Zurich) day. An alert fires once per breach, not once per call, and
 clears when the condition ends: the rule keeps ``breached_since``, and only a change of state
 writes a mail (its ``occasion`` names the rule and the breach, so a repeated check writes none).
 
@@ -30,6 +30,7 @@ from smartnumbers.models import (
     AlertWindow,
     AuditEntry,
     BlacklistEntry,
+    CallRecord,
     MailSubscription,
     MailTopic,
     NumberStatus,
@@ -131,10 +132,21 @@ def _windows(window: AlertWindow, now: dt.datetime, settings: Settings) -> tuple
 
 
 def _measured(session: Session, rule: AlertRule, window: tuple) -> Decimal:
+    if rule.metric is AlertMetric.FAILED_HUNTS:
+        hunts = session.scalars(select(CallRecord.attempts).where(
+            CallRecord.number_id == rule.number_id, CallRecord.started_at >= window[0],
+            CallRecord.started_at < window[1], CallRecord.answered.is_(False)))
+        return Decimal(sum(1 for attempts in hunts if _every_destination_failed(attempts)))
     traffic = by_numbers(session, [rule.number_id], *window).get(rule.number_id)
     if traffic is None:
         return Decimal(0)
     return Decimal(traffic.calls) if rule.metric is AlertMetric.CALLS else traffic.revenue
+
+
+def _every_destination_failed(attempts: list[dict]) -> bool:
+    """The hunt tried destinations and none answered; a caller who hung up while it rang
+    (``cancelled``) is not a failure of the destinations."""
+    return bool(attempts) and all(a.get("outcome") not in ("answered", "cancelled") for a in attempts)
 
 
 def _breach(session: Session, rule: AlertRule, now: dt.datetime, settings: Settings) -> tuple[bool, tuple, Decimal]:

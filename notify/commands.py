@@ -134,19 +134,21 @@ def mail_notify() -> None:
     typer.echo(f"{written.statements} statement mails and {written.digests} digests written to the outbox")
 
 
-alert_cli = typer.Typer(help="Alerts: a number's calls or revenue above or below a threshold.", no_args_is_help=True)
+alert_cli = typer.Typer(help="Alerts: a number's calls, revenue or failed hunts above or below a threshold.",
+                        no_args_is_help=True)
 
 
 @alert_cli.command("add")
 def alert_add(
     user: str,
     number: str,
-    metric: Annotated[str, typer.Argument(help="calls or revenue")],
+    metric: Annotated[str, typer.Argument(help="calls, revenue, or failed_hunts (calls no destination took)")],
     direction: Annotated[str, typer.Argument(help="above or below")],
-    threshold: Annotated[str, typer.Argument(help="a number of calls, or CHF (the owner's share excl. VAT)")],
+    threshold: Annotated[str, typer.Argument(help="a number of calls, or CHF for revenue (the owner's share excl. VAT)")],
     per: Annotated[str, typer.Option("--per", help="hour or day (Zurich)")] = "hour",
 ) -> None:
-    """Mail USER once when NUMBER's calls or revenue cross THRESHOLD, and once when it is over."""
+    """Mail USER once when NUMBER's calls, revenue or failed hunts cross THRESHOLD, and once when
+    it is over."""
     with transaction() as session:
         alert = alerts.add_alert(session, user, number, metric, direction, threshold, per)
     typer.echo(f"alert {alert.id}: {alert.email} is told when {alert.number} has {alert.metric.value} "

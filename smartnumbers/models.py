@@ -756,6 +756,7 @@ class MailSubscription(Base):
 class AlertMetric(enum.StrEnum):
     CALLS = "calls"
     REVENUE = "revenue"  # the owner's share excl. VAT, as the dashboard counts it
+    FAILED_HUNTS = "failed_hunts"  # calls on which every destination tried failed (busy, no answer, error)
 
 
 class AlertDirection(enum.StrEnum):

@@ -14,7 +14,8 @@ from notify import alerts, subscriptions
 from notify.alerts import check_alerts, expired_blacklist_entries, suspended_numbers
 from smartnumbers import accounts, blacklist, numbers
 from smartnumbers.db import utcnow
-from smartnumbers.models import AlertRule, NumberStatus, OutboxMail
+from smartnumbers.models import AlertRule, CallRecord, NumberStatus, OutboxMail
+from smartnumbers.phone import CallerOrigin
 from smartnumbers.settings import load_settings
 from tests.calls.calls import a_leg, store
 from tests.calls.conftest import OPERATOR, local, shop  # noqa: F401 (fixture)
@@ -163,3 +164,37 @@ def test_a_suspension_is_told_once_to_subscribers_who_see_the_number(session, an
     mails = [(m.recipient, m.subject) for m in session.scalars(select(OutboxMail).order_by(OutboxMail.id))]
     assert mails == [("anna@hotline.example", "Nummer gesperrt: 0900 123 456")] * 2 + [
         ("bea@hotline.example", "Number suspended: 0900 123 456")]
+
+
+def hunt(session, number, start: str, *outcomes: str) -> None:
+    """A call record as capture builds it, with the hunt's attempts (FreeSWITCH-neutral)."""
+    at = local(start)
+    answered = "answered" in outcomes
+    session.add(CallRecord(
+        call_id=f"call-{start}", node="fs1", number_id=number.id, account_id=number.account_id, dialled=number.e164,
+        caller_e164="+41791234567", caller_withheld=False, caller_origin=CallerOrigin.MOBILE, started_at=at,
+        answered_at=at if answered else None, ended_at=at + dt.timedelta(seconds=40), answered=answered, ring_s=40,
+        talk_s=0, cause="NORMAL_CLEARING" if answered else "NO_ANSWER", segments=[[1, 0, 0]],
+        attempts=[{"leg_id": f"{start}-{i}", "destination": f"+4144668180{i}", "outcome": outcome, "cause": "X"}
+                  for i, outcome in enumerate(outcomes)]))
+    session.flush()
+
+
+def test_hunts_on_which_every_destination_failed_fire_once_per_breach(session, anna):
+    settings = load_settings()
+    alert = alerts.add_alert(session, "anna@hotline.example", "0900 123 456", "failed_hunts", "above", "1", "hour")
+    assert alert.threshold_text == "1"
+    premium = numbers.find_number(session, "0900123456")
+    hunt(session, premium, "2026-12-02 14:00", "busy", "no_answer")  # every destination failed
+    hunt(session, premium, "2026-12-02 14:05", "no_answer", "answered")  # the second one took it
+    hunt(session, premium, "2026-12-02 14:08", "no_answer", "cancelled")  # the caller gave up: not theirs
+    assert check_alerts(session, settings, local("2026-12-02 14:15")) == 0
+    hunt(session, premium, "2026-12-02 14:30", "failed", "busy")
+    assert check_alerts(session, settings, local("2026-12-02 14:35")) == 1
+    hunt(session, premium, "2026-12-02 14:40", "failed", "failed")
+    assert check_alerts(session, settings, local("2026-12-02 14:45")) == 0  # the same breach
+    assert check_alerts(session, settings, local("2026-12-02 16:00")) == 1  # cleared
+    [(fired, text), (cleared, _)] = sent(session)
+    assert fired == "Alarm 0900 123 456: Anrufe ohne erreichbares Ziel über 1 pro Stunde"
+    assert "Gemessen 02.12.2026 14:00–15:00: 2." in text
+    assert cleared.startswith("Entwarnung 0900 123 456: ")

@@ -55,7 +55,7 @@ def upgrade() -> None:
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('user_id', sa.Integer(), nullable=False),
         sa.Column('number_id', sa.Integer(), nullable=False),
-        sa.Column('metric', sa.Enum('calls', 'revenue', name='alert_metric', native_enum=False, length=32),
+        sa.Column('metric', sa.Enum('calls', 'revenue', 'failed_hunts', name='alert_metric', native_enum=False, length=32),
                   nullable=False),
         sa.Column('direction', sa.Enum('above', 'below', name='alert_direction', native_enum=False, length=32),
                   nullable=False),
