@@ -1,4 +1,4 @@
-"""Mail at the command line: the outbox's queue, and a test mail through the relay."""
+"""Mail at the command line: the outbox's queue, a test mail through the relay, subscriptions and alerts."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from smartnumbers.db import async_session_factory, make_async_engine, utcnow
 from smartnumbers.models import MailStatus
 from smartnumbers.settings import Settings, SettingsError, load_settings
 
-mail_cli = typer.Typer(help="Mail: the outbox and the relay.", no_args_is_help=True)
+mail_cli = typer.Typer(help="Mail: the outbox and the relay, subscriptions and alerts.", no_args_is_help=True)
 
 TEST_LETTER = outbox.Letter(
     subject="Smart Numbers: test mail",
