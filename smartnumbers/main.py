@@ -3,6 +3,7 @@ registers, and wires the ``serve`` process. The only module that imports every p
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import inspect
 import logging
@@ -13,6 +14,7 @@ from typing import Annotated, Any
 import typer
 import uvloop
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 
@@ -20,16 +22,22 @@ from controller import cdr_commands
 from controller import commands as node_commands
 from controller.dialplan import commands as dialplan_commands
 from controller.live import commands as live_commands
+from notify import commands as mail_commands
+from notify.delivery import MailDelivery
+from notify.relay import MailRelay
+from notify.alerts import ALERT_CHECK_MINUTES, check_alerts, expired_blacklist_entries, suspended_numbers
+from notify.due import RUN_AT, write_due_mails
 from rating import commands as rating_commands
 from rating.operator_prices import missing_entries
 from smartnumbers import commands as domain_commands
 from smartnumbers import logs
-from smartnumbers.db import make_engine, session_factory
+from smartnumbers.db import make_engine, session_factory, utcnow
 from smartnumbers.errors import InputError, NotFound, Stale
 from smartnumbers.settings import Settings, SettingsError, load_settings
 from smartnumbers.version import installed_version
 from sync import xml_curl
 from sync.app import build_app
+from sync.keys import SESSIONS, SETTINGS
 from sync.live import live_control
 
 log = logging.getLogger("smartnumbers")
@@ -42,6 +50,7 @@ def serve_app(settings: Settings) -> web.Application:
     app = build_app(settings)
     app.cleanup_ctx.append(live_control)
     app.cleanup_ctx.append(xml_curl.listener)
+    app.cleanup_ctx.append(mail_delivery)
     app.on_startup.append(_keep_the_loop_free)  # after the cleanup contexts, which are one startup step
     return app
 
@@ -59,6 +68,45 @@ async def _keep_the_loop_free(app: web.Application) -> None:
     sys.setswitchinterval(0.001)
     gc.collect()
     gc.freeze()
+
+
+async def mail_delivery(app: web.Application):
+    """The outbox's delivery, the daily job that writes the mails due (statements, digests) and
+    the alerts' check, on the serve process's loop. Without a relay in the settings none runs:
+    mails wait in the outbox."""
+    settings = app[SETTINGS]
+    if not settings.mail_server or not settings.mail_sender:
+        log.info("mail: no relay configured (SMARTNUMBERS_MAIL_SERVER, SMARTNUMBERS_MAIL_SENDER); mails wait")
+        yield
+        return
+    sessions = app[SESSIONS]
+
+    async def write_due() -> None:
+        async with sessions() as session, session.begin():
+            written = await session.run_sync(write_due_mails, settings, utcnow())
+        log.info("mail: %d statement mails and %d digests written", written.statements, written.digests)
+
+    async def check() -> None:
+        async with sessions() as session, session.begin():
+            now = utcnow()
+            written = await session.run_sync(check_alerts, settings, now)
+            written += await session.run_sync(expired_blacklist_entries, settings, now)
+            written += await session.run_sync(suspended_numbers, settings, now)
+        if written:
+            log.info("mail: %d alerts written", written)
+
+    # Two coarse jobs, in memory: a daily run missed while serve was down is made up at start.
+    scheduler = AsyncIOScheduler(timezone=settings.zone, job_defaults={"coalesce": True, "max_instances": 1})
+    scheduler.add_job(write_due, "cron", hour=RUN_AT.hour, minute=RUN_AT.minute, id="mail-due")
+    scheduler.add_job(write_due, id="mail-due-at-start")
+    scheduler.add_job(check, "interval", minutes=ALERT_CHECK_MINUTES, id="mail-alerts")
+    scheduler.start()
+    delivery = MailDelivery(MailRelay(settings), sessions, settings.mail_sender)
+    task = asyncio.create_task(delivery.run(), name="mail-delivery")
+    yield
+    scheduler.shutdown(wait=False)
+    delivery.stop()
+    await task
 
 
 def run_serve(app: web.Application, settings: Settings) -> None:
@@ -141,6 +189,7 @@ def build_cli() -> typer.Typer:
     rating_commands.register(cli)
     live_commands.register(cli)
     dialplan_commands.register(cli)
+    mail_commands.register(cli)
     return cli
 
 

@@ -154,6 +154,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language of the mails they receive; none: their account's.
+    language: Mapped[Language | None] = mapped_column(_enum(Language, "language"))
 
     account: Mapped[Account] = relationship()
 
@@ -713,3 +715,89 @@ class CallerMonth(Base):
 
 Index("ix_caller_month_account_period_revenue", CallerMonth.account_id, CallerMonth.period, CallerMonth.payout.desc(),
       CallerMonth.calls.desc(), CallerMonth.caller_e164, CallerMonth.number_id)
+
+
+class MailStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its next attempt
+    SENDING = "sending"  # handed to the relay; ``next_attempt_at`` is the end of the claim
+    SENT = "sent"  # the relay answered 250
+    FAILED = "failed"  # given up: ``last_error`` says why
+
+
+class OutboxMail(Base):
+    """A mail to send, written in the transaction of what caused it and sent later by the
+    delivery in ``serve``. The message is kept as rendered (its Message-ID included), so every
+    attempt hands the relay the same bytes; ``occasion`` names what it is about
+    (``statement:12:user:3``) and is unique, so a job that runs twice enqueues it once."""
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (Index("ix_outbox_mail_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occasion: Mapped[str | None] = mapped_column(String(120), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    message: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    status: Mapped[MailStatus] = mapped_column(_enum(MailStatus, "mail_status"), default=MailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class MailTopic(enum.StrEnum):
+    """What a user can ask to be mailed."""
+
+    STATEMENT = "statement"  # the month's statement is issued (its PDF attached if asked)
+    DAILY_DIGEST = "daily_digest"  # yesterday's calls and revenue, per number
+    WEEKLY_DIGEST = "weekly_digest"  # last week's (Monday to Sunday)
+    MONTHLY_DIGEST = "monthly_digest"  # last month's
+    BLACKLIST_EXPIRED = "blacklist_expired"  # a blacklist entry of the account ran out
+    NUMBER_SUSPENDED = "number_suspended"  # a number the account sees was suspended
+
+
+class MailSubscription(Base):
+    """One user's wish to receive one kind of mail."""
+
+    __tablename__ = "mail_subscription"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[MailTopic] = mapped_column(_enum(MailTopic, "mail_topic"), primary_key=True)
+    attach_pdf: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertMetric(enum.StrEnum):
+    CALLS = "calls"
+    REVENUE = "revenue"  # the owner's share excl. VAT, as the dashboard counts it
+    FAILED_HUNTS = "failed_hunts"  # calls on which every destination tried failed (busy, no answer, error)
+
+
+class AlertDirection(enum.StrEnum):
+    ABOVE = "above"
+    BELOW = "below"
+
+
+class AlertWindow(enum.StrEnum):
+    HOUR = "hour"
+    DAY = "day"  # a Zurich day
+
+
+class AlertRule(Base):
+    """A user's alert on one number: its calls or revenue above or below a threshold in an hour
+    or a day. ``breached_since`` is set while the condition holds: a breach is mailed once when
+    it starts and once when it ends."""
+
+    __tablename__ = "alert_rule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    number_id: Mapped[int] = mapped_column(ForeignKey("smart_number.id", ondelete="CASCADE"), index=True)
+    metric: Mapped[AlertMetric] = mapped_column(_enum(AlertMetric, "alert_metric"))
+    direction: Mapped[AlertDirection] = mapped_column(_enum(AlertDirection, "alert_direction"))
+    threshold: Mapped[Decimal] = mapped_column(Money)  # calls: a whole number
+    window: Mapped[AlertWindow] = mapped_column(_enum(AlertWindow, "alert_window"))
+    breached_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,6 +8,8 @@ error shows them masked, and only the code that sends one asks for its value.
 
 from __future__ import annotations
 
+import email.utils
+import enum
 import functools
 import ipaddress
 import json
@@ -31,8 +33,9 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from smartnumbers.errors import InputError
 from smartnumbers.money import PayfastFeeVat
-from smartnumbers.validation import address_lines, plain_text, swiss_uid
+from smartnumbers.validation import address_lines, mail_address, plain_text, swiss_uid
 
 DEFAULT_DATABASE_URL = "sqlite:///var/smartnumbers.db"
 CONFIG_FILE_ENV = "SMARTNUMBERS_CONFIG"
@@ -86,6 +89,13 @@ class FreeSwitchNode(BaseModel):
 
 _URL = re.compile(r"https?://([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?")
 _FOLDER = r"^/[A-Za-z0-9_./-]{0,200}$"
+
+
+class MailSecurity(enum.StrEnum):
+    """How the connection to the mail relay is protected: never in the clear."""
+
+    STARTTLS = "starttls"  # plain connect, then STARTTLS before anything else (port 587)
+    TLS = "tls"  # TLS from the first byte (port 465)
 
 
 class Settings(BaseSettings):
@@ -154,6 +164,18 @@ class Settings(BaseSettings):
     # with the scrapers' addresses, which containers and NAT change).
     log_format: Literal["text", "json"] = "text"
     metrics_token: SecretStr | None = None
+    # Mail: the relay (host, port, STARTTLS or TLS, optional login), the sender every mail comes
+    # from (``Smart Numbers <noreply@example.ch>``) and, for a relay whose certificate a private
+    # authority signed, that authority's PEM file. No mail is sent until server and sender are set.
+    mail_server: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.:-]{1,253}$")
+    mail_port: int = Field(default=587, gt=0, lt=65536)
+    mail_security: MailSecurity = MailSecurity.STARTTLS
+    mail_user: str | None = Field(default=None, min_length=1, max_length=254)
+    mail_password: SecretStr | None = Field(default=None, min_length=1, max_length=256, validate_default=True)
+    mail_sender: str | None = None
+    mail_ca_file: str | None = None
+    # Where people reach serve's API and portal (``https://numbers.example.ch``): mails link there.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[A-Za-z0-9.:\[\]-]{1,253}(/[A-Za-z0-9._~/-]*)?$")
 
     @field_validator("database_url")
     @classmethod
@@ -255,6 +277,33 @@ class Settings(BaseSettings):
     @classmethod
     def _operator_vat_number(cls, value: str | None) -> str | None:
         return None if value is None else swiss_uid(value, what="UID")
+
+    @field_validator("mail_sender")
+    @classmethod
+    def _mail_sender(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        name, address = email.utils.parseaddr(value)
+        try:
+            plain_text(value, what="sender", max_length=200)
+            mail_address(address, what="address")
+        except InputError:
+            raise ValueError(f"expected an address like Smart Numbers <noreply@example.ch>, got {value[:80]!r}") from None
+        return email.utils.formataddr((name, address)) if name else address
+
+    @field_validator("mail_ca_file")
+    @classmethod
+    def _mail_ca_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"no file {value[:120]!r}")
+        return value
+
+    @field_validator("mail_password")
+    @classmethod
+    def _mail_login(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        if (value is None) != (info.data.get("mail_user") is None):
+            raise ValueError("set SMARTNUMBERS_MAIL_USER and SMARTNUMBERS_MAIL_PASSWORD both or neither")
+        return value
 
     @functools.cached_property
     def switch_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

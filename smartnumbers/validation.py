@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from smartnumbers.errors import InputError
@@ -54,3 +55,15 @@ def address_lines(lines: list[str], *, what: str) -> list[str]:
     if len(lines) > MAX_ADDRESS_LINES:
         raise InputError(f"{what}: at most {MAX_ADDRESS_LINES} lines, got {len(lines)}")
     return [plain_text(line, what=f"{what} line {i}", max_length=70) for i, line in enumerate(lines, 1)]
+
+
+_MAIL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+
+
+def mail_address(value: str, *, what: str) -> str:
+    """A mail address as an SMTP envelope carries it (``anna@acme.ch``): plain ASCII, no name,
+    nothing a header or an SMTP command could be split on."""
+    text = (value or "").strip()
+    if not _MAIL_ADDRESS.fullmatch(text):
+        raise InputError(f"{what}: {text[:80]!r} is not a mail address like anna@acme.ch")
+    return text

@@ -4,7 +4,7 @@ The metrics read the calls rated since the last scrape (the CDR lag, hangup to r
 few seconds: without the index that is a scan of every rated call. ``serve`` compares each
 switch's variables with its settings and keeps the disagreements for ``smartnumbers nodes``.
 
-Revision ID: 0017
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-05
 """
@@ -12,7 +12,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0017'
+revision = '0015'
 down_revision = '0014'
 branch_labels = None
 depends_on = None
