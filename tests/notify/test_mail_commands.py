@@ -59,13 +59,13 @@ def test_bad_input_is_one_line_and_writes_nothing(db_url, relay, monkeypatch, ca
 def test_subscriptions_at_the_command_line(db_url, monkeypatch, capsys):
     assert invoke(capsys, "account", "add", "Acme AG", "--language", "it").code == 0
     for email, role in (("anna@acme.example", "finance"), ("rolf@acme.example", "routing")):
-        assert invoke(capsys, "user", "add", email, "--account", "Acme AG", "--role", role,
-                      stdin="a-long-password-1\na-long-password-1\n", monkeypatch=monkeypatch).code == 0
+        assert invoke(capsys, "user", "add", email, "--account", "Acme AG", "--role", role, "--password-stdin",
+                      stdin="a-long-password-1\n", monkeypatch=monkeypatch).code == 0
     done = invoke(capsys, "mail", "subscribe", "anna@acme.example", "statement", "--attach-pdf")
     assert done.code == 0 and done.out.strip() == "anna@acme.example subscribed to statement mails in it with the PDF"
     before = row_counts(db_url)
     for argv, message in (
-            (("subscribe", "rolf@acme.example", "statement"), "routing: statement mails go to admin, finance, owner only"),
+            (("subscribe", "rolf@acme.example", "statement"), "routing: statement mails go to admin, billing only"),
             (("subscribe", "anna@acme.example", "gossip"), "topic: 'gossip' is not one of statement"),
             (("subscribe", "anna@acme.example", "statement", "--language", "rm"), "language: 'rm' is not one of"),
             (("unsubscribe", "rolf@acme.example", "statement"), "rolf@acme.example is not subscribed to statement")):

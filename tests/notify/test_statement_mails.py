@@ -76,7 +76,7 @@ def test_subscribers_get_their_mail_once_in_their_language_with_the_pdf_if_asked
     subscriptions.subscribe(session, "Anna@Hotline.example", "statement", attach_pdf=True, language="fr")
     subscriptions.subscribe(session, "fritz@hotline.example", "statement")
     subscriptions.subscribe(session, "olga@other.example", "statement")
-    with pytest.raises(InputError, match="viewer: statement mails go to admin, finance, owner only"):
+    with pytest.raises(InputError, match="read_only: statement mails go to admin, billing only"):
         subscriptions.subscribe(session, "vera@hotline.example", "statement")
     session.commit()
 
