@@ -1,4 +1,4 @@
-"""Dialplans at scale: the figures of issue 4 beside their targets, measured in one run.
+"""Dialplans at scale: rendering, deployment and mod_xml_curl fetches beside their targets, measured in one run.
 
 - ``render_deploy_100k_s``: 100,000 numbers (office hours, nights, around the clock, with
   canton holidays; three destinations each, every number its own) rendered from their

@@ -1,4 +1,4 @@
-"""Rating and billing at scale: the figures of issue 5 beside their targets, measured in one run.
+"""Rating and billing at scale: rating, ingest, statements and the dashboard beside their targets, measured in one run.
 
 - ``rate_calls_per_s``: calls rated per second by the engine on one core (a mix of 090x with
   one or two tariff segments and fees, 084x and 0800, talk times 0..30 min), median of runs;
