@@ -34,7 +34,9 @@ from controller.calls import (
     ProductSignal,
     RoutingRequest,
 )
+from controller.call_records import CODE_TAG, NUMBER_TAG, SEGMENTS_TAG
 from controller.freeswitch.protocol import Event, JsonEvent, ProtocolError
+from controller.live.segments import CAP_AT_TAG, CAP_TAG, CAP_TALK_TAG
 from smartnumbers.phone import Caller, normalise_caller
 
 log = logging.getLogger(__name__)
@@ -521,9 +523,9 @@ def _variable_text(name: str, value: object) -> str:
 # the leg, since the call would be rated wrongly without it. Any other of the product's name
 # space out of bounds (a 1 MiB ``smart_big_*`` a test set, FACTS 4c) is left out of the record
 # and logged: the call is still recorded, and its raw event keeps the value.
-_READ_TAGS = frozenset({"number", "account", "tariff_code", "tariff_version", "tariff_segments", "cost_cap",
-                        "cost_cap_at", "cost_cap_s", "destination", "age_check", "outcome", "price_announced",
-                        "slot", "slot_name"})
+_READ_TAGS = frozenset({NUMBER_TAG, CODE_TAG, SEGMENTS_TAG, CAP_TAG, CAP_AT_TAG, CAP_TALK_TAG,
+                        DESTINATION_VARIABLE.removeprefix(PRODUCT_PREFIX), "account", "tariff_version",
+                        "age_check", "outcome", "price_announced", "slot", "slot_name"})
 
 
 def _product_tags(var: Mapping[str, str]) -> dict[str, str]:
